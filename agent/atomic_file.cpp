@@ -1,0 +1,122 @@
+#include "agent/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace eca {
+namespace {
+
+Error io_error(const std::string& what, const std::filesystem::path& p, int err) {
+  Error e = Error::permanent(what + " " + p.string() + ": " + std::strerror(err));
+  if (err == ENOENT) e.code = "ENOENT";
+  if (err == ENOSPC) e.code = "ENOSPC";
+  return e;
+}
+
+Status fsync_dir(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open directory", dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("cannot fsync directory", dir, err);
+  return ok_status();
+}
+
+}  // namespace
+
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) return io_error("cannot create a temporary file in", dir, errno);
+  ::fchmod(fd, 0600);
+  const char* p = content.data();
+  std::size_t left = content.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      ::unlink(tmpl.c_str());
+      return io_error("cannot write", path, err);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return io_error("cannot fsync", path, err);
+  }
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return io_error("cannot close", path, err);
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmpl.c_str());
+    return io_error("cannot rename into", path, err);
+  }
+  return fsync_dir(dir);
+}
+
+Status ensure_private_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Error::permanent("cannot create " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return io_error("cannot stat", dir, errno);
+  if (!S_ISDIR(st.st_mode)) return Error::permanent(dir.string() + " is not a directory");
+  if ((st.st_mode & 022) != 0) {
+    return Error::permanent(dir.string() + " is writable by group or others; run: chmod 700 " +
+                            dir.string());
+  }
+  return ok_status();
+}
+
+Result<Secret> read_file_secret(const std::filesystem::path& path, std::size_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot read", path, errno);
+  Secret out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      std::memset(buf, 0, sizeof buf);
+      return io_error("cannot read", path, err);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+      ::close(fd);
+      std::memset(buf, 0, sizeof buf);
+      return Error::permanent(path.string() + " is larger than expected; refusing to read it");
+    }
+    out.append(std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+  ::close(fd);
+  std::memset(buf, 0, sizeof buf);
+  return out;
+}
+
+Status remove_file_durably(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path, errno);
+  std::filesystem::path dir = path.parent_path();
+  return fsync_dir(dir.empty() ? std::filesystem::path(".") : dir);
+}
+
+}  // namespace eca

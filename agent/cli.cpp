@@ -1,0 +1,373 @@
+#include "agent/cli.h"
+
+#include <sodium.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/logger.h"
+#include "agent/runtime.h"
+#include "agent/schedule.h"
+#include "agent/version.h"
+#include "clients/json.h"
+#include "crypto/envelope.h"
+#include "crypto/fingerprint.h"
+#include "crypto/key_pair.h"
+
+namespace eca {
+namespace {
+
+constexpr const char* kDefaultConfig = "/etc/eca-rotator/agent.toml";
+
+constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotates Salesforce External Client App credentials into Infisical
+
+Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
+
+Commands:
+  rotate NAME... | --all   Rotate now (dual-phase): stage, verify, promote, publish, then
+                           revoke the pair before the previous one at the next rotation.
+                           Counted as a manual rotation by the schedule.
+  status [--json]          One row per rotation: app, key fingerprint, last rotated,
+                           next due, state, last error. Reads the state directory only.
+  validate                 Check the config (main file and conf.d/*.toml drop-ins)
+                           without contacting anything. Exit 0 only if it is valid.
+  apps --connection NAME   List the External Client Apps reachable through a connection.
+  keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
+                           0600) and FILE.pub. Put the public key in [encryption].
+  open --private-key-file FILE [ENVELOPE]
+                           Decrypt a sealed value (argument or standard input) and print it.
+
+Options:
+  --config FILE            Configuration file (default /etc/eca-rotator/agent.toml, or
+                           $ECA_ROTATOR_CONFIG). Drop-ins are read from conf.d/ beside it.
+  --version                Print the version.
+  --help                   Print this help.
+
+Exit codes: 0 success, 1 some rotations failed (each explained on stderr),
+            2 usage or configuration error.
+)";
+
+struct Args {
+  std::string config;
+  std::string command;
+  std::vector<std::string> positional;
+  bool all = false;
+  bool json = false;
+  std::string connection;
+  std::string out;
+  std::string private_key_file;
+};
+
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "eca-rotator: %s\nRun 'eca-rotator --help' for usage.\n", msg.c_str());
+  return 2;
+}
+
+std::optional<Config> load_or_report(const std::string& path, Logger& log) {
+  auto res = load_config(path);
+  if (!res.config) {
+    for (const auto& e : res.errors) std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
+    if (res.errors.empty()) std::fprintf(stderr, "error: %s: cannot load config\n", path.c_str());
+    return std::nullopt;
+  }
+  for (const auto& w : res.config->warnings) log.warn("", "config", w);
+  log.set_format(res.config->agent.log_format);
+  apply_timezone(res.config->agent.timezone);
+  return std::move(*res.config);
+}
+
+int cmd_validate(const Args& a) {
+  Logger log;
+  auto cfg = load_or_report(a.config, log);
+  if (!cfg) return 2;
+  std::printf("%s: valid (%zu file%s, %zu connection%s, %zu rotation%s)\n", a.config.c_str(),
+              cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
+              cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
+              cfg->rotations.size() == 1 ? "" : "s");
+  return 0;
+}
+
+int cmd_rotate(const Args& a) {
+  Logger log;
+  auto cfg = load_or_report(a.config, log);
+  if (!cfg) return 2;
+  std::vector<const RotationSettings*> todo;
+  if (a.all) {
+    for (const auto& r : cfg->rotations) todo.push_back(&r);
+  } else {
+    std::set<std::string> seen;
+    for (const auto& name : a.positional) {
+      const RotationSettings* r = cfg->find_rotation(name);
+      if (r == nullptr) {
+        std::string known;
+        for (const auto& x : cfg->rotations) known += (known.empty() ? "" : ", ") + x.name;
+        return usage_error("no rotation named \"" + name + "\" in " + a.config +
+                           (known.empty() ? "" : " (configured: " + known + ")"));
+      }
+      if (seen.insert(name).second) todo.push_back(r);
+    }
+  }
+  if (todo.empty()) return usage_error("rotate needs rotation names or --all");
+
+  Runtime rt(*cfg, log);
+  if (auto st = rt.build_clients(); !st) return usage_error(st.error().message);
+  if (auto st = rt.open_state(); !st) {
+    std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  RotationEngine engine = rt.engine();
+  std::vector<RotationOutcome> outcomes(todo.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < todo.size(); i = next++) {
+      outcomes[i] = engine.rotate(*todo[i], /*manual=*/true);
+    }
+  };
+  std::size_t n_threads =
+      std::min<std::size_t>(todo.size(), static_cast<std::size_t>(cfg->agent.concurrency));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+
+  int failed = 0;
+  for (const auto& o : outcomes) {
+    const char* word = "failed";
+    switch (o.result) {
+      case RotationResult::Rotated: word = "rotated"; break;
+      case RotationResult::Published: word = "published"; break;
+      case RotationResult::NotDue: word = "not due"; break;
+      case RotationResult::Deferred: word = "deferred"; break;
+      case RotationResult::Failed: ++failed; break;
+    }
+    std::printf("%-24s %-10s %s\n", o.name.c_str(), word, o.detail.c_str());
+  }
+  if (failed > 0) {
+    std::fprintf(stderr, "%d of %zu rotation%s failed; see the errors above\n", failed,
+                 outcomes.size(), outcomes.size() == 1 ? "" : "s");
+    return 1;
+  }
+  return 0;
+}
+
+std::string pad(std::string s, std::size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
+int cmd_status(const Args& a) {
+  Logger log;
+  auto cfg = load_or_report(a.config, log);
+  if (!cfg) return 2;
+  StateStore store(cfg->agent.state_dir);
+  FileJournal journal(cfg->agent.state_dir);
+  std::set<std::string> pending;
+  for (const auto& p : journal.pending()) pending.insert(p);
+  const TimePoint now = std::chrono::system_clock::now();
+
+  struct Row {
+    std::string name, app, key, last, next, state, error;
+  };
+  std::vector<Row> rows;
+  for (const auto& r : cfg->rotations) {
+    Row row{r.name, r.app_id, "-", "never", "-", "due", ""};
+    auto rec = store.load(r.name);
+    ScheduleInput in;
+    if (!rec) {
+      row.state = "error";
+      row.error = rec.error().message;
+    } else if (rec->has_value()) {
+      const RotationRecord& x = **rec;
+      if (!x.fingerprint.empty()) row.key = short_fingerprint(x.fingerprint);
+      if (x.last_rotated) row.last = format_local(*x.last_rotated) + (x.last_manual ? " (manual)" : "");
+      in.last_rotated = x.last_rotated;
+      in.last_manual = x.last_manual;
+      in.last_attempt = x.last_attempt;
+      in.last_failed = x.consecutive_failures > 0;
+      row.error = x.last_error;
+    }
+    auto due = next_due(r, in, now);
+    if (!r.auto_rotation) {
+      row.next = "manual only";
+      row.state = "paused";
+    } else if (due) {
+      row.next = *due <= now ? "now" : format_local(*due);
+      row.state = *due <= now ? "due" : "ok";
+    }
+    if (!row.error.empty()) row.state = "failing";
+    if (pending.count(r.name) != 0) row.state = "pending recovery";
+    rows.push_back(std::move(row));
+  }
+  if (a.json) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      out += std::string(i ? "," : "") + "{\"rotation\":\"" + json::escape(r.name) +
+             "\",\"app_id\":\"" + json::escape(r.app) + "\",\"key_fingerprint\":\"" +
+             json::escape(r.key) + "\",\"last_rotated\":\"" + json::escape(r.last) +
+             "\",\"next_due\":\"" + json::escape(r.next) + "\",\"state\":\"" +
+             json::escape(r.state) + "\",\"last_error\":\"" + json::escape(r.error) + "\"}";
+    }
+    std::printf("%s]\n", out.c_str());
+    return 0;
+  }
+  std::size_t wn = 8, wa = 6, wl = 12, wx = 8;
+  for (const auto& r : rows) {
+    wn = std::max(wn, r.name.size());
+    wa = std::max(wa, r.app.size());
+    wl = std::max(wl, r.last.size());
+    wx = std::max(wx, r.next.size());
+  }
+  std::printf("%s  %s  %s  %s  %s  %s  %s\n", pad("ROTATION", wn).c_str(), pad("APP", wa).c_str(),
+              pad("KEY", 12).c_str(), pad("LAST ROTATED", wl).c_str(), pad("NEXT DUE", wx).c_str(),
+              pad("STATE", 16).c_str(), "LAST ERROR");
+  for (const auto& r : rows) {
+    std::printf("%s  %s  %s  %s  %s  %s  %s\n", pad(r.name, wn).c_str(), pad(r.app, wa).c_str(),
+                pad(r.key, 12).c_str(), pad(r.last, wl).c_str(), pad(r.next, wx).c_str(),
+                pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
+  }
+  return 0;
+}
+
+int cmd_apps(const Args& a) {
+  if (a.connection.empty()) return usage_error("apps needs --connection NAME");
+  Logger log;
+  auto cfg = load_or_report(a.config, log);
+  if (!cfg) return 2;
+  if (cfg->connections.count(a.connection) == 0) {
+    return usage_error("no connection named \"" + a.connection + "\" in " + a.config);
+  }
+  Runtime rt(*cfg, log);
+  if (auto st = rt.build_clients(); !st) return usage_error(st.error().message);
+  SalesforceClient* sf = rt.salesforce(a.connection);
+  auto apps = sf->apps();
+  if (!apps) {
+    std::fprintf(stderr, "error: %s\n", apps.error().describe().c_str());
+    return 1;
+  }
+  std::printf("%-20s  %-40s  %s\n", "APP ID", "DEVELOPER NAME", "LABEL");
+  for (const auto& app : *apps) {
+    std::printf("%-20s  %-40s  %s\n", app.id.c_str(), app.developer_name.c_str(), app.label.c_str());
+  }
+  return 0;
+}
+
+int cmd_keygen(const Args& a) {
+  if (a.out.empty()) return usage_error("keygen needs --out FILE (the private key's path)");
+  KeyPair kp = generate_key_pair();
+  if (auto st = write_key_pair(kp, a.out); !st) {
+    std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  std::printf("private key: %s (keep it with the consumers of the secrets, not on this VM)\n"
+              "public key:  %s.pub\n\n[encryption]\nmode = \"sealed-box\"\n"
+              "recipient_public_key = \"%s\"\n",
+              a.out.c_str(), a.out.c_str(), kp.public_key_b64.c_str());
+  return 0;
+}
+
+int cmd_open(const Args& a) {
+  std::string key_file = a.private_key_file;
+  if (key_file.empty()) {
+    if (const char* cred = std::getenv("CREDENTIALS_DIRECTORY"); cred != nullptr) {
+      key_file = std::string(cred) + "/eca-private-key";
+    }
+  }
+  if (key_file.empty()) return usage_error("open needs --private-key-file FILE");
+  auto key = read_private_key(key_file);
+  if (!key) {
+    std::fprintf(stderr, "error: %s\n", key.error().message.c_str());
+    return 2;
+  }
+  std::string envelope;
+  if (!a.positional.empty()) {
+    envelope = a.positional.front();
+  } else {
+    std::getline(std::cin, envelope);
+  }
+  while (!envelope.empty() && (envelope.back() == '\n' || envelope.back() == '\r' ||
+                               envelope.back() == ' ')) {
+    envelope.pop_back();
+  }
+  auto plain = open_envelope(envelope, key.value());
+  if (!plain) {
+    std::fprintf(stderr, "error: %s\n", plain.error().message.c_str());
+    return 1;
+  }
+  std::fwrite(plain->data(), 1, plain->size(), stdout);
+  if (isatty(STDOUT_FILENO)) std::fputc('\n', stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  if (sodium_init() < 0) {
+    std::fputs("eca-rotator: libsodium failed to initialise\n", stderr);
+    return 2;
+  }
+  Args a;
+  if (const char* env = std::getenv("ECA_ROTATOR_CONFIG"); env != nullptr && *env != '\0') {
+    a.config = env;
+  } else {
+    a.config = kDefaultConfig;
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      (void)name;
+      return std::string(argv[++i]);
+    };
+    if (arg == "--help" || arg == "-h" || arg == "help") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    if (arg == "--version" || arg == "version") {
+      std::printf("eca-rotator %s\n", ECA_ROTATOR_VERSION);
+      return 0;
+    }
+    if (arg == "--config" || arg == "-c" || arg == "--connection" || arg == "--out" ||
+        arg == "--private-key-file") {
+      auto v = value(arg.c_str());
+      if (!v) return usage_error(arg + " needs a value");
+      if (arg == "--config" || arg == "-c") a.config = *v;
+      if (arg == "--connection") a.connection = *v;
+      if (arg == "--out") a.out = *v;
+      if (arg == "--private-key-file") a.private_key_file = *v;
+    } else if (arg.rfind("--config=", 0) == 0) {
+      a.config = arg.substr(9);
+    } else if (arg == "--all") {
+      a.all = true;
+    } else if (arg == "--json") {
+      a.json = true;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usage_error("unknown option " + arg);
+    } else if (a.command.empty()) {
+      a.command = arg;
+    } else {
+      a.positional.push_back(arg);
+    }
+  }
+  if (a.command.empty()) return usage_error("no command given");
+  if (a.command == "rotate") {
+    if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
+    return cmd_rotate(a);
+  }
+  if (a.command == "status") return cmd_status(a);
+  if (a.command == "validate") return cmd_validate(a);
+  if (a.command == "apps") return cmd_apps(a);
+  if (a.command == "keygen") return cmd_keygen(a);
+  if (a.command == "open") return cmd_open(a);
+  return usage_error("unknown command \"" + a.command + "\"");
+}
+
+}  // namespace eca

@@ -1,0 +1,102 @@
+// Config: the agent's whole configuration, loaded from one TOML file plus
+// conf.d/*.toml drop-ins, validated before anything is contacted.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/secret.h"
+
+namespace eca {
+
+enum class LogFormat { Text, Json };
+enum class EncryptionMode { SealedBox, None };
+
+struct AgentSettings {
+  std::filesystem::path state_dir = "/var/lib/eca-rotator";
+  int concurrency = 4;
+  LogFormat log_format = LogFormat::Text;
+  std::string timezone = "local";     // "local", "UTC" or an IANA zone name
+  int stale_staged_minutes = 60;      // an unknown Active staged credential older than this is abandoned
+};
+
+struct InfisicalSettings {
+  std::string url;                    // site address; "/api" is appended by the client if missing
+  std::string project_id;
+  std::string environment;            // environment slug
+  std::string ca_file;                // optional PEM bundle for a private CA
+  std::string auth_method = "universal-auth";
+  std::string client_id;
+  Secret client_secret;               // from client_secret, client_secret_file or $CREDENTIALS_DIRECTORY
+};
+
+struct EncryptionSettings {
+  EncryptionMode mode = EncryptionMode::SealedBox;
+  std::string recipient_public_key;   // base64 X25519 public key (32 bytes) when mode = sealed-box
+};
+
+struct ConnectionSettings {
+  std::string name;
+  std::string my_domain_url;          // https://<domain>.my.salesforce.com (validated)
+  std::string api_version = "v65.0";
+  std::string client_id;              // consumer key of the connection's own ECA
+  Secret client_secret;
+  std::string ca_file;
+};
+
+struct RotationSettings {
+  std::string name;                   // slug: [a-z0-9][a-z0-9-]{0,62}
+  std::string description;
+  std::string connection;             // key into Config::connections
+  std::string app_id;                 // 0xI... (15 or 18 chars)
+  std::string consumer_id;            // optional; empty = first consumer, with a warning if several
+  int interval_days = 30;
+  std::string rotate_at = "00:00";    // HH:MM
+  bool auto_rotation = true;
+  std::string secret_path = "/";
+  std::string consumer_key_secret = "SALESFORCE_CONSUMER_KEY";
+  std::string consumer_secret_secret = "SALESFORCE_CONSUMER_SECRET";
+  bool adopt = false;                 // take over existing secrets not written by eca-rotator
+  std::string source;                 // "file:line" where the [[rotation]] was defined
+};
+
+struct Config {
+  std::filesystem::path main_file;
+  std::vector<std::filesystem::path> files;   // main file then drop-ins, in the order read
+  AgentSettings agent;
+  InfisicalSettings infisical;
+  EncryptionSettings encryption;
+  std::map<std::string, ConnectionSettings> connections;
+  std::vector<RotationSettings> rotations;
+  std::vector<std::string> warnings;          // non-fatal findings, printed by the caller
+
+  const RotationSettings* find_rotation(const std::string& name) const;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;          // 0 when not tied to a line
+  std::string key;       // dotted path, e.g. "rotation[2].interval_days"
+  std::string message;
+  int column = 0;        // added: set for TOML syntax errors ("file:line:column: ...")
+  std::string to_string() const;  // "agent.toml:12: rotation[2].interval_days: must be >= 1"
+};
+
+struct ConfigLoadResult {
+  std::optional<Config> config;
+  std::vector<ConfigError> errors;  // all problems found, not just the first
+};
+
+// Relative paths (state_dir, ca_file, *_file) are resolved against the main
+// file's directory. Loading never throws; warnings are only returned with a
+// valid config.
+// Environment lookup is injectable so tests need not touch the process environment.
+using EnvLookup = std::optional<std::string> (*)(const std::string& name);
+std::optional<std::string> process_env(const std::string& name);
+
+ConfigLoadResult load_config(const std::filesystem::path& main_file, EnvLookup env = process_env);
+
+}  // namespace eca

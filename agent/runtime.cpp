@@ -1,0 +1,91 @@
+#include "agent/runtime.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "agent/atomic_file.h"
+
+namespace eca {
+
+Runtime::Runtime(const Config& config, Logger& log)
+    : config_(config), log_(log), state_(config.agent.state_dir), journal_(config.agent.state_dir) {}
+
+Runtime::~Runtime() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status Runtime::open_state() {
+  if (auto st = state_.init(); !st) return st;
+  auto lock_path = config_.agent.state_dir / "lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return Error::permanent("cannot open " + lock_path.string() + ": " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    ssize_t n = ::pread(lock_fd_, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return Error::permanent("another eca-rotator (pid " + holder + ") is using state directory " +
+                            config_.agent.state_dir.string() +
+                            "; only one agent may use a state directory at a time");
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) == 0) {
+    (void)!::pwrite(lock_fd_, pid.data(), pid.size(), 0);
+  }
+  return journal_.open();
+}
+
+Status Runtime::build_clients() {
+  InfisicalEndpoint ie;
+  ie.url = config_.infisical.url;
+  ie.project_id = config_.infisical.project_id;
+  ie.environment = config_.infisical.environment;
+  ie.client_id = config_.infisical.client_id;
+  ie.client_secret = config_.infisical.client_secret.clone();
+  ie.ca_file = config_.infisical.ca_file;
+  infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+  for (const auto& [name, c] : config_.connections) {
+    SalesforceEndpoint se;
+    se.name = name;
+    se.my_domain_url = c.my_domain_url;
+    se.api_version = c.api_version;
+    se.client_id = c.client_id;
+    se.client_secret = c.client_secret.clone();
+    se.ca_file = c.ca_file;
+    salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
+  }
+  if (config_.encryption.mode == EncryptionMode::SealedBox) {
+    auto s = Sealer::from_public_key(config_.encryption.recipient_public_key);
+    if (!s) return s.error();
+    sealer_ = std::move(s.value());
+  }
+  return ok_status();
+}
+
+SalesforceClient* Runtime::salesforce(const std::string& connection) {
+  auto it = salesforce_.find(connection);
+  return it == salesforce_.end() ? nullptr : it->second.get();
+}
+
+RotationEngine Runtime::engine() {
+  EngineDeps d;
+  d.config = &config_;
+  d.infisical = infisical_.get();
+  for (auto& [name, c] : salesforce_) d.salesforce[name] = c.get();
+  d.sealer = sealer_ ? &*sealer_ : nullptr;
+  d.journal = &journal_;
+  d.state = &state_;
+  d.clock = &clock_;
+  d.log = &log_;
+  d.sleep = [](std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); };
+  return RotationEngine(std::move(d));
+}
+
+}  // namespace eca

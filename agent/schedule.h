@@ -1,0 +1,29 @@
+// Schedule: when a rotation is next due, with the meaning of Infisical's
+// rotation settings (interval in days, time of day, auto-rotation on/off).
+#pragma once
+
+#include <optional>
+
+#include "agent/clock.h"
+#include "agent/config.h"
+
+namespace eca {
+
+struct ScheduleInput {
+  std::optional<TimePoint> last_rotated;
+  bool last_manual = false;
+  bool last_failed = false;  // retries exhausted at last_attempt
+  std::optional<TimePoint> last_attempt;
+};
+
+// Next due instant, or nullopt when auto-rotation is off. A rotation never done is due now.
+// Times of day are in the process's local zone (set TZ from [agent] timezone at start).
+std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in, TimePoint now);
+
+// Applies [agent] timezone to the process ("local" leaves TZ alone). Call before threads start.
+void apply_timezone(const std::string& tz);
+
+// "2026-11-28 03:00 CET"
+std::string format_local(TimePoint t);
+
+}  // namespace eca

@@ -1,0 +1,242 @@
+#include "clients/curl_transport.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "agent/version.h"
+
+namespace eca {
+
+struct CurlTransport::Shared {
+  CURLSH* share = nullptr;
+  std::mutex locks[CURL_LOCK_DATA_LAST];
+};
+
+namespace {
+
+void share_lock(CURL*, curl_lock_data data, curl_lock_access, void* user) {
+  static_cast<std::mutex*>(user)[data].lock();
+}
+void share_unlock(CURL*, curl_lock_data data, void* user) {
+  static_cast<std::mutex*>(user)[data].unlock();
+}
+
+struct Sink {
+  HttpResponse* response;
+  std::size_t limit;
+  bool too_large = false;
+};
+
+size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  std::size_t n = size * nmemb;
+  if (sink->response->body.size() + n > sink->limit) {
+    sink->too_large = true;
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR
+  }
+  sink->response->body.append(std::string_view(data, n));
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+  auto* response = static_cast<HttpResponse*>(user);
+  std::size_t n = size * nmemb;
+  std::string_view line(data, n);
+  if (line.substr(0, 5) == "HTTP/") {
+    response->headers.clear();  // a 100-continue or similar interim answer
+    return n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return n;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.remove_suffix(1);
+  // Never keep headers that could carry credentials back to us.
+  if (name != "set-cookie") response->headers.emplace_back(std::move(name), std::string(value));
+  return n;
+}
+
+std::string host_of(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return {};
+  std::string rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest.front() == '[') return rest.substr(1, rest.find(']') - 1);
+  return rest.substr(0, rest.find(':'));
+}
+
+}  // namespace
+
+bool is_loopback_url(const std::string& url) {
+  std::string host = host_of(url);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+CurlTransport::CurlTransport(CurlOptions options)
+    : options_(std::move(options)), shared_(std::make_unique<Shared>()) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (options_.user_agent.empty()) options_.user_agent = "eca-rotator/" ECA_ROTATOR_VERSION;
+  shared_->share = curl_share_init();
+  curl_share_setopt(shared_->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(shared_->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(shared_->share, CURLSHOPT_USERDATA, shared_->locks);
+  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(shared_->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
+CurlTransport::~CurlTransport() {
+  for (void* h : pool_) curl_easy_cleanup(static_cast<CURL*>(h));
+  curl_share_cleanup(shared_->share);
+}
+
+void* CurlTransport::acquire() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    if (!pool_.empty()) {
+      void* h = pool_.back();
+      pool_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlTransport::release(void* handle) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  pool_.push_back(handle);
+}
+
+TransportStats CurlTransport::stats() const {
+  return {requests_.load(), new_connections_.load()};
+}
+
+Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
+  const bool https = request.url.rfind("https://", 0) == 0;
+  const bool http = request.url.rfind("http://", 0) == 0;
+  if (!https && !(http && is_loopback_url(request.url))) {
+    return Error::permanent("refusing to send " + request.endpoint + " to " + host_of(request.url) +
+                            " without TLS: only https:// is allowed (http:// only to loopback)");
+  }
+  CURL* curl = static_cast<CURL*>(acquire());
+  if (curl == nullptr) return Error::transient("libcurl could not create a handle");
+  curl_easy_reset(curl);
+
+  HttpResponse response;
+  Sink sink{&response, options_.max_response_bytes};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_SHARE, shared_->share);
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_VERBOSE, 0L);  // verbose output would print credentials
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, options_.connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, options_.total_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options_.low_speed_time_s);
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options_.max_response_bytes));
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+
+  // Header strings holding a token live in a Secret and are wiped after the call.
+  Secret auth_header;
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    std::string line = name + ": " + value;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  if (!request.bearer.empty()) {
+    auth_header.append("Authorization: Bearer ");
+    auth_header.append(request.bearer.view());
+    headers = curl_slist_append(headers, auth_header.c_str());
+  }
+  if (!request.content_type.empty()) {
+    std::string line = "Content-Type: " + request.content_type;
+    headers = curl_slist_append(headers, line.c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+  if (request.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (request.method != "DELETE" || !request.body.empty()) {
+      // POSTFIELDS with an explicit size: a Content-Length header, never chunked
+      // (a body-less POST to Salesforce's staged endpoint hangs).
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+    }
+  }
+
+  CURLcode rc = curl_easy_perform(curl);
+  long connects = 0;
+  curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  // The auth header copies inside the slist are plain heap strings: zero them.
+  for (curl_slist* h = headers; h != nullptr; h = h->next) {
+    if (std::strncmp(h->data, "Authorization:", 14) == 0) std::memset(h->data, 0, std::strlen(h->data));
+  }
+  curl_slist_free_all(headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+  release(curl);
+  request.body.wipe();
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  new_connections_.fetch_add(connects, std::memory_order_relaxed);
+
+  if (rc == CURLE_OK) {
+    response.status = static_cast<int>(status);
+    return response;
+  }
+  std::string what = request.endpoint + " to " + host_of(request.url) + ": ";
+  if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    return Error::permanent(what + "response larger than " +
+                            std::to_string(options_.max_response_bytes >> 20) +
+                            " MiB; refusing to read it");
+  }
+  std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return Error::transient(what + "cannot connect (" + detail + ")");
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return Error::permanent(what + "TLS verification failed (" + detail +
+                              "); check the URL and ca_file");
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Error::permanent(what + detail);
+    default:
+      break;
+  }
+  if (status == 0 && connects > 0 && rc == CURLE_SSL_CONNECT_ERROR) {
+    return Error::transient(what + "TLS handshake failed (" + detail + ")");
+  }
+  // The request may have reached the server: for a write we cannot tell whether it applied.
+  if (request.is_write) return Error::unknown(what + "no complete answer (" + detail + ")");
+  return Error::transient(what + "no complete answer (" + detail + ")");
+}
+
+}  // namespace eca

@@ -1,0 +1,311 @@
+#include "clients/infisical_client.h"
+
+#include <cctype>
+
+#include "clients/json.h"
+
+namespace eca {
+namespace {
+
+// A failed login counts towards the identity's lockout (3 failures in 30 s lock it for
+// 300 s by default): after a refusal, wait minutes, not seconds.
+constexpr auto kLoginBackoff = std::chrono::minutes(5);
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == 0 || slash == std::string::npos) return "/";
+  return path.substr(0, slash);
+}
+
+std::string name_of(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
+// "Rate limit exceeded. Please try again in 12 seconds"
+long seconds_in_message(const std::string& msg) {
+  auto pos = msg.find("try again in ");
+  if (pos == std::string::npos) return 0;
+  pos += 13;
+  long n = 0;
+  while (pos < msg.size() && std::isdigit(static_cast<unsigned char>(msg[pos])) && n < 100000) {
+    n = n * 10 + (msg[pos++] - '0');
+  }
+  return n;
+}
+
+void append_metadata(Secret& body, const std::map<std::string, std::string>& metadata) {
+  body.append(",\"secretMetadata\":[");
+  bool first = true;
+  for (const auto& [k, v] : metadata) {
+    if (!first) body.append(",");
+    first = false;
+    body.append("{\"key\":\"");
+    json::append_escaped(body, k);
+    body.append("\",\"value\":\"");
+    json::append_escaped(body, v);
+    body.append("\"}");
+  }
+  body.append("]");
+}
+
+}  // namespace
+
+bool infisical_same_value(std::string_view sent, std::string_view stored) {
+  std::string_view s = sent;
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  bool had_newline = false;
+  while (!s.empty() && is_space(s.back())) {
+    had_newline |= s.back() == '\n';
+    s.remove_suffix(1);
+  }
+  if (stored == s) return true;
+  // One final newline is kept by the server.
+  return had_newline && stored.size() == s.size() + 1 && stored.substr(0, s.size()) == s &&
+         stored.back() == '\n';
+}
+
+InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint)
+    : transport_(transport), ep_(std::move(endpoint)) {
+  api_base_ = ep_.url;
+  while (!api_base_.empty() && api_base_.back() == '/') api_base_.pop_back();
+  if (api_base_.size() < 4 || api_base_.substr(api_base_.size() - 4) != "/api") api_base_ += "/api";
+}
+
+Error InfisicalClient::api_error(HttpResponse& response, const std::string& what) {
+  Error e;
+  e.http_status = response.status;
+  std::string msg;
+  rapidjson::Document doc;
+  if (json::parse_in_place(response.body, doc, what)) {
+    if (auto r = json::str(doc, "reqId")) e.request_id = std::string(r->substr(0, 64));
+    if (auto c = json::str(doc, "error")) e.code = std::string(c->substr(0, 160));
+    if (auto m = json::str(doc, "message")) {
+      msg = std::string(m->substr(0, 300));
+    } else if (const auto* arr = json::array(doc, "message")) {
+      for (const auto& item : arr->GetArray()) {
+        if (auto m2 = json::str(item, "message")) {
+          if (!msg.empty()) msg += "; ";
+          msg += std::string(m2->substr(0, 120));
+          if (const auto* p = json::array(item, "path")) {
+            for (const auto& seg : p->GetArray()) {
+              if (seg.IsString()) msg += std::string(" [") + seg.GetString() + "]";
+            }
+          }
+        }
+      }
+    }
+  }
+  e.message = what + " failed";
+  if (!msg.empty()) e.message += ": " + msg;
+  const int s = response.status;
+  if (s == 429) {
+    e.kind = ErrorKind::Transient;
+    long secs = seconds_in_message(msg);
+    if (auto* ra = response.header("retry-after")) {
+      try {
+        secs = std::max(secs, std::stol(*ra));
+      } catch (...) {
+      }
+    }
+    e.retry_after = std::chrono::seconds(secs > 0 ? secs : 60);
+  } else if (s >= 500 || s == 408) {
+    e.kind = ErrorKind::Transient;
+  } else if (s == 401 || (s == 403 && e.code == "TokenError")) {
+    e.kind = ErrorKind::Auth;
+  } else if (s == 403) {
+    e.kind = ErrorKind::Permanent;
+    e.message += "; give the machine identity write access to environment \"" +
+                 ep_.environment + "\" of project " + ep_.project_id;
+    if (e.code.find("not a member") != std::string::npos) {
+      e.message = what + " failed: the machine identity is not a member of project " +
+                  ep_.project_id + "; add it to the project";
+    }
+  } else {
+    e.kind = ErrorKind::Permanent;
+  }
+  return e;
+}
+
+Status InfisicalClient::login() {
+  {
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (std::chrono::steady_clock::now() < next_login_allowed_) {
+      return Error::auth(
+          "Infisical login is paused after a refused login (the server locks an identity after "
+          "repeated failures); check client_id and client_secret");
+    }
+  }
+  HttpRequest req;
+  req.method = "POST";
+  req.url = api() + "/v1/auth/universal-auth/login";
+  req.endpoint = "inf.login";
+  req.ca_file = ep_.ca_file;
+  req.content_type = "application/json";
+  req.headers.emplace_back("Accept", "application/json");
+  req.body.append("{\"clientId\":\"");
+  json::append_escaped(req.body, ep_.client_id);
+  req.body.append("\",\"clientSecret\":\"");
+  json::append_escaped(req.body, ep_.client_secret.view());
+  req.body.append("\"}");
+  auto res = transport_.send(req);
+  if (!res) return res.error();
+  if (res->status == 200) {
+    rapidjson::Document doc;
+    auto p = json::parse_in_place(res->body, doc, "Infisical login answer");
+    if (!p) return p.error();
+    auto tok = json::str(doc, "accessToken");
+    if (!tok || tok->empty()) return Error::permanent("Infisical login answer has no accessToken");
+    std::lock_guard<std::mutex> lock(token_mu_);
+    token_ = Secret(*tok);
+    ++token_generation_;
+    return ok_status();
+  }
+  Error e = api_error(res.value(), "Infisical machine identity login");
+  if (res->status == 401 || res->status == 404 || res->status == 403) {
+    e.kind = ErrorKind::Auth;
+    e.message += res->status == 404
+                     ? "; no identity has this client_id: check [infisical.auth] client_id"
+                     : "; check [infisical.auth] client_id and client_secret (the identity "
+                       "needs Universal Auth)";
+    std::lock_guard<std::mutex> lock(token_mu_);
+    next_login_allowed_ = std::chrono::steady_clock::now() + kLoginBackoff;
+  }
+  return e;
+}
+
+Result<HttpResponse> InfisicalClient::call(const char* method, const std::string& path_and_query,
+                                           const char* endpoint, const Secret& body,
+                                           bool is_write) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Secret token;
+    long gen = 0;
+    {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      token = token_.clone();
+      gen = token_generation_;
+    }
+    if (token.empty()) {
+      if (auto st = login(); !st) return st.error();
+      continue;
+    }
+    HttpRequest req;
+    req.method = method;
+    req.url = api() + path_and_query;
+    req.endpoint = endpoint;
+    req.ca_file = ep_.ca_file;
+    req.is_write = is_write;
+    req.bearer = std::move(token);
+    req.headers.emplace_back("Accept", "application/json");
+    if (!body.empty()) {
+      req.content_type = "application/json";
+      req.body = body.clone();
+    }
+    auto res = transport_.send(req);
+    if (!res) return res;
+    const bool token_refused =
+        res->status == 401 ||
+        (res->status == 403 && res->body.view().find("\"TokenError\"") != std::string_view::npos);
+    if (!token_refused || attempt == 1) return res;
+    // Expired or revoked token: log in again (the normal path with default identity TTLs)
+    // and repeat once.
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (token_generation_ == gen) token_.wipe();
+  }
+  return Error::auth("Infisical kept refusing fresh access tokens");
+}
+
+Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {
+  std::string q = "/v3/secrets/raw?workspaceId=" + json::url_encode(ep_.project_id) +
+                  "&environment=" + json::url_encode(ep_.environment) +
+                  "&secretPath=" + json::url_encode(path) +
+                  "&include_imports=false&expandSecretReferences=false";
+  auto res = call("GET", q, "inf.list", Secret(), false);
+  if (!res) return res.error();
+  if (res->status != 200) return api_error(res.value(), "listing Infisical secrets at " + path);
+  rapidjson::Document doc;
+  auto p = json::parse_in_place(res->body, doc, "Infisical list answer");
+  if (!p) return p.error();
+  const auto* secrets = json::array(doc, "secrets");
+  if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
+  std::vector<StoredSecret> out;
+  for (const auto& s : secrets->GetArray()) {
+    auto name = json::str(s, "secretKey");
+    if (!name) continue;
+    // Only shared secrets at exactly this path (a recursive answer would carry secretPath).
+    if (auto sp = json::str(s, "secretPath"); sp && *sp != path) continue;
+    if (auto t = json::str(s, "type"); t && *t != "shared") continue;
+    StoredSecret st;
+    st.name = std::string(*name);
+    if (auto v = json::str(s, "secretValue")) st.value = Secret(*v);
+    if (auto ver = json::integer(s, "version")) st.version = static_cast<long>(*ver);
+    if (const auto* md = json::array(s, "secretMetadata")) {
+      for (const auto& kv : md->GetArray()) {
+        auto k = json::str(kv, "key");
+        auto v = json::str(kv, "value");
+        if (k && v) st.metadata.emplace(std::string(*k), std::string(*v));
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Status InfisicalClient::create_folder(const std::string& path) {
+  if (path == "/" || path.empty()) return ok_status();
+  Secret body;
+  body.append("{\"workspaceId\":\"" + json::escape(ep_.project_id) + "\",\"projectId\":\"" +
+              json::escape(ep_.project_id) + "\",\"environment\":\"" +
+              json::escape(ep_.environment) + "\",\"name\":\"" + json::escape(name_of(path)) +
+              "\",\"path\":\"" + json::escape(parent_of(path)) + "\"}");
+  // v1 creates missing parents and answers 200 with an existing folder.
+  auto res = call("POST", "/v1/folders", "inf.folder_create", body, true);
+  if (!res) return res.error();
+  if (res->status == 200 || res->status == 201) return ok_status();
+  if (res->status == 400 && res->body.view().find("already exist") != std::string_view::npos) {
+    return ok_status();
+  }
+  return api_error(res.value(), "creating Infisical folder " + path);
+}
+
+Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes) {
+  Secret body;
+  body.append("{\"workspaceId\":\"" + json::escape(ep_.project_id) + "\",\"environment\":\"" +
+              json::escape(ep_.environment) + "\",\"secretPath\":\"" + json::escape(path) +
+              "\",\"mode\":\"upsert\",\"secrets\":[");
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (i != 0) body.append(",");
+    body.append("{\"secretKey\":\"");
+    json::append_escaped(body, writes[i].name);
+    body.append("\",\"secretValue\":\"");
+    json::append_escaped(body, writes[i].value.view());
+    body.append("\",\"skipMultilineEncoding\":true");
+    append_metadata(body, writes[i].metadata);
+    body.append("}");
+  }
+  body.append("]}");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto res = call("PATCH", "/v3/secrets/batch/raw", "inf.upsert", body, true);
+    if (!res) return res.error();
+    if (res->status == 200) {
+      if (res->body.view().find("\"approval\"") != std::string_view::npos &&
+          res->body.view().find("\"secrets\"") == std::string_view::npos) {
+        return Error::permanent(
+            "Infisical answered with an approval request for " + path +
+            ": nothing was written. Exempt the machine identity from the approval policy for "
+            "this path, or the rotated pair can never be published");
+      }
+      return ok_status();
+    }
+    if (res->status == 404 && attempt == 0 &&
+        res->body.view().find("Folder") != std::string_view::npos &&
+        res->body.view().find("not found") != std::string_view::npos) {
+      // Secret writes never create folders.
+      if (auto st = create_folder(path); !st) return st;
+      continue;
+    }
+    return api_error(res.value(), "writing Infisical secrets at " + path);
+  }
+  return Error::permanent("writing Infisical secrets at " + path + " failed after creating it");
+}
+
+}  // namespace eca

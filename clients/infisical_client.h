@@ -1,0 +1,78 @@
+// InfisicalClient: machine-identity login and the v3 raw secret routes that
+// eca-rotator needs (list a folder, batch upsert, create a folder).
+//
+// The v3 raw routes are used because a mid-2025 self-hosted build has no v4
+// secret routes at all, while newer servers keep v3. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "clients/http_transport.h"
+#include "clients/result.h"
+#include "crypto/secret.h"
+
+namespace eca {
+
+struct InfisicalEndpoint {
+  std::string url;          // site address, with or without "/api"
+  std::string project_id;
+  std::string environment;
+  std::string client_id;
+  Secret client_secret;
+  std::string ca_file;
+};
+
+struct StoredSecret {
+  std::string name;
+  Secret value;
+  long version = 0;
+  std::map<std::string, std::string> metadata;
+};
+
+struct SecretWrite {
+  std::string name;
+  Secret value;
+  std::map<std::string, std::string> metadata;
+};
+
+class InfisicalClient {
+ public:
+  InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint);
+
+  Status login();
+
+  // Secrets in one folder (not recursive). A missing folder is an empty list.
+  Result<std::vector<StoredSecret>> list(const std::string& path);
+
+  // One batch upsert of all `writes` (so a key and its secret change together); creates
+  // the folder on "Folder not found" and retries once. An approval answer is an error:
+  // nothing was written.
+  Status upsert(const std::string& path, std::vector<SecretWrite>& writes);
+
+  Status create_folder(const std::string& path);
+
+ private:
+  Result<HttpResponse> call(const char* method, const std::string& path_and_query,
+                            const char* endpoint, const Secret& body, bool is_write);
+  Error api_error(HttpResponse& response, const std::string& what);
+  std::string api() const { return api_base_; }
+
+  HttpTransport& transport_;
+  InfisicalEndpoint ep_;
+  std::string api_base_;
+  std::mutex token_mu_;
+  Secret token_;
+  long token_generation_ = 0;
+  std::chrono::steady_clock::time_point next_login_allowed_{};
+};
+
+// Infisical trims leading/trailing whitespace and keeps one final newline; compare
+// values after the same normalisation.
+// Whether `stored` is what the server keeps when `sent` is written.
+bool infisical_same_value(std::string_view sent, std::string_view stored);
+
+}  // namespace eca

@@ -1,0 +1,101 @@
+// SalesforceClient: the OAuth token and the OAuth Credentials API (R1–R8 of
+// spec/salesforce.md) for one connection, and nothing else.
+//
+// Thread-safe: one client per connection is shared by all rotations using it.
+// The connection token is cached and fetched again once on 401 INVALID_SESSION_ID.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "clients/http_transport.h"
+#include "clients/result.h"
+#include "crypto/secret.h"
+
+namespace eca {
+
+struct SfApp {
+  std::string id;
+  std::string developer_name;
+  std::string label;
+};
+
+struct SfConsumer {
+  std::string id;
+  Secret key;  // the primary consumer key
+  std::string name;
+};
+
+enum class StagedState { Active, Rotated, Expired, Other };
+
+struct SfStaged {
+  std::string id;
+  Secret key;
+  Secret secret;
+  StagedState state = StagedState::Other;
+  std::string created_date;     // as Salesforce wrote it
+  std::string expiration_date;  // may be empty
+};
+
+struct SfPair {
+  Secret key;
+  Secret secret;
+};
+
+struct SalesforceEndpoint {
+  std::string name;             // connection name, for messages
+  std::string my_domain_url;    // no trailing slash
+  std::string api_version = "v65.0";
+  std::string client_id;        // the connection ECA's consumer key
+  Secret client_secret;
+  std::string ca_file;
+};
+
+class SalesforceClient {
+ public:
+  SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint);
+
+  const SalesforceEndpoint& endpoint() const { return ep_; }
+
+  Result<std::vector<SfApp>> apps(int page_size = 200);                      // R1
+  Result<std::vector<SfConsumer>> consumers(const std::string& app_id);     // R2
+  Result<SfPair> read_primary(const std::string& app_id, const std::string& consumer_id);  // R3
+  Result<std::vector<SfStaged>> staged(const std::string& app_id,
+                                       const std::string& consumer_id);     // R4
+  Result<SfStaged> stage(const std::string& app_id, const std::string& consumer_id);  // R5
+  Status promote(const std::string& app_id, const std::string& consumer_id,
+                 const std::string& staged_id);                             // R7
+  // 404 (already gone) counts as success.
+  Status revoke(const std::string& app_id, const std::string& consumer_id,
+                const std::string& staged_id);                              // R8
+
+  // Requests a token with the given pair: ok when Salesforce accepts it. Auth error when
+  // refused; Transient on network trouble.
+  Status verify(const Secret& key, const Secret& secret);
+
+  // Fetches the connection's token now (validate --online); normally done lazily.
+  Status authenticate();
+
+ private:
+  Result<Secret> token_for(const std::string& client_id, const Secret& secret,
+                           const std::string& what);
+  Result<HttpResponse> call(const char* method, const std::string& path, const char* endpoint,
+                            Secret body = {}, bool is_write = false);
+  Result<HttpResponse> call_once(const char* method, const std::string& path,
+                                 const char* endpoint, const Secret& body, bool is_write,
+                                 const Secret& token);
+  std::string base() const;
+  Error rest_error(const HttpResponse& response, const std::string& what) const;
+
+  HttpTransport& transport_;
+  SalesforceEndpoint ep_;
+  std::mutex token_mu_;
+  Secret token_;
+  long token_generation_ = 0;
+};
+
+// Compares Salesforce IDs: 18-char forms exactly, otherwise the first 15 chars case-sensitively.
+bool same_sf_id(std::string_view a, std::string_view b);
+
+}  // namespace eca
