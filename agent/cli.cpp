@@ -1,6 +1,8 @@
 #include "agent/cli.h"
 
 #include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/daemon.h"
 #include "agent/logger.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
@@ -32,6 +35,10 @@ constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotate
 Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
 
 Commands:
+  run [--once]             The daemon: rotate each rotation when due (interval_days at
+                           rotate_at), retry failures with backoff, reload the config on
+                           SIGHUP, stop cleanly on SIGTERM. Speaks systemd's notify protocol.
+                           --once: complete interrupted rotations, rotate what is due, exit.
   rotate NAME... | --all   Rotate now (dual-phase): stage, verify, promote, publish, then
                            revoke the pair before the previous one at the next rotation.
                            Counted as a manual rotation by the schedule.
@@ -61,6 +68,7 @@ struct Args {
   std::vector<std::string> positional;
   bool all = false;
   bool json = false;
+  bool once = false;
   std::string connection;
   std::string out;
   std::string private_key_file;
@@ -310,6 +318,10 @@ int cmd_open(const Args& a) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // This process holds credentials: no core dumps, no ptrace by other processes of the user.
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (sodium_init() < 0) {
     std::fputs("eca-rotator: libsodium failed to initialise\n", stderr);
     return 2;
@@ -347,6 +359,8 @@ int run_cli(int argc, char** argv) {
       a.config = arg.substr(9);
     } else if (arg == "--all") {
       a.all = true;
+    } else if (arg == "--once") {
+      a.once = true;
     } else if (arg == "--json") {
       a.json = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -362,6 +376,7 @@ int run_cli(int argc, char** argv) {
     if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
     return cmd_rotate(a);
   }
+  if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once});
   if (a.command == "status") return cmd_status(a);
   if (a.command == "validate") return cmd_validate(a);
   if (a.command == "apps") return cmd_apps(a);

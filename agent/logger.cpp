@@ -52,8 +52,7 @@ void Logger::log(const LogEvent& e) {
     else line = std::string(level_name(e.level)) + ": ";
     if (!e.rotation.empty()) line += "[" + std::string(e.rotation) + "] ";
     if (!e.step.empty()) line += std::string(e.step) + ": ";
-    line += e.message;
-    if (!e.request_id.empty()) line += " (reqId " + std::string(e.request_id) + ")";
+    line += e.message;  // Error::describe() already names the reqId
     line += "\n";
   }
   std::lock_guard<std::mutex> lock(mu_);

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "agent/schedule.h"
 #include "crypto/fingerprint.h"
 
 namespace eca {
@@ -15,9 +16,11 @@ std::string rotation_config_fingerprint(const RotationSettings& r) {
 }
 
 struct RotationEngine::Context {
-  Context(const RotationSettings& rs, bool m) : r(rs), manual(m) {}
+  Context(const RotationSettings& rs, bool m, bool due_only)
+      : r(rs), manual(m), only_if_due(due_only) {}
   const RotationSettings& r;
   bool manual;
+  bool only_if_due;
   SalesforceClient* sf = nullptr;
   std::string consumer_id;
   Secret primary_key;
@@ -68,8 +71,8 @@ RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e) {
   return o;
 }
 
-RotationOutcome RotationEngine::rotate(const RotationSettings& r, bool manual) {
-  Context c(r, manual);
+RotationOutcome RotationEngine::rotate(const RotationSettings& r, bool manual, bool only_if_due) {
+  Context c(r, manual, only_if_due);
   auto it = d_.salesforce.find(r.connection);
   if (it == d_.salesforce.end() || it->second == nullptr) {
     return fail(c, "inspect", Error::permanent("connection \"" + r.connection + "\" is not configured"));
@@ -169,8 +172,23 @@ RotationOutcome RotationEngine::run(Context& c) {
                                  "replaced at the next rotation)"));
   }
 
-  // 2. Reconcile: never revoke a credential that Infisical still holds.
   const std::string primary_fp = fingerprint(c.primary_key.view());
+  if (c.only_if_due && c.held_ours && c.held_fp == primary_fp) {
+    // The shared record of when this ECA was last rotated lives with the secrets, so an
+    // agent with an empty state directory, or a second agent on the same config, sees it.
+    TimePoint rotated_at;
+    auto at = held_key->metadata.find(meta::kRotatedAt);
+    auto man = held_key->metadata.find(meta::kManual);
+    if (at != held_key->metadata.end() && parse_timestamp(at->second, rotated_at)) {
+      ScheduleInput in;
+      in.last_rotated = rotated_at;
+      in.last_manual = man != held_key->metadata.end() && man->second == "true";
+      auto due = next_due(r, in, d_.clock->now());
+      if (due && *due > d_.clock->now()) return not_due(c, rotated_at, in.last_manual, *due);
+    }
+  }
+
+  // 2. Reconcile: never revoke a credential that Infisical still holds.
   const SfStaged* rotated = find_state(c.slot, StagedState::Rotated);
   const SfStaged* active = find_state(c.slot, StagedState::Active);
   if (c.held_ours && c.held_fp != primary_fp) {
@@ -268,9 +286,22 @@ RotationOutcome RotationEngine::run(Context& c) {
     // The answer may have been lost after Salesforce created it (Unknown), or the slot
     // may be occupied after all: look before deciding.
     auto again = sf.staged(r.app_id, c.consumer_id);
-    const SfStaged* fresh = again ? find_state(again.value(), StagedState::Active) : nullptr;
-    if (fresh != nullptr) {
-      (void)sf.revoke(r.app_id, c.consumer_id, fresh->id);
+    const SfStaged* other = again ? find_state(again.value(), StagedState::Active) : nullptr;
+    if (other != nullptr && staged.error().kind != ErrorKind::Unknown) {
+      // Refused because the slot is taken by a credential staged since we looked:
+      // another agent sharing this config got there first.
+      (void)d_.journal->clear(r.name);
+      RotationOutcome o;
+      o.name = r.name;
+      o.result = RotationResult::Deferred;
+      o.detail = "another rotation staged a credential first; checking again later";
+      d_.log->info(r.name, "stage", o.detail);
+      return o;
+    }
+    if (other != nullptr) {
+      // Our request may have created it before the answer was lost. It was never handed
+      // to anyone, so deleting it is safe whoever made it.
+      (void)sf.revoke(r.app_id, c.consumer_id, other->id);
     }
     (void)d_.journal->clear(r.name);
     Error e = staged.error();
@@ -361,7 +392,7 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
         }
       }
       if (auto st = d_.journal->clear(r.name); !st) return fail(c, "recover", st.error());
-      Context fresh_ctx(c.r, c.manual);
+      Context fresh_ctx(c.r, c.manual, c.only_if_due);
       fresh_ctx.sf = c.sf;
       return run(fresh_ctx);
     }
@@ -516,6 +547,34 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
                    r.secret_path + " (" + r.consumer_key_secret + ", " + r.consumer_secret_secret +
                    ")");
   return ok_status();
+}
+
+RotationOutcome RotationEngine::not_due(Context& c, TimePoint rotated_at, bool manual,
+                                        TimePoint due) {
+  // Adopt the shared record locally (a rebuilt VM schedules from it).
+  auto rec = d_.state->load(c.r.name);
+  RotationRecord r = rec && rec->has_value() ? **rec : RotationRecord{};
+  if (!r.last_rotated || *r.last_rotated != rotated_at || r.fingerprint != c.held_fp) {
+    r.name = c.r.name;
+    r.last_rotated = rotated_at;
+    r.last_manual = manual;
+    r.generation = c.held_generation;
+    r.fingerprint = c.held_fp;
+    r.app_id = c.r.app_id;
+    r.consumer_id = c.consumer_id;
+    r.last_error.clear();
+    r.consecutive_failures = 0;
+    (void)d_.state->save(r);
+  }
+  RotationOutcome o;
+  o.name = c.r.name;
+  o.result = RotationResult::NotDue;
+  o.generation = c.held_generation;
+  o.fingerprint = c.held_fp;
+  o.detail = "rotated at " + format_utc(rotated_at) + " (generation " +
+             std::to_string(c.held_generation) + "); next due " + format_utc(due);
+  d_.log->info(c.r.name, "inspect", "not due: " + o.detail);
+  return o;
 }
 
 Status RotationEngine::commit(Context& c, const std::string& fp, long generation, bool manual) {

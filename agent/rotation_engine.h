@@ -71,10 +71,13 @@ class RotationEngine {
 
   // Runs the protocol once for `r` (rolling forward any journal entry first).
   // `manual` is recorded so the schedule can add a day after an off-schedule rotation.
-  RotationOutcome rotate(const RotationSettings& r, bool manual);
+  // With `only_if_due`, a rotation whose Infisical metadata shows it was rotated within the
+  // interval (by this agent or another sharing the config) is left alone (NotDue).
+  RotationOutcome rotate(const RotationSettings& r, bool manual, bool only_if_due = false);
 
  private:
   struct Context;
+  RotationOutcome not_due(Context& c, TimePoint rotated_at, bool manual, TimePoint due);
   RotationOutcome run(Context& c);
   RotationOutcome recover(Context& c, JournalEntry& entry);
   Status publish(Context& c, const Secret& key, const Secret& secret, long generation,

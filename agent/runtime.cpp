@@ -15,30 +15,42 @@ namespace eca {
 Runtime::Runtime(const Config& config, Logger& log)
     : config_(config), log_(log), state_(config.agent.state_dir), journal_(config.agent.state_dir) {}
 
-Runtime::~Runtime() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+Runtime::~Runtime() = default;
+
+StateDirLock::~StateDirLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
-Status Runtime::open_state() {
-  if (auto st = state_.init(); !st) return st;
-  auto lock_path = config_.agent.state_dir / "lock";
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd_ < 0) {
+Status StateDirLock::acquire(const std::filesystem::path& state_dir) {
+  if (auto st = ensure_private_dir(state_dir); !st) return st;
+  auto lock_path = state_dir / "lock";
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
     return Error::permanent("cannot open " + lock_path.string() + ": " + std::strerror(errno));
   }
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     char buf[32] = {0};
-    ssize_t n = ::pread(lock_fd_, buf, sizeof buf - 1, 0);
+    ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
     std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    ::close(fd_);
+    fd_ = -1;
     return Error::permanent("another eca-rotator (pid " + holder + ") is using state directory " +
-                            config_.agent.state_dir.string() +
+                            state_dir.string() +
                             "; only one agent may use a state directory at a time");
   }
   std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(lock_fd_, 0) == 0) {
-    (void)!::pwrite(lock_fd_, pid.data(), pid.size(), 0);
+  if (::ftruncate(fd_, 0) == 0) {
+    (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
   }
+  return ok_status();
+}
+
+Status Runtime::open_state(bool take_lock) {
+  if (take_lock) {
+    if (auto st = lock_.acquire(config_.agent.state_dir); !st) return st;
+  }
+  if (auto st = state_.init(); !st) return st;
   return journal_.open();
 }
 

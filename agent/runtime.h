@@ -17,13 +17,27 @@
 
 namespace eca {
 
+// An exclusive lock on <state_dir>/lock: one agent per state directory.
+class StateDirLock {
+ public:
+  StateDirLock() = default;
+  ~StateDirLock();
+  StateDirLock(const StateDirLock&) = delete;
+  StateDirLock& operator=(const StateDirLock&) = delete;
+  Status acquire(const std::filesystem::path& state_dir);
+
+ private:
+  int fd_ = -1;
+};
+
 class Runtime {
  public:
   Runtime(const Config& config, Logger& log);
   ~Runtime();
 
-  // Takes the state directory lock and opens the journal; needed before rotating.
-  Status open_state();
+  // Takes the state directory lock (unless the caller holds it) and opens the journal;
+  // needed before rotating.
+  Status open_state(bool take_lock = true);
   // Builds clients and the sealer; no network traffic.
   Status build_clients();
 
@@ -45,7 +59,7 @@ class Runtime {
   std::unique_ptr<InfisicalClient> infisical_;
   std::map<std::string, std::unique_ptr<SalesforceClient>> salesforce_;
   std::optional<Sealer> sealer_;
-  int lock_fd_ = -1;
+  StateDirLock lock_;
 };
 
 }  // namespace eca

@@ -24,7 +24,22 @@ TimePoint at_time_of_day(TimePoint day, int add_days, int hh, int mm) {
   tm.tm_min = mm;
   tm.tm_sec = 0;
   tm.tm_isdst = -1;
-  return std::chrono::system_clock::from_time_t(std::mktime(&tm));
+  std::time_t result = std::mktime(&tm);
+  // A time skipped by a spring-forward change: mktime moves it past the gap; the
+  // first valid minute after the requested time is the start of the gap's far side.
+  const int wanted = hh * 60 + mm;
+  std::tm check{};
+  localtime_r(&result, &check);
+  if (check.tm_hour * 60 + check.tm_min != wanted) {
+    for (int i = 0; i < 180; ++i) {
+      std::time_t prev = result - 60;
+      std::tm p{};
+      localtime_r(&prev, &p);
+      if (p.tm_mday != check.tm_mday || p.tm_hour * 60 + p.tm_min < wanted) break;
+      result = prev;
+    }
+  }
+  return std::chrono::system_clock::from_time_t(result);
 }
 
 }  // namespace

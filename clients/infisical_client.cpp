@@ -176,7 +176,7 @@ Status InfisicalClient::login() {
 Result<HttpResponse> InfisicalClient::call(const char* method, const std::string& path_and_query,
                                            const char* endpoint, const Secret& body,
                                            bool is_write) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  for (int attempt = 0;; ++attempt) {
     Secret token;
     long gen = 0;
     {
@@ -186,7 +186,9 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
     }
     if (token.empty()) {
       if (auto st = login(); !st) return st.error();
-      continue;
+      std::lock_guard<std::mutex> lock(token_mu_);
+      token = token_.clone();
+      gen = token_generation_;
     }
     HttpRequest req;
     req.method = method;
@@ -211,7 +213,6 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
     std::lock_guard<std::mutex> lock(token_mu_);
     if (token_generation_ == gen) token_.wipe();
   }
-  return Error::auth("Infisical kept refusing fresh access tokens");
 }
 
 Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {

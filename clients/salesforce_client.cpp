@@ -215,7 +215,9 @@ Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::
 
 Result<HttpResponse> SalesforceClient::call(const char* method, const std::string& path,
                                             const char* endpoint, Secret body, bool is_write) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  // At most two authenticated attempts: Salesforce tokens carry no lifetime, so a 401
+  // INVALID_SESSION_ID is how we learn one expired; fetch a new token once and repeat.
+  for (int attempt = 0;; ++attempt) {
     Secret token;
     long gen = 0;
     {
@@ -224,20 +226,16 @@ Result<HttpResponse> SalesforceClient::call(const char* method, const std::strin
       gen = token_generation_;
     }
     if (token.empty()) {
-      auto st = authenticate();
-      if (!st) return st.error();
-      continue;
+      if (auto st = authenticate(); !st) return st.error();
+      std::lock_guard<std::mutex> lock(token_mu_);
+      token = token_.clone();
+      gen = token_generation_;
     }
     auto res = call_once(method, path, endpoint, body, is_write, token);
-    if (!res) return res;
-    if (res->status != 401 || attempt == 1) return res;
-    // Salesforce tokens carry no lifetime: a 401 is how we learn one expired.
-    {
-      std::lock_guard<std::mutex> lock(token_mu_);
-      if (token_generation_ == gen) token_.wipe();
-    }
+    if (!res || res->status != 401 || attempt == 1) return res;
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (token_generation_ == gen) token_.wipe();  // another thread may have refreshed it
   }
-  return Error::auth("Salesforce kept refusing the connection's token for \"" + ep_.name + "\"");
 }
 
 Result<std::vector<SfApp>> SalesforceClient::apps(int page_size) {

@@ -67,7 +67,9 @@ TEST(Envelope, MalformedInputsGiveClearErrors) {
                           "ecr1:x25519-sealedbox:0011223344556677:!!!"}) {
     auto r = open_envelope(bad, kp.private_key_b64);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_FALSE(r.error().message.empty());
+    if (!r.ok()) {
+      EXPECT_FALSE(r.error().message.empty());
+    }
   }
 }
 

@@ -1,0 +1,377 @@
+#include "agent/daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "agent/runtime.h"
+#include "agent/schedule.h"
+#include "agent/sd_notify.h"
+
+namespace eca {
+namespace {
+
+constexpr int kMaxAttempts = 5;
+constexpr auto kFirstRetry = std::chrono::seconds(60);
+constexpr auto kDeferredRetry = std::chrono::minutes(5);
+
+struct Plan {
+  TimePoint next{};
+  int attempts = 0;  // consecutive failed attempts in the current retry series
+};
+
+std::chrono::seconds backoff(int attempt) {
+  // 1, 2, 4, 8 minutes, each +-20 % so agents sharing a config spread out.
+  auto base = kFirstRetry * (1 << std::min(attempt - 1, 6));
+  auto jitter_range = static_cast<uint32_t>(base.count() * 2 / 5 + 1);
+  long jitter = static_cast<long>(randombytes_uniform(jitter_range)) - static_cast<long>(jitter_range / 2);
+  return base + std::chrono::seconds(jitter);
+}
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions o) : opts_(std::move(o)) {}
+  int run();
+
+ private:
+  bool load(Config& out);
+  void rebuild();
+  void plan_all();
+  TimePoint scheduled_next(const RotationSettings& r, bool failed_series_over);
+  void start_batch(std::vector<const RotationSettings*> todo);
+  void finish_batch();
+  void apply_pending_config();
+  void arm_timer(TimePoint when);
+  void status_line();
+
+  DaemonOptions opts_;
+  Logger log_;
+  SdNotifier sd_;
+  std::unique_ptr<Config> config_;
+  std::unique_ptr<Config> pending_config_;
+  std::unique_ptr<Runtime> rt_;
+  StateDirLock lock_;
+  std::map<std::string, Plan> plan_;
+  std::atomic<bool> stopping_{false};
+  std::thread batch_;
+  bool batch_running_ = false;
+  std::vector<RotationOutcome> outcomes_;
+  int done_fd_ = -1;
+  int timer_fd_ = -1;
+  int failures_ = 0;
+};
+
+bool Daemon::load(Config& out) {
+  auto res = load_config(opts_.config_path);
+  if (!res.config) {
+    for (const auto& e : res.errors) log_.error("", "config", e.to_string());
+    return false;
+  }
+  for (const auto& w : res.config->warnings) log_.warn("", "config", w);
+  out = std::move(*res.config);
+  return true;
+}
+
+void Daemon::rebuild() {
+  rt_.reset();
+  rt_ = std::make_unique<Runtime>(*config_, log_);
+}
+
+TimePoint Daemon::scheduled_next(const RotationSettings& r, bool failed_series_over) {
+  const TimePoint now = rt_->clock().now();
+  ScheduleInput in;
+  if (auto rec = rt_->state().load(r.name); rec && rec->has_value()) {
+    in.last_rotated = (*rec)->last_rotated;
+    in.last_manual = (*rec)->last_manual;
+    in.last_attempt = (*rec)->last_attempt;
+    in.last_failed = failed_series_over;
+  }
+  auto due = next_due(r, in, now);
+  return due ? *due : TimePoint::max();
+}
+
+void Daemon::plan_all() {
+  std::map<std::string, Plan> fresh;
+  std::set<std::string> pending;
+  for (const auto& p : rt_->journal().pending()) pending.insert(p);
+  for (const auto& r : config_->rotations) {
+    auto it = plan_.find(r.name);
+    if (it != plan_.end() && it->second.attempts > 0) {
+      fresh[r.name] = it->second;  // keep an ongoing retry series across reloads
+      continue;
+    }
+    Plan p;
+    // An interrupted rotation is completed at once, even with auto-rotation off.
+    p.next = pending.count(r.name) != 0 ? rt_->clock().now() : scheduled_next(r, false);
+    fresh[r.name] = p;
+  }
+  plan_ = std::move(fresh);
+}
+
+void Daemon::arm_timer(TimePoint when) {
+  itimerspec its{};
+  if (when == TimePoint::max()) {
+    when = rt_->clock().now() + std::chrono::hours(24 * 365);
+  }
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
+  if (ns <= 0) ns = 1;
+  its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+  its.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+  // CANCEL_ON_SET: a wall-clock change wakes us to re-plan instead of firing late or early.
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, nullptr);
+}
+
+void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
+  batch_running_ = true;
+  outcomes_.assign(todo.size(), RotationOutcome{});
+  const int concurrency = config_->agent.concurrency;
+  batch_ = std::thread([this, todo = std::move(todo), concurrency] {
+    RotationEngine engine = rt_->engine();
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i = next++; i < todo.size(); i = next++) {
+        if (stopping_.load()) {
+          outcomes_[i].name = todo[i]->name;
+          outcomes_[i].result = RotationResult::Deferred;
+          outcomes_[i].detail = "not started: shutting down";
+          continue;
+        }
+        outcomes_[i] = engine.rotate(*todo[i], /*manual=*/false, /*only_if_due=*/true);
+      }
+    };
+    std::vector<std::thread> threads;
+    std::size_t n = std::min<std::size_t>(todo.size(), static_cast<std::size_t>(concurrency));
+    for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    uint64_t one = 1;
+    (void)!::write(done_fd_, &one, sizeof one);
+  });
+}
+
+void Daemon::finish_batch() {
+  batch_.join();
+  batch_running_ = false;
+  const TimePoint now = rt_->clock().now();
+  for (const auto& o : outcomes_) {
+    const RotationSettings* r = config_->find_rotation(o.name);
+    if (r == nullptr) continue;
+    Plan& p = plan_[o.name];
+    switch (o.result) {
+      case RotationResult::Rotated:
+      case RotationResult::Published:
+      case RotationResult::NotDue:
+        p.attempts = 0;
+        p.next = scheduled_next(*r, false);
+        break;
+      case RotationResult::Deferred:
+        p.next = now + kDeferredRetry;
+        break;
+      case RotationResult::Failed: {
+        ++failures_;
+        ++p.attempts;
+        const bool retryable = o.error.kind == ErrorKind::Transient ||
+                               o.error.kind == ErrorKind::Unknown;
+        if (retryable && p.attempts < kMaxAttempts) {
+          auto wait = std::max<std::chrono::seconds>(backoff(p.attempts), o.error.retry_after);
+          p.next = now + wait;
+          log_.info(o.name, "schedule",
+                    "retry " + std::to_string(p.attempts + 1) + " of " +
+                        std::to_string(kMaxAttempts) + " at " + format_local(p.next));
+        } else {
+          p.attempts = 0;
+          p.next = scheduled_next(*r, true);
+          log_.error(o.name, "schedule",
+                     std::string(retryable ? "retries exhausted" : "not retrying this error") +
+                         "; next attempt " + format_local(p.next));
+        }
+        break;
+      }
+    }
+  }
+  if (pending_config_) apply_pending_config();
+}
+
+void Daemon::apply_pending_config() {
+  config_ = std::move(pending_config_);
+  log_.set_format(config_->agent.log_format);
+  rebuild();
+  if (auto st = rt_->build_clients(); !st) log_.error("", "reload", st.error().message);
+  if (auto st = rt_->open_state(false); !st) log_.error("", "reload", st.error().message);
+  plan_all();
+  log_.info("", "reload",
+            "configuration reloaded (" + std::to_string(config_->rotations.size()) +
+                " rotations)");
+  sd_.notify("READY=1");
+}
+
+void Daemon::status_line() {
+  if (!sd_.enabled()) return;
+  std::string next_name;
+  TimePoint next = TimePoint::max();
+  int retrying = 0;
+  for (const auto& [name, p] : plan_) {
+    if (p.next < next) {
+      next = p.next;
+      next_name = name;
+    }
+    if (p.attempts > 0) ++retrying;
+  }
+  std::string s = "STATUS=" + std::to_string(plan_.size()) + " rotations";
+  if (batch_running_) s += ", rotating";
+  if (!next_name.empty() && next != TimePoint::max()) {
+    s += ", next " + next_name + " at " + format_local(next);
+  }
+  if (retrying > 0) s += ", " + std::to_string(retrying) + " retrying";
+  sd_.notify(s);
+}
+
+int Daemon::run() {
+  config_ = std::make_unique<Config>();
+  if (!load(*config_)) return 2;
+  log_.set_format(config_->agent.log_format);
+  apply_timezone(config_->agent.timezone);
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // before any thread starts
+  int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  done_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+  if (sig_fd < 0 || done_fd_ < 0 || timer_fd_ < 0) {
+    log_.error("", "start", "cannot create signal/timer descriptors");
+    return 2;
+  }
+
+  if (auto st = lock_.acquire(config_->agent.state_dir); !st) {
+    log_.error("", "start", st.error().message);
+    return 2;
+  }
+  rebuild();
+  if (auto st = rt_->build_clients(); !st) {
+    log_.error("", "start", st.error().message);
+    return 2;
+  }
+  if (auto st = rt_->open_state(false); !st) {
+    log_.error("", "start", st.error().message);
+    return 2;
+  }
+  plan_all();
+  log_.info("", "start",
+            "eca-rotator running with " + std::to_string(config_->rotations.size()) +
+                " rotation(s) from " + opts_.config_path);
+  sd_.notify("READY=1");
+
+  auto watchdog = sd_.watchdog_interval();
+  auto last_ping = std::chrono::steady_clock::now();
+  for (;;) {
+    const TimePoint now = rt_->clock().now();
+    if (!batch_running_ && !stopping_) {
+      std::vector<const RotationSettings*> todo;
+      for (const auto& r : config_->rotations) {
+        auto it = plan_.find(r.name);
+        if (it != plan_.end() && it->second.next <= now) todo.push_back(&r);
+      }
+      if (!todo.empty()) {
+        start_batch(std::move(todo));
+      } else if (opts_.once) {
+        break;
+      }
+      status_line();
+    }
+    if (stopping_ && !batch_running_) break;
+
+    TimePoint wake = TimePoint::max();
+    for (const auto& [name, p] : plan_) wake = std::min(wake, p.next);
+    arm_timer(wake);
+    int timeout_ms = -1;
+    if (watchdog) timeout_ms = static_cast<int>(watchdog->count());
+
+    pollfd fds[3] = {{sig_fd, POLLIN, 0}, {done_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
+    int n = ::poll(fds, 3, timeout_ms);
+    if (n < 0 && errno != EINTR) break;
+    if (watchdog && std::chrono::steady_clock::now() - last_ping >= *watchdog) {
+      sd_.notify("WATCHDOG=1");
+      last_ping = std::chrono::steady_clock::now();
+    }
+    if (fds[2].revents != 0) {
+      uint64_t ticks = 0;
+      if (::read(timer_fd_, &ticks, sizeof ticks) < 0 && errno == ECANCELED) {
+        log_.info("", "schedule", "the system clock was changed; re-planning");
+        if (!batch_running_) plan_all();
+      }
+    }
+    if (fds[1].revents != 0) {
+      uint64_t v = 0;
+      (void)!::read(done_fd_, &v, sizeof v);
+      finish_batch();
+      if (opts_.once && !stopping_) {
+        // One pass: rotations that asked to be retried wait for the next pass.
+        break;
+      }
+    }
+    if (fds[0].revents != 0) {
+      signalfd_siginfo si{};
+      while (::read(sig_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+          sd_.notify("RELOADING=1");
+          auto fresh = std::make_unique<Config>();
+          if (!load(*fresh)) {
+            log_.error("", "reload", "the new configuration is invalid; keeping the old one");
+            sd_.notify("READY=1");
+          } else if (fresh->agent.state_dir != config_->agent.state_dir) {
+            log_.error("", "reload",
+                       "state_dir cannot change on reload; restart the service to move it. "
+                       "Keeping the old configuration");
+            sd_.notify("READY=1");
+          } else {
+            // Rotations in flight keep the config they started with: swap between batches.
+            pending_config_ = std::move(fresh);
+            if (!batch_running_) apply_pending_config();
+          }
+        } else {
+          if (!stopping_) {
+            log_.info("", "stop",
+                      batch_running_ ? "stopping: finishing the rotation steps in flight"
+                                     : "stopping");
+          }
+          stopping_ = true;
+          sd_.notify("STOPPING=1");
+        }
+      }
+    }
+  }
+  if (batch_running_) {
+    batch_.join();
+    batch_running_ = false;
+  }
+  ::close(sig_fd);
+  ::close(done_fd_);
+  ::close(timer_fd_);
+  return opts_.once && failures_ > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int run_daemon(const DaemonOptions& options) {
+  Daemon d(options);
+  return d.run();
+}
+
+}  // namespace eca

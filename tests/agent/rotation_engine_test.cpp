@@ -1,0 +1,310 @@
+// The rotation protocol against the in-process fakes, over real loopback HTTP:
+// what each step does to which credentials, and what happens when a step fails.
+#include "agent/rotation_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "agent/file_journal.h"
+#include "clients/curl_transport.h"
+#include "crypto/fingerprint.h"
+#include "crypto/key_pair.h"
+#include "tests/sandbox/fake_infisical.h"
+#include "tests/sandbox/fake_salesforce.h"
+
+namespace eca {
+namespace {
+
+using sandbox::FakeInfisical;
+using sandbox::FakeSalesforce;
+using sandbox::Fault;
+
+Fault answer(const std::string& endpoint, int status, const std::string& body) {
+  Fault f;
+  f.endpoint = endpoint;
+  f.status = status;
+  f.body = body;
+  f.times = 1;
+  return f;
+}
+
+Fault lost_answer(const std::string& endpoint) {
+  Fault f;
+  f.endpoint = endpoint;
+  f.reset = true;
+  f.apply_then_fail = true;
+  f.times = 1;
+  return f;
+}
+
+class FakeTime final : public Clock {
+ public:
+  explicit FakeTime(const sandbox::FakeClock& c) : c_(c) {}
+  TimePoint now() const override { return c_.now(); }
+
+ private:
+  const sandbox::FakeClock& c_;
+};
+
+// A journal whose writes can be made to fail, over the real file journal.
+class FlakyJournal final : public Journal {
+ public:
+  explicit FlakyJournal(Journal& inner) : inner_(inner) {}
+  Status write(const JournalEntry& e) override {
+    if (fail_phase_ && *fail_phase_ == e.phase) return Error::permanent("No space left on device");
+    return inner_.write(e);
+  }
+  Result<std::optional<JournalEntry>> read(const std::string& r) override { return inner_.read(r); }
+  Status clear(const std::string& r) override { return inner_.clear(r); }
+  std::optional<JournalPhase> fail_phase_;
+
+ private:
+  Journal& inner_;
+};
+
+class RotationEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/eca-engine-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    sf_ = std::make_unique<FakeSalesforce>(sandbox::FakeSalesforceOptions{}, clock_);
+    inf_ = std::make_unique<FakeInfisical>(sandbox::FakeInfisicalOptions{}, clock_);
+    sf_->start();
+    inf_->start();
+    conn_ = sf_->add_app("Connection_App");
+    app_ = sf_->add_app("Billing_Integration");
+    inf_->add_identity("identity-1", "identity-secret-1");
+    inf_->add_project("proj-1", "demo", {"prod"});
+    inf_->add_member("proj-1", "identity-1");
+
+    config_.agent.state_dir = dir_ / "state";
+    RotationSettings r;
+    r.name = "billing";
+    r.connection = "acme";
+    r.app_id = app_.id;
+    r.secret_path = "/salesforce/billing";
+    config_.rotations.push_back(r);
+
+    SalesforceEndpoint se;
+    se.name = "acme";
+    se.my_domain_url = sf_->base_url();
+    se.client_id = conn_.primary().key;
+    se.client_secret = Secret(conn_.primary().secret);
+    sfc_ = std::make_unique<SalesforceClient>(transport_, std::move(se));
+    InfisicalEndpoint ie;
+    ie.url = inf_->base_url();
+    ie.project_id = "proj-1";
+    ie.environment = "prod";
+    ie.client_id = "identity-1";
+    ie.client_secret = Secret("identity-secret-1");
+    infc_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+    kp_ = generate_key_pair();
+    sealer_ = std::make_unique<Sealer>(Sealer::from_public_key(kp_.public_key_b64).value());
+    store_ = std::make_unique<StateStore>(config_.agent.state_dir);
+    ASSERT_TRUE(store_->init().ok());
+    file_journal_ = std::make_unique<FileJournal>(config_.agent.state_dir);
+    ASSERT_TRUE(file_journal_->open().ok());
+    journal_ = std::make_unique<FlakyJournal>(*file_journal_);
+  }
+  void TearDown() override {
+    sf_->stop();
+    inf_->stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  RotationEngine engine() {
+    EngineDeps d;
+    d.config = &config_;
+    d.infisical = infisc();
+    d.salesforce["acme"] = sfc_.get();
+    d.sealer = sealer_.get();
+    d.journal = journal_.get();
+    d.state = store_.get();
+    d.clock = &time_;
+    d.log = &log_;
+    d.verify_attempts = 1;
+    return RotationEngine(std::move(d));
+  }
+  InfisicalClient* infisc() { return infc_.get(); }
+  const RotationSettings& rotation() { return config_.rotations.front(); }
+
+  // The pair Infisical holds for the rotation, opened with the private key.
+  std::optional<sandbox::Credential> published() {
+    auto k = inf_->secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY");
+    auto s = inf_->secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_SECRET");
+    if (!k || !s) return std::nullopt;
+    auto ko = open_envelope(k->value, kp_.private_key_b64);
+    auto so = open_envelope(s->value, kp_.private_key_b64);
+    if (!ko || !so) return std::nullopt;
+    return sandbox::Credential{std::string(ko->view()), std::string(so->view())};
+  }
+
+  std::shared_ptr<sandbox::FakeClock> clock_ = std::make_shared<sandbox::FakeClock>();
+  FakeTime time_{*clock_};
+  std::filesystem::path dir_;
+  std::unique_ptr<FakeSalesforce> sf_;
+  std::unique_ptr<FakeInfisical> inf_;
+  sandbox::AppInfo conn_, app_;
+  Config config_;
+  CurlTransport transport_;
+  std::unique_ptr<SalesforceClient> sfc_;
+  std::unique_ptr<InfisicalClient> infc_;
+  KeyPair kp_;
+  std::unique_ptr<Sealer> sealer_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<FileJournal> file_journal_;
+  std::unique_ptr<FlakyJournal> journal_;
+  Logger log_{LogFormat::Text, stderr};
+};
+
+TEST_F(RotationEngineTest, FirstRotationPublishesAWorkingSealedPair) {
+  const auto original = app_.primary();
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  auto pub = published();
+  ASSERT_TRUE(pub.has_value());
+  EXPECT_TRUE(sf_->authenticates(pub->key, pub->secret));
+  EXPECT_NE(pub->key, original.key) << "the key changes on every rotation";
+  EXPECT_EQ(sf_->primary(app_.id)->key, pub->key);
+  // The pair it replaced stays valid (Rotated) until the next rotation.
+  EXPECT_TRUE(sf_->authenticates(original.key, original.secret));
+  auto meta = inf_->secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY")->metadata;
+  EXPECT_EQ(meta[meta::kFingerprint], fingerprint(pub->key));
+  EXPECT_EQ(meta[meta::kGeneration], "1");
+  EXPECT_EQ(meta[meta::kManual], "true");
+  EXPECT_TRUE(file_journal_->pending().empty());
+}
+
+TEST_F(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
+  const auto gen0 = app_.primary();
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  const auto gen1 = *published();
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  const auto gen2 = *published();
+  EXPECT_FALSE(sf_->authenticates(gen0.key, gen0.secret)) << "N-1 must be revoked";
+  EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "N must stay valid";
+  EXPECT_TRUE(sf_->authenticates(gen2.key, gen2.secret));
+  EXPECT_EQ(o.generation, 2);
+  auto staged = sf_->staged(app_.id);
+  ASSERT_TRUE(staged.has_value());
+  EXPECT_EQ(staged->credential.key, gen1.key);
+  EXPECT_EQ(staged->state, sandbox::StagedState::Rotated);
+}
+
+TEST_F(RotationEngineTest, RefusesTheConnectionsOwnApp) {
+  config_.rotations.front().app_id = conn_.id;
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.detail.find("refusing to rotate"), std::string::npos) << o.detail;
+  EXPECT_EQ(sf_->request_count("sf.stage"), 0);
+}
+
+TEST_F(RotationEngineTest, RefusesSecretsNotWrittenByUsUnlessAdopting) {
+  inf_->put_secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY", "hand-made");
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.detail.find("adopt = true"), std::string::npos) << o.detail;
+  EXPECT_EQ(sf_->request_count("sf.stage"), 0);
+  config_.rotations.front().adopt = true;
+  EXPECT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+}
+
+TEST_F(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOldPair) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  const auto before = *published();
+  journal_->fail_phase_ = JournalPhase::Staged;
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.detail.find("No space left on device"), std::string::npos) << o.detail;
+  EXPECT_NE(o.detail.find("staged credential was deleted"), std::string::npos) << o.detail;
+  EXPECT_EQ(sf_->request_count("sf.promote"), 1) << "only the first rotation promoted";
+  auto staged = sf_->staged(app_.id);
+  EXPECT_TRUE(!staged || staged->state != sandbox::StagedState::Active);
+  EXPECT_EQ(published()->key, before.key);
+  EXPECT_TRUE(sf_->authenticates(before.key, before.secret));
+}
+
+TEST_F(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
+  // The connection token is fetched first, so the next token request is the verify one.
+  ASSERT_TRUE(sfc_->authenticate().ok());
+  sf_->inject(answer("sf.token", 400,
+                     R"({"error":"invalid_client","error_description":"invalid client credentials"})"));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.detail.find("did not authenticate"), std::string::npos) << o.detail;
+  EXPECT_EQ(sf_->request_count("sf.promote"), 0);
+  EXPECT_FALSE(published().has_value());
+  auto staged = sf_->staged(app_.id);
+  EXPECT_FALSE(staged.has_value()) << "the unverified credential is deleted";
+}
+
+TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  const auto gen1 = *published();
+  inf_->inject(answer("inf.upsert", 503,
+                      R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})"));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.detail.find("still holds the previous pair"), std::string::npos) << o.detail;
+  // Infisical keeps gen1, now Rotated and still valid.
+  EXPECT_EQ(published()->key, gen1.key);
+  EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret));
+  EXPECT_EQ(file_journal_->pending(), std::vector<std::string>{"billing"});
+  auto again = engine().rotate(rotation(), true);
+  ASSERT_EQ(again.result, RotationResult::Rotated) << again.detail;
+  EXPECT_EQ(published()->key, sf_->primary(app_.id)->key);
+  EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "N is never revoked by recovery";
+  EXPECT_TRUE(file_journal_->pending().empty());
+}
+
+TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
+  sf_->inject(lost_answer("sf.promote"));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  auto pub = published();
+  ASSERT_TRUE(pub.has_value());
+  EXPECT_EQ(pub->key, sf_->primary(app_.id)->key);
+}
+
+TEST_F(RotationEngineTest, RecentForeignStagedCredentialDefersOldOneIsDeleted) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  ASSERT_TRUE(sf_->revoke_staged_by_hand(app_.id));
+  ASSERT_TRUE(sf_->stage_by_hand(app_.id).has_value());
+  auto o = engine().rotate(rotation(), true);
+  EXPECT_EQ(o.result, RotationResult::Deferred) << o.detail;
+  clock_->advance(std::chrono::minutes(61));
+  auto later = engine().rotate(rotation(), true);
+  EXPECT_EQ(later.result, RotationResult::Rotated) << later.detail;
+}
+
+TEST_F(RotationEngineTest, DueCheckUsesTheMetadataInInfisical) {
+  ASSERT_EQ(engine().rotate(rotation(), false).result, RotationResult::Rotated);
+  // Another agent (fresh state dir, same config) must not rotate it again.
+  std::filesystem::remove_all(config_.agent.state_dir / "rotations");
+  ASSERT_TRUE(store_->init().ok());
+  auto o = engine().rotate(rotation(), false, /*only_if_due=*/true);
+  EXPECT_EQ(o.result, RotationResult::NotDue) << o.detail;
+  auto rec = store_->load("billing");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  EXPECT_TRUE((*rec)->last_rotated.has_value()) << "schedules from the recorded time";
+  clock_->advance(std::chrono::hours(24 * 31));
+  EXPECT_EQ(engine().rotate(rotation(), false, true).result, RotationResult::Rotated);
+}
+
+TEST_F(RotationEngineTest, PromotedButUnpublishedIsPublishedBeforeAnythingIsRevoked) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  const auto gen1 = *published();
+  // Someone (or a run that lost its journal) staged and promoted without publishing.
+  ASSERT_TRUE(sf_->revoke_staged_by_hand(app_.id));
+  ASSERT_TRUE(sf_->stage_by_hand(app_.id).has_value());
+  ASSERT_TRUE(sf_->promote_by_hand(app_.id));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Published) << o.detail;
+  EXPECT_EQ(published()->key, sf_->primary(app_.id)->key);
+  EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "the pair consumers held stays valid";
+}
+
+}  // namespace
+}  // namespace eca

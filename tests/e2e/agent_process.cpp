@@ -1,0 +1,120 @@
+#include "tests/e2e/agent_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace eca::e2e {
+
+AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env, bool paused) {
+  int out[2], err[2], gate[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+      ::pipe2(gate, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  std::vector<std::string> argv_s{binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    for (const auto& [k, v] : env) {
+      if (v.empty() && k.size() > 1 && k[0] == '!') {
+        ::unsetenv(k.c_str() + 1);
+      } else {
+        ::setenv(k.c_str(), v.c_str(), 1);
+      }
+    }
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    if (paused) {
+      char c = 0;
+      while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+      }
+    }
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(gate[0]);
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+  gate_fd_ = gate[1];
+  if (!paused) release();
+}
+
+void AgentProcess::release() {
+  if (gate_fd_ < 0) return;
+  char c = 'g';
+  (void)!::write(gate_fd_, &c, 1);
+  ::close(gate_fd_);
+  gate_fd_ = -1;
+}
+
+AgentProcess::~AgentProcess() {
+  if (!done_) {
+    ::kill(pid_, SIGKILL);
+    (void)wait(5);
+  }
+}
+
+ProcessResult AgentProcess::wait(int timeout_s) {
+  ProcessResult r;
+  if (done_) return r;
+  release();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool out_open = true, err_open = true;
+  char buf[8192];
+  while (out_open || err_open) {
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      ::kill(pid_, SIGKILL);
+      left = 2000;
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    }
+    int n = ::poll(fds, 2, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].revents == 0) continue;
+      ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        (i == 0 ? r.out : r.err).append(buf, static_cast<std::size_t>(got));
+      } else if (got == 0 || (got < 0 && errno != EINTR && errno != EAGAIN)) {
+        (i == 0 ? out_open : err_open) = false;
+      }
+    }
+  }
+  ::close(out_fd_);
+  ::close(err_fd_);
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  done_ = true;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
+ProcessResult run_agent(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env, int timeout_s) {
+  AgentProcess p(ECA_ROTATOR_BIN, args, env);
+  return p.wait(timeout_s);
+}
+
+}  // namespace eca::e2e
