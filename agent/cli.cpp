@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -44,8 +45,11 @@ Commands:
                            Counted as a manual rotation by the schedule.
   status [--json]          One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only.
-  validate                 Check the config (main file and conf.d/*.toml drop-ins)
+  validate [--online]      Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
+                           --online also logs in to Infisical and each connection, finds
+                           each app and consumer, refuses self-rotation, reads each
+                           secret folder, and reports per rotation (changes nothing).
   apps --connection NAME   List the External Client Apps reachable through a connection.
   keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
                            0600) and FILE.pub. Put the public key in [encryption].
@@ -69,6 +73,7 @@ struct Args {
   bool all = false;
   bool json = false;
   bool once = false;
+  bool online = false;
   std::string connection;
   std::string out;
   std::string private_key_file;
@@ -92,6 +97,96 @@ std::optional<Config> load_or_report(const std::string& path, Logger& log) {
   return std::move(*res.config);
 }
 
+// validate --online: everything a rotation needs, checked without changing anything.
+int validate_online(const Config& cfg, Logger& log) {
+  Runtime rt(cfg, log);
+  if (auto st = rt.build_clients(); !st) {
+    std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  int problems = 0;
+  auto report = [&](const std::string& what, const std::string& result, bool ok) {
+    if (!ok) ++problems;
+    std::printf("%-28s %-4s %s\n", what.c_str(), ok ? "ok" : "FAIL", result.c_str());
+  };
+  auto inf_login = rt.infisical().login();
+  report("infisical", inf_login ? "logged in as " + cfg.infisical.client_id
+                                : inf_login.error().describe(),
+         inf_login.ok());
+  std::map<std::string, bool> conn_ok;
+  for (const auto& [name, c] : cfg.connections) {
+    auto st = rt.salesforce(name)->authenticate();
+    conn_ok[name] = st.ok();
+    report("connection " + name, st ? "token obtained from " + c.my_domain_url
+                                    : st.error().describe(), st.ok());
+  }
+  for (const auto& r : cfg.rotations) {
+    std::string what = "rotation " + r.name;
+    if (!conn_ok[r.connection]) {
+      report(what, "skipped: connection \"" + r.connection + "\" failed", false);
+      continue;
+    }
+    SalesforceClient* sf = rt.salesforce(r.connection);
+    auto consumers = sf->consumers(r.app_id);
+    if (!consumers) {
+      report(what, consumers.error().describe(), false);
+      continue;
+    }
+    const SfConsumer* chosen = nullptr;
+    for (const auto& con : *consumers) {
+      if (r.consumer_id.empty() ? chosen == nullptr : same_sf_id(con.id, r.consumer_id)) {
+        chosen = &con;
+      }
+    }
+    if (chosen == nullptr) {
+      report(what, r.consumer_id.empty() ? "app " + r.app_id + " has no consumer"
+                                         : "consumer " + r.consumer_id + " not found in app " +
+                                               r.app_id,
+             false);
+      continue;
+    }
+    if (chosen->key.equals(sf->endpoint().client_id)) {
+      report(what, "app " + r.app_id + " is the connection's own External Client App; "
+                   "rotating it would cut off the agent's access",
+             false);
+      continue;
+    }
+    auto slot = sf->staged(r.app_id, chosen->id);
+    if (!slot) {
+      report(what, slot.error().describe(), false);
+      continue;
+    }
+    if (!inf_login) {
+      report(what, "Salesforce ok; Infisical not checked (login failed)", false);
+      continue;
+    }
+    auto held = rt.infisical().list(r.secret_path);
+    if (!held) {
+      report(what, held.error().describe(), false);
+      continue;
+    }
+    std::string note = "consumer " + chosen->id;
+    if (consumers->size() > 1 && r.consumer_id.empty()) {
+      note += " (first of " + std::to_string(consumers->size()) + "; set consumer_id to choose)";
+    }
+    bool foreign = false;
+    for (const auto& s : *held) {
+      if ((s.name == r.consumer_key_secret || s.name == r.consumer_secret_secret) &&
+          s.metadata.count(meta::kFingerprint) == 0) {
+        foreign = true;
+      }
+    }
+    if (foreign && !r.adopt) {
+      report(what, "secrets at " + r.secret_path + " exist but were not written by "
+                   "eca-rotator; set adopt = true to take them over",
+             false);
+      continue;
+    }
+    report(what, note + ", secrets at " + r.secret_path + " readable", true);
+  }
+  return problems == 0 ? 0 : 1;
+}
+
 int cmd_validate(const Args& a) {
   Logger log;
   auto cfg = load_or_report(a.config, log);
@@ -100,6 +195,7 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s");
+  if (a.online) return validate_online(*cfg, log);
   return 0;
 }
 
@@ -359,6 +455,8 @@ int run_cli(int argc, char** argv) {
       a.config = arg.substr(9);
     } else if (arg == "--all") {
       a.all = true;
+    } else if (arg == "--online") {
+      a.online = true;
     } else if (arg == "--once") {
       a.once = true;
     } else if (arg == "--json") {

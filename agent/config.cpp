@@ -1,0 +1,820 @@
+// Configuration loader: parse the main file and conf.d drop-ins (config_merge),
+// expand ${VAR} references inside string values (env_expand), validate every key
+// (config_rules) and collect every problem with its file, line and key.
+#include "agent/config.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "agent/config_merge.h"
+#include "agent/config_rules.h"
+#include "agent/env_expand.h"
+
+namespace eca {
+namespace {
+
+namespace cr = config_rules;
+
+constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+std::string join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+std::string dq(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::string one_of(const std::vector<std::string>& allowed) {
+  std::string s;
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    if (i) s += i + 1 == allowed.size() ? " or " : ", ";
+    s += dq(allowed[i]);
+  }
+  return s;
+}
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+bool has_control_or_space(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f;
+  });
+}
+
+// A table of the merged tree together with its dotted name. `node` is null when
+// the section is absent; `broken` when it exists with the wrong type (already
+// reported, so required keys are not reported missing on top).
+struct Section {
+  const MergedNode* node = nullptr;
+  std::string prefix;
+  bool broken = false;
+  const MergedNode* find(const std::string& key) const { return node ? node->find(key) : nullptr; }
+};
+
+enum class Need { Optional, Required };
+
+class Loader {
+ public:
+  Loader(const std::filesystem::path& main_file, EnvLookup env)
+      : main_file_(main_file), base_dir_(main_file.parent_path()), env_(env) {}
+
+  ConfigLoadResult run();
+
+ private:
+  // --- reporting ---------------------------------------------------------
+  void error_at(const ConfigDocument* doc, int line, std::string key, std::string message) {
+    errors_.push_back({doc ? doc->path : main_file_.string(), line, std::move(key), std::move(message)});
+  }
+  void error(const MergedNode& n, std::string key, std::string message) {
+    error_at(n.doc, n.line(), std::move(key), std::move(message));
+  }
+  void warn_at(const ConfigDocument* doc, int line, std::string key, std::string message) {
+    ConfigError w{doc ? doc->path : main_file_.string(), line, std::move(key), std::move(message)};
+    cfg_.warnings.push_back(w.to_string());
+  }
+  void missing(const Section& s, const std::string& key, const std::string& hint = "") {
+    if (s.broken) return;
+    std::string msg = "required key is missing";
+    if (!s.node) msg += " (no [" + s.prefix + "] section)";
+    if (!hint.empty()) msg += "; " + hint;
+    if (s.node)
+      error(*s.node, join(s.prefix, key), msg);
+    else
+      error_at(nullptr, 0, join(s.prefix, key), msg);
+  }
+
+  // --- typed access ------------------------------------------------------
+  Section section(const Section& parent, const std::string& key);
+  void check_keys(const Section& s, const std::vector<std::string>& known);
+  std::optional<std::string> str(const Section& s, const std::string& key, Need need);
+  std::optional<std::int64_t> integer(const Section& s, const std::string& key, std::int64_t lo, std::int64_t hi);
+  std::optional<bool> boolean(const Section& s, const std::string& key);
+  std::optional<std::string> choice(const Section& s, const std::string& key, const std::vector<std::string>& allowed);
+  std::filesystem::path resolve(const std::string& p) const {
+    std::filesystem::path path(p);
+    return path.is_absolute() ? path : base_dir_ / path;
+  }
+  std::optional<std::string> readable_file(const Section& s, const std::string& key);
+  std::optional<Secret> client_secret(const Section& s, const std::string& credential_name);
+  std::optional<Secret> read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc, int line,
+                                         const std::string& key);
+
+  // --- sections ----------------------------------------------------------
+  void load_agent(const Section& root);
+  void load_infisical(const Section& root);
+  void load_encryption(const Section& root);
+  void load_connections(const Section& root);
+  void load_rotations(const Section& root);
+
+  std::filesystem::path main_file_;
+  std::filesystem::path base_dir_;
+  EnvLookup env_;
+  Config cfg_;
+  std::vector<ConfigError> errors_;
+  const MergedNode* connections_node_ = nullptr;
+};
+
+Section Loader::section(const Section& parent, const std::string& key) {
+  Section s;
+  s.prefix = join(parent.prefix, key);
+  s.broken = parent.broken;
+  const MergedNode* n = parent.find(key);
+  if (!n) return s;
+  if (!n->node->is_table()) {
+    error(*n, s.prefix, std::string("expected a table, got ") + type_name(*n->node));
+    s.broken = true;
+    return s;
+  }
+  s.node = n;
+  return s;
+}
+
+void Loader::check_keys(const Section& s, const std::vector<std::string>& known) {
+  if (!s.node) return;
+  for (const auto& [key, member] : s.node->members) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string msg = "unknown key";
+    std::string hint = cr::suggest(key, known);
+    if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";
+    else msg += "; known keys: " + one_of(known);
+    error_at(member.doc, member.key_line, join(s.prefix, key), msg);
+  }
+}
+
+std::optional<std::string> Loader::str(const Section& s, const std::string& key, Need need) {
+  const MergedNode* n = s.find(key);
+  std::string name = join(s.prefix, key);
+  if (!n) {
+    if (need == Need::Required) missing(s, key);
+    return std::nullopt;
+  }
+  const auto* v = n->node->as_string();
+  if (!v) {
+    error(*n, name, std::string("expected a string, got ") + type_name(*n->node));
+    return std::nullopt;
+  }
+  std::string out, why;
+  if (!expand_env(v->get(), env_, out, why)) {
+    error(*n, name, why);
+    return std::nullopt;
+  }
+  if (need == Need::Required && out.empty()) {
+    error(*n, name, "must not be empty");
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::int64_t> Loader::integer(const Section& s, const std::string& key, std::int64_t lo,
+                                            std::int64_t hi) {
+  const MergedNode* n = s.find(key);
+  if (!n) return std::nullopt;
+  std::string name = join(s.prefix, key);
+  const auto* v = n->node->as_integer();
+  if (!v) {
+    error(*n, name, std::string("expected an integer, got ") + type_name(*n->node));
+    return std::nullopt;
+  }
+  std::int64_t x = v->get();
+  if (x < lo || x > hi) {
+    error(*n, name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+                        std::to_string(x) + ")");
+    return std::nullopt;
+  }
+  return x;
+}
+
+std::optional<bool> Loader::boolean(const Section& s, const std::string& key) {
+  const MergedNode* n = s.find(key);
+  if (!n) return std::nullopt;
+  const auto* v = n->node->as_boolean();
+  if (!v) {
+    error(*n, join(s.prefix, key), std::string("expected a boolean (true or false), got ") + type_name(*n->node));
+    return std::nullopt;
+  }
+  return v->get();
+}
+
+std::optional<std::string> Loader::choice(const Section& s, const std::string& key,
+                                          const std::vector<std::string>& allowed) {
+  auto v = str(s, key, Need::Optional);
+  if (!v) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), *v) != allowed.end()) return v;
+  std::string msg = "must be " + one_of(allowed) + " (got " + dq(*v) + ")";
+  std::string hint = cr::suggest(*v, allowed);
+  if (!hint.empty()) msg += "; did you mean \"" + hint + "\"?";
+  error(*s.find(key), join(s.prefix, key), msg);
+  return std::nullopt;
+}
+
+std::optional<std::string> Loader::readable_file(const Section& s, const std::string& key) {
+  auto v = str(s, key, Need::Optional);
+  if (!v) return std::nullopt;
+  const MergedNode* n = s.find(key);
+  if (v->empty()) {
+    error(*n, join(s.prefix, key), "must not be empty (remove the key instead)");
+    return std::nullopt;
+  }
+  std::filesystem::path p = resolve(*v);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) {
+    error(*n, join(s.prefix, key), "cannot access " + p.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error(*n, join(s.prefix, key), p.string() + " is not a regular file");
+    return std::nullopt;
+  }
+  if (::access(p.c_str(), R_OK) != 0) {
+    error(*n, join(s.prefix, key), "cannot read " + p.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  return p.string();
+}
+
+std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc,
+                                               int line, const std::string& key) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    error_at(doc, line, key, "cannot open secret file " + path.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    error_at(doc, line, key, "secret file " + path.string() + " is not a regular file");
+    return std::nullopt;
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    ::close(fd);
+    error_at(doc, line, key,
+             "secret file " + path.string() + " is writable by group or others (mode " + octal_mode(st.st_mode) +
+                 "); run chmod go-w on it");
+    return std::nullopt;
+  }
+  if ((st.st_mode & S_IROTH) != 0) {
+    warn_at(doc, line, key,
+            "secret file " + path.string() + " is readable by others (mode " + octal_mode(st.st_mode) +
+                "); run chmod o-r on it");
+  }
+  Secret value;
+  char buf[4096];
+  bool ok = true;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_at(doc, line, key, "cannot read secret file " + path.string() + ": " + std::strerror(errno));
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    value.append(std::string_view(buf, static_cast<std::size_t>(n)));
+    if (value.size() > kMaxSecretFileSize) {
+      error_at(doc, line, key, "secret file " + path.string() + " is too large (over 64 KiB)");
+      ok = false;
+      break;
+    }
+  }
+  sodium_memzero(buf, sizeof buf);
+  ::close(fd);
+  if (!ok) return std::nullopt;
+  std::size_t len = value.size();
+  while (len > 0 && (value.view()[len - 1] == '\n' || value.view()[len - 1] == '\r')) --len;
+  value.truncate(len);
+  if (value.empty()) {
+    error_at(doc, line, key, "secret file " + path.string() + " is empty");
+    return std::nullopt;
+  }
+  return value;
+}
+
+// client_secret (inline), client_secret_file, or $CREDENTIALS_DIRECTORY/<credential_name>.
+std::optional<Secret> Loader::client_secret(const Section& s, const std::string& credential_name) {
+  const MergedNode* inl = s.find("client_secret");
+  const MergedNode* file = s.find("client_secret_file");
+  const std::string inline_key = join(s.prefix, "client_secret");
+  const std::string file_key = join(s.prefix, "client_secret_file");
+  if (inl && file) {
+    const MergedNode& later = inl->line() > file->line() && inl->doc == file->doc ? *inl : *file;
+    error(later, join(s.prefix, "client_secret"),
+          "set either client_secret or client_secret_file, not both (other one at " +
+              (&later == inl ? file : inl)->doc->path + ":" + std::to_string((&later == inl ? file : inl)->line()) +
+              ")");
+    return std::nullopt;
+  }
+  if (inl) {
+    const auto* v = inl->node->as_string();
+    if (!v) {
+      error(*inl, inline_key, std::string("expected a string, got ") + type_name(*inl->node));
+      return std::nullopt;
+    }
+    std::string expanded, why;
+    if (!expand_env(v->get(), env_, expanded, why)) {
+      error(*inl, inline_key, why);
+      return std::nullopt;
+    }
+    Secret secret(expanded);
+    wipe_string(expanded);
+    if (secret.empty()) {
+      error(*inl, inline_key, "must not be empty");
+      return std::nullopt;
+    }
+    if (!is_pure_reference(v->get())) {
+      struct stat st {};
+      if (::stat(inl->doc->path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+        warn_at(inl->doc, inl->line(), inline_key,
+                "an inline secret in a file readable by group or others (mode " + octal_mode(st.st_mode) +
+                    "); consider client_secret_file or LoadCredential=" + credential_name);
+      }
+    }
+    return secret;
+  }
+  if (file) {
+    auto p = str(s, "client_secret_file", Need::Required);
+    if (!p) return std::nullopt;
+    return read_secret_file(resolve(*p), file->doc, file->line(), file_key);
+  }
+  if (auto dir = env_("CREDENTIALS_DIRECTORY"); dir && !dir->empty()) {
+    std::filesystem::path p = std::filesystem::path(*dir) / credential_name;
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec)) {
+      const ConfigDocument* doc = s.node ? s.node->doc : nullptr;
+      int line = s.node ? s.node->line() : 0;
+      return read_secret_file(p, doc, line, inline_key);
+    }
+  }
+  missing(s, "client_secret",
+          "set client_secret_file (or client_secret), or pass the systemd credential \"" + credential_name +
+              "\" with LoadCredential=");
+  return std::nullopt;
+}
+
+void Loader::load_agent(const Section& root) {
+  Section s = section(root, "agent");
+  check_keys(s, {"state_dir", "concurrency", "log_format", "timezone", "stale_staged_minutes"});
+  auto& a = cfg_.agent;
+  if (s.find("state_dir")) {
+    if (auto v = str(s, "state_dir", Need::Required)) a.state_dir = resolve(*v);
+  }
+  if (auto v = integer(s, "concurrency", 1, 256)) a.concurrency = static_cast<int>(*v);
+  if (auto v = choice(s, "log_format", {"text", "json"})) a.log_format = *v == "json" ? LogFormat::Json : LogFormat::Text;
+  if (auto v = str(s, "timezone", Need::Optional)) {
+    std::string zoneinfo = "/usr/share/zoneinfo";
+    if (auto d = env_("TZDIR"); d && !d->empty()) zoneinfo = *d;
+    std::string why = cr::check_timezone(*v, zoneinfo);
+    if (why.empty())
+      a.timezone = *v;
+    else
+      error(*s.find("timezone"), "agent.timezone", why);
+  }
+  if (auto v = integer(s, "stale_staged_minutes", 1, 525600)) a.stale_staged_minutes = static_cast<int>(*v);
+}
+
+void Loader::load_infisical(const Section& root) {
+  Section s = section(root, "infisical");
+  check_keys(s, {"url", "project_id", "environment", "ca_file", "auth"});
+  auto& inf = cfg_.infisical;
+  if (auto v = str(s, "url", Need::Required)) {
+    std::string normalized;
+    std::string why = cr::check_infisical_url(*v, normalized);
+    if (why.empty())
+      inf.url = normalized;
+    else
+      error(*s.find("url"), "infisical.url", why);
+  }
+  if (auto v = str(s, "project_id", Need::Required)) {
+    if (std::all_of(v->begin(), v->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
+      inf.project_id = *v;
+    else
+      error(*s.find("project_id"), "infisical.project_id", "may only contain letters, digits and '-' (a project id such as a UUID)");
+  }
+  if (auto v = str(s, "environment", Need::Required)) {
+    bool ok = v->size() <= 64 && (std::islower(static_cast<unsigned char>((*v)[0])) || std::isdigit(static_cast<unsigned char>((*v)[0]))) &&
+              std::all_of(v->begin(), v->end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+              });
+    if (ok)
+      inf.environment = *v;
+    else
+      error(*s.find("environment"), "infisical.environment",
+            "must be an environment slug (lowercase letters, digits, '-', '_'), e.g. \"prod\" (got " + dq(*v) + ")");
+  }
+  if (auto v = readable_file(s, "ca_file")) inf.ca_file = *v;
+
+  Section auth = section(s, "auth");
+  check_keys(auth, {"method", "client_id", "client_secret", "client_secret_file"});
+  if (auto m = str(auth, "method", Need::Optional)) {
+    static const std::vector<std::string> later = {"token-auth", "aws-auth", "gcp-auth", "azure-auth",
+                                                   "kubernetes-auth", "oidc-auth", "jwt-auth", "ldap-auth",
+                                                   "tls-cert-auth"};
+    if (*m == "universal-auth") {
+      inf.auth_method = *m;
+    } else if (std::find(later.begin(), later.end(), *m) != later.end()) {
+      error(*auth.find("method"), "infisical.auth.method",
+            dq(*m) + " is not supported yet; use \"universal-auth\" (a machine identity's client id and secret)");
+      return;
+    } else {
+      std::vector<std::string> all = later;
+      all.insert(all.begin(), "universal-auth");
+      std::string hint = cr::suggest(*m, all);
+      error(*auth.find("method"), "infisical.auth.method",
+            "unknown method " + dq(*m) + "; supported: \"universal-auth\"" +
+                (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)"));
+      return;
+    }
+  } else if (auth.find("method")) {
+    return;  // already reported
+  }
+  if (auto v = str(auth, "client_id", Need::Required)) {
+    if (has_control_or_space(*v))
+      error(*auth.find("client_id"), "infisical.auth.client_id", "must not contain spaces or control characters");
+    else
+      inf.client_id = *v;
+  }
+  if (auto secret = client_secret(auth, "infisical-client-secret")) inf.client_secret = std::move(*secret);
+}
+
+void Loader::load_encryption(const Section& root) {
+  Section s = section(root, "encryption");
+  check_keys(s, {"mode", "recipient_public_key"});
+  auto& e = cfg_.encryption;
+  bool mode_ok = true;
+  if (auto v = choice(s, "mode", {"sealed-box", "none"})) {
+    e.mode = *v == "none" ? EncryptionMode::None : EncryptionMode::SealedBox;
+  } else if (s.find("mode")) {
+    mode_ok = false;
+  }
+  if (mode_ok && e.mode == EncryptionMode::None) {
+    const MergedNode* n = s.find("mode");
+    warn_at(n->doc, n->line(), "encryption.mode",
+            "\"none\": consumer keys and secrets are published to Infisical without client-side sealing");
+  }
+  Need need = mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
+  if (need == Need::Required && !s.find("recipient_public_key")) {
+    missing(s, "recipient_public_key", "generate a key pair with `eca-rotator keygen` (or set mode = \"none\")");
+    return;
+  }
+  if (auto v = str(s, "recipient_public_key", need)) {
+    std::string why = cr::check_public_key(*v);
+    if (why.empty())
+      e.recipient_public_key = *v;
+    else
+      error(*s.find("recipient_public_key"), "encryption.recipient_public_key", why);
+  }
+}
+
+void Loader::load_connections(const Section& root) {
+  Section all = section(root, "connections");
+  if (!all.node) return;
+  connections_node_ = all.node;
+  for (const auto& [name, member] : all.node->members) {
+    std::string prefix = "connections." + name;
+    if (!cr::is_slug(name)) {
+      error_at(member.doc, member.key_line, prefix,
+               "connection name must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with "
+               "a letter or digit");
+    }
+    if (!member.node->is_table()) {
+      error(member, prefix, std::string("expected a table ([") + prefix + "]), got " + type_name(*member.node));
+      continue;
+    }
+    Section s{&member, prefix, false};
+    check_keys(s, {"my_domain_url", "api_version", "client_id", "client_secret", "client_secret_file", "ca_file"});
+    ConnectionSettings c;
+    c.name = name;
+    if (auto v = str(s, "my_domain_url", Need::Required)) {
+      std::string normalized, warning;
+      std::string why = cr::check_my_domain_url(*v, normalized, warning);
+      const MergedNode* n = s.find("my_domain_url");
+      if (!why.empty()) {
+        error(*n, prefix + ".my_domain_url", why);
+      } else {
+        c.my_domain_url = normalized;
+        if (!warning.empty()) warn_at(n->doc, n->line(), prefix + ".my_domain_url", warning);
+      }
+    }
+    if (auto v = str(s, "api_version", Need::Optional)) {
+      std::string why = cr::check_api_version(*v);
+      if (why.empty())
+        c.api_version = *v;
+      else
+        error(*s.find("api_version"), prefix + ".api_version", why + " (got " + dq(*v) + ")");
+    }
+    if (auto v = str(s, "client_id", Need::Required)) {
+      if (has_control_or_space(*v))
+        error(*s.find("client_id"), prefix + ".client_id", "must not contain spaces or control characters");
+      else
+        c.client_id = *v;
+    }
+    if (auto secret = client_secret(s, "sf-" + name + "-client-secret")) c.client_secret = std::move(*secret);
+    if (auto v = readable_file(s, "ca_file")) c.ca_file = *v;
+    cfg_.connections.emplace(name, std::move(c));
+  }
+}
+
+void Loader::load_rotations(const Section& root) {
+  const MergedNode* list = root.find("rotation");
+  if (!list) {
+    warn_at(nullptr, 0, "rotation", "no [[rotation]] entries: nothing will be rotated");
+    if (connections_node_) {
+      for (const auto& [name, member] : connections_node_->members)
+        warn_at(member.doc, member.line(), "connections." + name, "connection is not used by any rotation");
+    }
+    return;
+  }
+  if (!list->node->is_array()) {
+    error(*list, "rotation",
+          std::string("expected an array of tables (write [[rotation]], with two brackets), got ") +
+              type_name(*list->node));
+    return;
+  }
+  static const std::vector<std::string> known = {
+      "name",        "description",   "connection",  "app_id",
+      "consumer_id", "interval_days", "rotate_at",   "auto_rotation",
+      "secret_path", "consumer_key_secret", "consumer_secret_secret", "adopt"};
+
+  std::unordered_map<std::string, std::size_t> by_name;        // name -> index
+  std::unordered_map<std::string, std::size_t> by_secret;      // path \n secret name -> index
+  std::unordered_map<std::string, std::size_t> by_target;      // connection \n app15 \n consumer15 -> index
+  std::unordered_map<std::string, std::pair<bool, std::size_t>> by_app;  // connection \n app15 -> (any empty consumer, index)
+  std::vector<std::string> connection_names;
+  if (connections_node_)
+    for (const auto& [n, m] : connections_node_->members) connection_names.push_back(n);
+  std::vector<bool> used(connection_names.size(), false);
+
+  cfg_.rotations.reserve(list->items.size());
+  for (std::size_t i = 0; i < list->items.size(); ++i) {
+    const MergedNode& item = list->items[i];
+    std::string prefix = "rotation[" + std::to_string(i) + "]";
+    if (!item.node->is_table()) {
+      error(item, prefix, std::string("expected a table ([[rotation]]), got ") + type_name(*item.node));
+      continue;
+    }
+    Section s{&item, prefix, false};
+    check_keys(s, known);
+    RotationSettings r;
+    r.source = item.doc->path + ":" + std::to_string(item.line());
+    if (auto v = str(s, "name", Need::Required)) {
+      if (cr::is_slug(*v))
+        r.name = *v;
+      else
+        error(*s.find("name"), prefix + ".name",
+              "must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with a letter or digit "
+              "(got " + dq(*v) + ")");
+    }
+    if (auto v = str(s, "description", Need::Optional)) r.description = *v;
+    if (auto v = str(s, "connection", Need::Required)) {
+      auto it = std::lower_bound(connection_names.begin(), connection_names.end(), *v);
+      if (it != connection_names.end() && *it == *v) {
+        r.connection = *v;
+        used[static_cast<std::size_t>(it - connection_names.begin())] = true;
+      } else {
+        std::string msg = "unknown connection " + dq(*v);
+        std::string hint = cr::suggest(*v, connection_names);
+        if (!hint.empty())
+          msg += " (did you mean \"" + hint + "\"?)";
+        else if (connection_names.empty())
+          msg += ": no [connections.NAME] section is defined";
+        else
+          msg += "; defined: " + one_of(connection_names);
+        error(*s.find("connection"), prefix + ".connection", msg);
+      }
+    }
+    if (auto v = str(s, "app_id", Need::Required)) {
+      const MergedNode* n = s.find("app_id");
+      if (!cr::is_salesforce_id(*v)) {
+        error(*n, prefix + ".app_id",
+              "must be a Salesforce id of 15 or 18 letters and digits, such as 0xIKj000000XXXXXXX (got " + dq(*v) +
+                  ")");
+      } else {
+        r.app_id = *v;
+        if (v->rfind("0xI", 0) != 0)
+          warn_at(n->doc, n->line(), prefix + ".app_id",
+                  "does not start with \"0xI\" (the prefix of External Client App ids); check that it is the app's "
+                  "id, not a consumer id or key");
+      }
+    }
+    if (auto v = str(s, "consumer_id", Need::Optional)) {
+      if (v->empty() || cr::is_salesforce_id(*v))
+        r.consumer_id = *v;
+      else
+        error(*s.find("consumer_id"), prefix + ".consumer_id",
+              "must be a Salesforce id of 15 or 18 letters and digits (got " + dq(*v) + ")");
+    }
+    if (auto v = integer(s, "interval_days", 1, 365)) r.interval_days = static_cast<int>(*v);
+    if (auto v = str(s, "rotate_at", Need::Optional)) {
+      if (cr::is_time_of_day(*v))
+        r.rotate_at = *v;
+      else
+        error(*s.find("rotate_at"), prefix + ".rotate_at",
+              "must be a 24-hour time \"HH:MM\", e.g. \"03:30\" (got " + dq(*v) + ")");
+    }
+    if (auto v = boolean(s, "auto_rotation")) r.auto_rotation = *v;
+    if (auto v = boolean(s, "adopt")) r.adopt = *v;
+    bool path_ok = true;
+    if (auto v = str(s, "secret_path", Need::Optional)) {
+      std::string why = cr::check_secret_path(*v);
+      if (why.empty())
+        r.secret_path = *v;
+      else {
+        path_ok = false;
+        error(*s.find("secret_path"), prefix + ".secret_path", why + " (got " + dq(*v) + ")");
+      }
+    } else if (s.find("secret_path")) {
+      path_ok = false;
+    }
+    bool names_ok = true;
+    for (const char* key : {"consumer_key_secret", "consumer_secret_secret"}) {
+      if (auto v = str(s, key, Need::Optional)) {
+        if (!cr::is_secret_name(*v)) {
+          names_ok = false;
+          error(*s.find(key), prefix + "." + key,
+                "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) + ")");
+        } else if (std::string_view(key) == "consumer_key_secret") {
+          r.consumer_key_secret = *v;
+        } else {
+          r.consumer_secret_secret = *v;
+        }
+      } else if (s.find(key)) {
+        names_ok = false;
+      }
+    }
+    if (names_ok && r.consumer_key_secret == r.consumer_secret_secret) {
+      names_ok = false;
+      const MergedNode* n = s.find("consumer_secret_secret") ? s.find("consumer_secret_secret") : s.find("consumer_key_secret");
+      error(n ? *n : item, prefix + ".consumer_secret_secret",
+            "must differ from consumer_key_secret (both are " + dq(r.consumer_key_secret) + ")");
+    }
+
+    // Cross-rotation checks (hash maps: linear in the number of rotations).
+    std::size_t index = cfg_.rotations.size();
+    std::string who = r.name.empty() ? prefix : dq(r.name);
+    if (!r.name.empty()) {
+      auto [it, inserted] = by_name.emplace(r.name, index);
+      if (!inserted) {
+        error(*s.find("name"), prefix + ".name",
+              "rotation name " + dq(r.name) + " is defined twice: at " + cfg_.rotations[it->second].source +
+                  " and at " + r.source);
+      }
+    }
+    if (path_ok && names_ok) {
+      for (const std::string* secret_name : {&r.consumer_key_secret, &r.consumer_secret_secret}) {
+        auto [it, inserted] = by_secret.emplace(r.secret_path + "\n" + *secret_name, index);
+        if (!inserted) {
+          const auto& other = cfg_.rotations[it->second];
+          const MergedNode* n = s.find("secret_path");
+          error(n ? *n : item, prefix + ".secret_path",
+                "secret " + r.secret_path + (r.secret_path == "/" ? "" : "/") + *secret_name +
+                    " is already written by rotation " + dq(other.name) + " (" + other.source +
+                    "); give each rotation its own secret_path or secret names");
+        }
+      }
+    }
+    if (!r.connection.empty() && !r.app_id.empty()) {
+      std::string app_key = r.connection + "\n" + r.app_id.substr(0, 15);
+      std::string target = app_key + "\n" + r.consumer_id.substr(0, 15);
+      auto [it, inserted] = by_target.emplace(target, index);
+      if (!inserted) {
+        const auto& other = cfg_.rotations[it->second];
+        error(*s.find("app_id"), prefix + ".app_id",
+              "rotation " + who + " targets the same app" + (r.consumer_id.empty() ? "" : " and consumer") +
+                  " on connection " + dq(r.connection) + " as rotation " + dq(other.name) + " (" +
+                  other.source + "): they would fight over its credentials");
+      } else {
+        auto [ait, first] = by_app.emplace(app_key, std::make_pair(r.consumer_id.empty(), index));
+        if (!first && (ait->second.first || r.consumer_id.empty())) {
+          const auto& other = cfg_.rotations[ait->second.second];
+          const MergedNode* n = s.find("app_id");
+          warn_at(n->doc, n->line(), prefix + ".app_id",
+                  "rotation " + who + " and rotation " + dq(other.name) + " (" + other.source +
+                      ") use the same app and at least one has no consumer_id: both may rotate the same consumer");
+        }
+        if (!first) ait->second.first = ait->second.first || r.consumer_id.empty();
+      }
+    }
+    cfg_.rotations.push_back(std::move(r));
+  }
+  if (connections_node_) {
+    for (std::size_t i = 0; i < connection_names.size(); ++i) {
+      if (used[i]) continue;
+      const MergedNode* n = connections_node_->find(connection_names[i]);
+      warn_at(n->doc, n->line(), "connections." + connection_names[i], "connection is not used by any rotation");
+    }
+  }
+}
+
+ConfigLoadResult Loader::run() {
+  ConfigLoadResult result;
+  ConfigSources sources;
+  std::vector<SyntaxError> syntax;
+  std::vector<std::filesystem::path> files{main_file_};
+  bool main_ok = sources.add_file(main_file_, syntax);
+  if (main_ok || std::filesystem::exists(main_file_)) {
+    for (auto& p : ConfigSources::drop_ins(main_file_, syntax)) files.push_back(p);
+    for (std::size_t i = 1; i < files.size(); ++i) sources.add_file(files[i], syntax);
+  }
+  cfg_.main_file = main_file_;
+  cfg_.files = files;
+  if (!syntax.empty()) {
+    for (auto& e : syntax) {
+      ConfigError err{e.file, e.line, "", e.message};
+      err.column = e.column;
+      result.errors.push_back(std::move(err));
+    }
+    sources.wipe_strings_named({"client_secret"});
+    return result;
+  }
+
+  MergedNode root = sources.merge();
+  Section top{&root, "", false};
+  check_keys(top, {"agent", "infisical", "encryption", "connections", "rotation"});
+  load_agent(top);
+  load_infisical(top);
+  load_encryption(top);
+  load_connections(top);
+  load_rotations(top);
+  sources.wipe_strings_named({"client_secret"});
+
+  // Report in reading order: by file (main file, then drop-ins), then by line.
+  std::unordered_map<std::string, std::size_t> file_index;
+  for (std::size_t i = 0; i < files.size(); ++i) file_index.emplace(files[i].string(), i);
+  auto rank = [&](const ConfigError& e) {
+    auto it = file_index.find(e.file);
+    return std::make_pair(it == file_index.end() ? files.size() : it->second, e.line);
+  };
+  std::stable_sort(errors_.begin(), errors_.end(),
+                   [&](const ConfigError& a, const ConfigError& b) { return rank(a) < rank(b); });
+  result.errors = std::move(errors_);
+  if (result.errors.empty()) result.config = std::move(cfg_);
+  return result;
+}
+
+}  // namespace
+
+const RotationSettings* Config::find_rotation(const std::string& name) const {
+  for (const auto& r : rotations)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
+std::string ConfigError::to_string() const {
+  std::string s = file;
+  if (line > 0) {
+    s += ":" + std::to_string(line);
+    if (column > 0) s += ":" + std::to_string(column);
+  }
+  s += ": ";
+  if (!key.empty()) s += key + ": ";
+  s += message;
+  return s;
+}
+
+std::optional<std::string> process_env(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+ConfigLoadResult load_config(const std::filesystem::path& main_file, EnvLookup env) {
+  if (env == nullptr) env = process_env;
+  try {
+    return Loader(main_file, env).run();
+  } catch (const std::exception& e) {
+    ConfigLoadResult r;
+    r.errors.push_back({main_file.string(), 0, "", std::string("internal error while loading: ") + e.what()});
+    return r;
+  }
+}
+
+}  // namespace eca
