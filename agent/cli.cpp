@@ -50,6 +50,9 @@ Commands:
                            --online also logs in to Infisical and each connection, finds
                            each app and consumer, refuses self-rotation, reads each
                            secret folder, and reports per rotation (changes nothing).
+  revoke-previous NAME [--yes]
+                           Delete the previous (still valid) credential now, e.g. after a
+                           leak. Refused unless Infisical holds the current pair.
   apps --connection NAME   List the External Client Apps reachable through a connection.
   keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
                            0600) and FILE.pub. Put the public key in [encryption].
@@ -74,6 +77,7 @@ struct Args {
   bool json = false;
   bool once = false;
   bool online = false;
+  bool yes = false;
   std::string connection;
   std::string out;
   std::string private_key_file;
@@ -132,25 +136,12 @@ int validate_online(const Config& cfg, Logger& log) {
       report(what, consumers.error().describe(), false);
       continue;
     }
-    const SfConsumer* chosen = nullptr;
-    for (const auto& con : *consumers) {
-      if (r.consumer_id.empty() ? chosen == nullptr : same_sf_id(con.id, r.consumer_id)) {
-        chosen = &con;
-      }
-    }
-    if (chosen == nullptr) {
-      report(what, r.consumer_id.empty() ? "app " + r.app_id + " has no consumer"
-                                         : "consumer " + r.consumer_id + " not found in app " +
-                                               r.app_id,
-             false);
+    auto picked = choose_consumer(r, *consumers, sf->endpoint(), nullptr);
+    if (!picked) {
+      report(what, picked.error().message, false);
       continue;
     }
-    if (chosen->key.equals(sf->endpoint().client_id)) {
-      report(what, "app " + r.app_id + " is the connection's own External Client App; "
-                   "rotating it would cut off the agent's access",
-             false);
-      continue;
-    }
+    const SfConsumer* chosen = picked.value();
     auto slot = sf->staged(r.app_id, chosen->id);
     if (!slot) {
       report(what, slot.error().describe(), false);
@@ -250,6 +241,7 @@ int cmd_rotate(const Args& a) {
       case RotationResult::Published: word = "published"; break;
       case RotationResult::NotDue: word = "not due"; break;
       case RotationResult::Deferred: word = "deferred"; break;
+      case RotationResult::Revoked: word = "revoked"; break;
       case RotationResult::Failed: ++failed; break;
     }
     std::printf("%-24s %-10s %s\n", o.name.c_str(), word, o.detail.c_str());
@@ -339,6 +331,40 @@ int cmd_status(const Args& a) {
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
   }
   return 0;
+}
+
+int cmd_revoke_previous(const Args& a) {
+  if (a.positional.size() != 1) return usage_error("revoke-previous needs exactly one rotation name");
+  Logger log;
+  auto cfg = load_or_report(a.config, log);
+  if (!cfg) return 2;
+  const RotationSettings* r = cfg->find_rotation(a.positional.front());
+  if (r == nullptr) return usage_error("no rotation named \"" + a.positional.front() + "\"");
+  if (!a.yes) {
+    if (!isatty(STDIN_FILENO)) {
+      return usage_error("revoke-previous deletes a credential that consumers may still use; "
+                         "confirm with --yes");
+    }
+    std::printf("Delete the previous credential of %s now? Anything still using it stops "
+                "working. [y/N] ", r->name.c_str());
+    std::fflush(stdout);
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") {
+      std::printf("nothing changed\n");
+      return 0;
+    }
+  }
+  Runtime rt(*cfg, log);
+  if (auto st = rt.build_clients(); !st) return usage_error(st.error().message);
+  if (auto st = rt.open_state(); !st) {
+    std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
+    return 2;
+  }
+  auto o = rt.engine().revoke_previous(*r);
+  std::printf("%-24s %-10s %s\n", o.name.c_str(),
+              o.result == RotationResult::Revoked ? "revoked" : "failed", o.detail.c_str());
+  return o.result == RotationResult::Revoked ? 0 : 1;
 }
 
 int cmd_apps(const Args& a) {
@@ -455,6 +481,8 @@ int run_cli(int argc, char** argv) {
       a.config = arg.substr(9);
     } else if (arg == "--all") {
       a.all = true;
+    } else if (arg == "--yes" || arg == "-y") {
+      a.yes = true;
     } else if (arg == "--online") {
       a.online = true;
     } else if (arg == "--once") {
@@ -478,6 +506,7 @@ int run_cli(int argc, char** argv) {
   if (a.command == "status") return cmd_status(a);
   if (a.command == "validate") return cmd_validate(a);
   if (a.command == "apps") return cmd_apps(a);
+  if (a.command == "revoke-previous") return cmd_revoke_previous(a);
   if (a.command == "keygen") return cmd_keygen(a);
   if (a.command == "open") return cmd_open(a);
   return usage_error("unknown command \"" + a.command + "\"");

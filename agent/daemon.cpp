@@ -174,6 +174,7 @@ void Daemon::finish_batch() {
       case RotationResult::Rotated:
       case RotationResult::Published:
       case RotationResult::NotDue:
+      case RotationResult::Revoked:
         p.attempts = 0;
         p.next = scheduled_next(*r, false);
         break;

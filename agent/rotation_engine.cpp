@@ -51,6 +51,38 @@ std::string list_consumers(const std::vector<SfConsumer>& cs) {
 
 }  // namespace
 
+Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
+                                          const std::vector<SfConsumer>& consumers,
+                                          const SalesforceEndpoint& connection,
+                                          std::string* warning) {
+  if (consumers.empty()) return Error::permanent("app " + r.app_id + " has no OAuth consumer");
+  const SfConsumer* chosen = nullptr;
+  if (!r.consumer_id.empty()) {
+    for (const auto& con : consumers) {
+      if (same_sf_id(con.id, r.consumer_id)) chosen = &con;
+    }
+    if (chosen == nullptr) {
+      return Error::permanent("consumer " + r.consumer_id + " is not a consumer of app " +
+                              r.app_id + "; its consumers are: " + list_consumers(consumers));
+    }
+  } else {
+    chosen = &consumers.front();
+    if (consumers.size() > 1 && warning != nullptr) {
+      *warning = "app " + r.app_id + " has " + std::to_string(consumers.size()) +
+                 " consumers (" + list_consumers(consumers) + "); rotating the first, " +
+                 chosen->id + ". Set consumer_id to choose; every other consumer of this app " +
+                 "keeps its own credentials";
+    }
+  }
+  // Rotating the ECA the connection itself authenticates with would cut off our own access.
+  if (chosen->key.equals(connection.client_id)) {
+    return Error::permanent("refusing to rotate app " + r.app_id +
+                            ": it is the External Client App that connection \"" +
+                            r.connection + "\" uses to authenticate");
+  }
+  return chosen;
+}
+
 RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e) {
   d_.log->error(c.r.name, step, e.describe(), e.request_id);
   RotationOutcome o;
@@ -108,36 +140,11 @@ RotationOutcome RotationEngine::run(Context& c) {
   // 1. Inspect: the consumer, the staged slot and what Infisical holds.
   auto consumers = sf.consumers(r.app_id);
   if (!consumers) return fail(c, "inspect", consumers.error());
-  if (consumers->empty()) {
-    return fail(c, "inspect", Error::permanent("app " + r.app_id + " has no OAuth consumer"));
-  }
-  const SfConsumer* chosen = nullptr;
-  if (!r.consumer_id.empty()) {
-    for (const auto& con : *consumers) {
-      if (same_sf_id(con.id, r.consumer_id)) chosen = &con;
-    }
-    if (chosen == nullptr) {
-      return fail(c, "inspect",
-                  Error::permanent("consumer " + r.consumer_id + " is not a consumer of app " +
-                                   r.app_id + "; its consumers are: " + list_consumers(*consumers)));
-    }
-  } else {
-    chosen = &consumers->front();
-    if (consumers->size() > 1) {
-      d_.log->warn(r.name, "inspect",
-                   "app " + r.app_id + " has " + std::to_string(consumers->size()) +
-                       " consumers (" + list_consumers(*consumers) + "); rotating the first, " +
-                       chosen->id + ". Set consumer_id to choose; every other consumer of this "
-                       "app keeps its own credentials");
-    }
-  }
-  // Rotating the ECA the connection itself authenticates with would cut off our own access.
-  if (chosen->key.equals(sf.endpoint().client_id)) {
-    return fail(c, "inspect",
-                Error::permanent("refusing to rotate app " + r.app_id +
-                                 ": it is the External Client App that connection \"" +
-                                 r.connection + "\" uses to authenticate"));
-  }
+  std::string warning;
+  auto picked = choose_consumer(r, *consumers, sf.endpoint(), &warning);
+  if (!picked) return fail(c, "inspect", picked.error());
+  if (!warning.empty()) d_.log->warn(r.name, "inspect", warning);
+  const SfConsumer* chosen = picked.value();
   c.consumer_id = chosen->id;
   c.primary_key = chosen->key.clone();
 
@@ -494,6 +501,51 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
   o.detail = "rotated to generation " + std::to_string(entry.generation) + " (key " +
              short_fingerprint(fp) + ")" + (resumed ? ", completed after an interruption" : "");
   d_.log->info(r.name, "commit", o.detail);
+  return o;
+}
+
+RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
+  Context c(r, true, false);
+  auto it = d_.salesforce.find(r.connection);
+  if (it == d_.salesforce.end() || it->second == nullptr) {
+    return fail(c, "revoke", Error::permanent("connection \"" + r.connection + "\" is not configured"));
+  }
+  SalesforceClient& sf = *it->second;
+  auto consumers = sf.consumers(r.app_id);
+  if (!consumers) return fail(c, "revoke", consumers.error());
+  auto picked = choose_consumer(r, *consumers, sf.endpoint(), nullptr);
+  if (!picked) return fail(c, "revoke", picked.error());
+  const SfConsumer& con = *picked.value();
+  auto slot = sf.staged(r.app_id, con.id);
+  if (!slot) return fail(c, "revoke", slot.error());
+  const SfStaged* rotated = find_state(*slot, StagedState::Rotated);
+  if (rotated == nullptr) {
+    return fail(c, "revoke", Error::permanent("there is no previous (Rotated) credential to revoke"));
+  }
+  auto held = d_.infisical->list(r.secret_path);
+  if (!held) return fail(c, "revoke", held.error());
+  bool holds_primary = false;
+  for (const auto& s : *held) {
+    auto m = s.metadata.find(meta::kFingerprint);
+    if (s.name == r.consumer_key_secret && m != s.metadata.end() &&
+        m->second == fingerprint(con.key.view())) {
+      holds_primary = true;
+    }
+  }
+  if (!holds_primary) {
+    return fail(c, "revoke",
+                Error::permanent("Infisical does not hold the current primary pair, so consumers "
+                                 "may still depend on the previous one; run `eca-rotator rotate " +
+                                 r.name + "` first"));
+  }
+  if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) return fail(c, "revoke", st.error());
+  RotationOutcome o;
+  o.name = r.name;
+  o.result = RotationResult::Revoked;
+  o.detail = "deleted the previous credential (" +
+             short_fingerprint(fingerprint(rotated->key.view())) +
+             "); only the pair in Infisical authenticates now";
+  d_.log->info(r.name, "revoke", o.detail);
   return o;
 }
 

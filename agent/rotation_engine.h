@@ -28,6 +28,7 @@ enum class RotationResult {
   Published,      // an earlier, unfinished rotation was completed (no new pair)
   NotDue,         // another agent rotated it within the interval
   Deferred,       // another agent is mid-rotation; try later
+  Revoked,        // revoke_previous deleted the Rotated credential
   Failed,
 };
 
@@ -75,6 +76,10 @@ class RotationEngine {
   // interval (by this agent or another sharing the config) is left alone (NotDue).
   RotationOutcome rotate(const RotationSettings& r, bool manual, bool only_if_due = false);
 
+  // Deletes the previous (Rotated) credential now, for a leaked secret. Refused unless
+  // Infisical provably holds the current primary pair.
+  RotationOutcome revoke_previous(const RotationSettings& r);
+
  private:
   struct Context;
   RotationOutcome not_due(Context& c, TimePoint rotated_at, bool manual, TimePoint due);
@@ -87,6 +92,13 @@ class RotationEngine {
 
   EngineDeps d_;
 };
+
+// Picks the consumer a rotation targets: the configured consumer_id, else the first (with
+// `warning` naming the others). Refuses the connection's own External Client App.
+Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
+                                          const std::vector<SfConsumer>& consumers,
+                                          const SalesforceEndpoint& connection,
+                                          std::string* warning);
 
 // A stable fingerprint of the settings a journal entry depends on.
 std::string rotation_config_fingerprint(const RotationSettings& r);
