@@ -1,0 +1,161 @@
+// The real binary against the sandbox: what an operator running `eca-rotator`
+// sees, and what ends up in the fake org and the fake Infisical.
+#include <fstream>
+
+#include "crypto/envelope.h"
+#include "crypto/fingerprint.h"
+#include "tests/e2e/e2e_fixture.h"
+
+namespace eca::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RotateE2e : public E2eFixture {};
+
+TEST_F(RotateE2e, FirstRotationPublishesEachPairSealed) {
+  std::vector<sandbox::Credential> original;
+  for (const auto& app : sb_->target_apps()) original.push_back(app.primary());
+  auto r = run({"rotate", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("app-1"));
+  EXPECT_THAT(r.out, HasSubstr("rotated"));
+  for (int n = 1; n <= 3; ++n) {
+    const auto& app = sb_->target_apps()[static_cast<std::size_t>(n - 1)];
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << "app-" << n;
+    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
+    EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key);
+    EXPECT_NE(pub->key, original[static_cast<std::size_t>(n - 1)].key);
+    // Stored values are envelopes: the fake server never saw the credential.
+    auto raw = sb_->infisical().secret(sb_->project_id(), "prod",
+                                       "/salesforce/app-" + std::to_string(n),
+                                       sandbox::Sandbox::kSecretName);
+    EXPECT_TRUE(looks_like_envelope(raw->value));
+    EXPECT_EQ(raw->value.find(pub->secret), std::string::npos);
+    EXPECT_EQ(raw->metadata["eca-rotator.fingerprint"], fingerprint(pub->key));
+  }
+}
+
+TEST_F(RotateE2e, SecondRotationRevokesNMinus1KeepsNPublishesNPlus1) {
+  const auto gen0 = sb_->target_apps()[0].primary();
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  const auto gen1 = *published(1);
+  auto r = run({"rotate", "app-1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto gen2 = *published(1);
+  EXPECT_FALSE(sb_->salesforce().authenticates(gen0.key, gen0.secret));
+  EXPECT_TRUE(sb_->salesforce().authenticates(gen1.key, gen1.secret));
+  EXPECT_TRUE(sb_->salesforce().authenticates(gen2.key, gen2.secret));
+  EXPECT_NE(gen1.key, gen2.key);
+  EXPECT_FALSE(published(2).has_value()) << "only the named rotation ran";
+}
+
+TEST_F(RotateE2e, OpenTurnsAnEnvelopeBackIntoThePair) {
+  ASSERT_EQ(run({"rotate", "app-2"}).exit_code, 0);
+  auto raw = sb_->infisical().secret(sb_->project_id(), "prod", "/salesforce/app-2",
+                                     sandbox::Sandbox::kKeyName);
+  ASSERT_TRUE(raw.has_value());
+  auto r = run_agent({"open", "--private-key-file", (dir_ / "recipient.key").string(), raw->value});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, sb_->salesforce().primary(sb_->target_apps()[1].id)->key);
+  // Not remembered for the canary: printing the value is this command's job.
+}
+
+TEST_F(RotateE2e, StatusShowsEachRotation) {
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  auto r = run({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ROTATION"));
+  EXPECT_THAT(r.out, HasSubstr("app-1"));
+  EXPECT_THAT(r.out, HasSubstr("(manual)"));
+  EXPECT_THAT(r.out, HasSubstr(short_fingerprint(fingerprint(published(1)->key))));
+  auto j = run({"status", "--json"});
+  ASSERT_EQ(j.exit_code, 0);
+  EXPECT_THAT(j.out, HasSubstr("\"rotation\":\"app-3\""));
+}
+
+TEST_F(RotateE2e, RefusesTheConnectionsOwnApp) {
+  write_config("\n[[rotation]]\nname = \"self\"\nconnection = \"sandbox\"\napp_id = \"" +
+               sb_->connection_app().id + "\"\nsecret_path = \"/salesforce/self\"\n");
+  auto r = run({"rotate", "self"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("refusing to rotate"));
+  EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 0);
+  auto v = run({"validate", "--online"});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_THAT(v.out, HasSubstr("refusing to rotate"));
+}
+
+TEST_F(RotateE2e, ValidateOnlinePassesForTheSandbox) {
+  auto v = run({"validate", "--online"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_THAT(v.out, HasSubstr("rotation app-3"));
+}
+
+TEST_F(RotateE2e, ExitCode1WhenARotationFailsAndOthersStillRun) {
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto r = run({"rotate", "--all"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("approval"));
+  EXPECT_TRUE(published(1).has_value());
+  EXPECT_TRUE(published(3).has_value());
+  EXPECT_FALSE(published(2).has_value());
+}
+
+TEST_F(RotateE2e, UnknownRotationNameIsAUsageError) {
+  auto r = run({"rotate", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no rotation named \"nope\""));
+  EXPECT_THAT(r.err, HasSubstr("app-1"));
+}
+
+TEST_F(RotateE2e, RevokePreviousDeletesTheRotatedCredential) {
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  const auto gen0 = sb_->target_apps()[0].primary();
+  EXPECT_TRUE(sb_->salesforce().authenticates(gen0.key, gen0.secret));
+  auto no = run({"revoke-previous", "app-1"});
+  EXPECT_EQ(no.exit_code, 2) << "needs --yes without a terminal";
+  auto r = run({"revoke-previous", "app-1", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(sb_->salesforce().authenticates(gen0.key, gen0.secret));
+  auto pub = published(1);
+  EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
+}
+
+// Every bad config in tests/data/bad-configs fails `validate` with exit code 2 and its
+// expected message, without contacting anything.
+TEST_F(RotateE2e, BadConfigsAreRefusedWithTheirMessage) {
+  int checked = 0;
+  for (const auto& e : std::filesystem::directory_iterator(ECA_TEST_DATA_DIR "/bad-configs")) {
+    auto p = e.path();
+    std::filesystem::path cfg;
+    if (e.is_directory()) {
+      cfg = p / "agent.toml";
+    } else if (p.extension() == ".toml") {
+      cfg = p;
+    } else {
+      continue;
+    }
+    auto expect_file = p;
+    expect_file.replace_extension(".expect");
+    if (e.is_directory()) expect_file = p.string() + ".expect";
+    std::ifstream in(expect_file);
+    std::vector<std::string> expected;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) expected.push_back(line);
+    }
+    auto r = run_agent({"--config", cfg.string(), "validate"},
+                       {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_TEST_SECRET", "s3cr3t-canary-value"}});
+    remember(r);
+    EXPECT_EQ(r.exit_code, 2) << p;
+    for (const auto& x : expected) EXPECT_THAT(r.err, HasSubstr(x)) << p;
+    ++checked;
+  }
+  EXPECT_GT(checked, 20);
+  EXPECT_EQ(sb_->salesforce().log().count("*") + sb_->infisical().log().count("*"), 0)
+      << "nothing is contacted for a bad config";
+}
+
+}  // namespace
+}  // namespace eca::e2e

@@ -1,0 +1,124 @@
+// FakeInfisical: an in-process Infisical server (the mid-2025 self-hosted build the
+// transcripts in shared/infisical-transcripts were recorded from): Universal Auth
+// machine identities, projects, environments, folders and the v3 "raw" secret
+// routes, answering with the same status codes, error names, messages and fields.
+//
+// Endpoint names (for Fault::endpoint and the request log):
+//   inf.login          POST /api/v1/auth/universal-auth/login
+//   inf.renew          POST /api/v1/auth/token/renew
+//   inf.revoke         POST /api/v1/auth/token/revoke
+//   inf.list           GET  /api/v3/secrets/raw
+//   inf.get / inf.create / inf.update / inf.delete
+//                      GET / POST / PATCH / DELETE /api/v3/secrets/raw/{name}
+//   inf.batch_create / inf.upsert / inf.batch_delete
+//                      POST / PATCH / DELETE /api/v3/secrets/batch/raw
+//   inf.folder_create  POST /api/v1/folders (workspaceId) or /api/v2/folders (projectId)
+//   inf.folder_list    GET  /api/v1/folders or /api/v2/folders
+//   inf.other          any other route: 404 "Route METHOD:URL not found" (so every
+//                      /api/v4 route, as on the recorded build)
+// Admin routes (never faulted or logged): GET /__sandbox/secrets (every stored
+// secret: path, name, value, version, metadata), POST /__sandbox/clock.
+//
+// Behaviour beyond the transcripts: values are trimmed like the server's schema
+// does (one final newline survives); an upsert without `secretMetadata` keeps the
+// stored list, with it replaces the list; lockout is on as in Infisical (3 failed
+// logins within 30 s lock the identity for 300 s); approval policies and rate limits
+// are off until configured; `${...}` secret references are not interpreted.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/sandbox/fake_clock.h"
+#include "tests/sandbox/fake_server.h"
+
+namespace eca::sandbox {
+
+using SecretMetadata = std::vector<std::pair<std::string, std::string>>;  // key, value
+
+struct StoredSecret {
+  std::string value;
+  int version = 0;
+  std::map<std::string, std::string> metadata;
+  std::string comment;
+};
+
+// One write that stored something (approval answers store nothing).
+struct WriteEvent {
+  std::string endpoint;  // inf.create, inf.update, inf.upsert, ...
+  std::string project_id;
+  std::string environment;
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> written;  // name, stored value
+  std::vector<std::string> deleted;
+};
+
+struct LockoutPolicy {
+  int max_failures = 3;  // 0 = never lock
+  std::chrono::seconds window{30};
+  std::chrono::seconds duration{300};
+};
+
+struct FakeInfisicalOptions {
+  ServerOptions server;
+  LockoutPolicy lockout;
+};
+
+class FakeInfisical : public FakeServer {
+ public:
+  explicit FakeInfisical(FakeInfisicalOptions options = {},
+                         std::shared_ptr<FakeClock> clock = nullptr,
+                         std::shared_ptr<std::recursive_mutex> state_mutex = nullptr);
+  ~FakeInfisical() override;
+
+  // ---- setup
+  void add_identity(const std::string& client_id, const std::string& client_secret,
+                    std::chrono::seconds access_token_ttl = std::chrono::seconds(2592000),
+                    std::chrono::seconds access_token_max_ttl = std::chrono::seconds(2592000));
+  void add_project(const std::string& project_id, const std::string& slug,
+                   const std::vector<std::string>& environments);
+  void add_member(const std::string& project_id, const std::string& client_id);
+  void set_approval_required(const std::string& project_id, const std::string& environment,
+                             const std::string& path, bool required);
+  // At most `requests` requests per `window` (all /api routes together); 0 = off.
+  void set_rate_limit(int requests, std::chrono::seconds window, bool send_retry_after_header);
+  void set_lockout(LockoutPolicy policy);
+  void expire_all_tokens();
+
+  // ---- inspection and seeding (no HTTP, no faults, no write observers)
+  std::optional<StoredSecret> secret(const std::string& project_id, const std::string& environment,
+                                     const std::string& path, const std::string& name) const;
+  // Creates missing folders. For secrets "not written by eca-rotator".
+  void put_secret(const std::string& project_id, const std::string& environment,
+                  const std::string& path, const std::string& name, const std::string& value,
+                  const SecretMetadata& metadata = {});
+  // Every value ever stored under this name (after trimming), oldest first; kept
+  // across deletes.
+  std::vector<std::string> versions(const std::string& project_id, const std::string& environment,
+                                    const std::string& path, const std::string& name) const;
+  bool folder_exists(const std::string& project_id, const std::string& environment,
+                     const std::string& path) const;
+  // Write requests that stored something (a batch counts once).
+  int write_count() const;
+
+  // Runs under the state lock after each write stored something.
+  void on_write(std::function<void(const WriteEvent&)> observer);
+
+ protected:
+  std::string classify(const HttpRequest& request) const override;
+  void handle(const HttpRequest& request, HttpResponse& response) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eca::sandbox
