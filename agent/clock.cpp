@@ -5,6 +5,15 @@
 
 namespace eca {
 
+TimePoint OffsetFileClock::now() const {
+  long long offset_ms = 0;
+  if (std::FILE* f = std::fopen(path_.c_str(), "r")) {
+    if (std::fscanf(f, "%lld", &offset_ms) != 1) offset_ms = 0;
+    std::fclose(f);
+  }
+  return std::chrono::system_clock::now() + std::chrono::milliseconds(offset_ms);
+}
+
 std::string format_utc(TimePoint t) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -24,7 +33,9 @@ bool parse_timestamp(std::string_view s, TimePoint& out) {
       consumed != 19) {
     return false;
   }
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+  // Years outside 1900-2200 would overflow the nanosecond time_point (UB); none is plausible.
+  if (tm.tm_year < 1900 || tm.tm_year > 2200 ||
+      tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
       tm.tm_min > 59 || tm.tm_sec > 60) {
     return false;
   }

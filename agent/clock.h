@@ -20,6 +20,18 @@ class SystemClock final : public Clock {
   TimePoint now() const override { return std::chrono::system_clock::now(); }
 };
 
+// Test seam: the system clock plus an offset in milliseconds read from a file at every
+// call, so an end-to-end test can move the agent's time together with the sandbox's.
+// Enabled only by $ECA_ROTATOR_TEST_CLOCK_FILE; never set in production.
+class OffsetFileClock final : public Clock {
+ public:
+  explicit OffsetFileClock(std::string path) : path_(std::move(path)) {}
+  TimePoint now() const override;
+
+ private:
+  std::string path_;
+};
+
 // ISO 8601 UTC with seconds: "2026-11-27T15:24:19Z".
 std::string format_utc(TimePoint t);
 // Parses "2026-11-27T15:24:19Z", "...19.123Z", "...19.000+0000" (Salesforce), "...+00:00".

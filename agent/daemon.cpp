@@ -123,9 +123,9 @@ void Daemon::plan_all() {
 
 void Daemon::arm_timer(TimePoint when) {
   itimerspec its{};
-  if (when == TimePoint::max()) {
-    when = rt_->clock().now() + std::chrono::hours(24 * 365);
-  }
+  const TimePoint now = rt_->clock().now();
+  if (when == TimePoint::max()) when = now + std::chrono::hours(24 * 365);
+  when -= now - std::chrono::system_clock::now();  // the agent's clock may be a test clock
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count();
   if (ns <= 0) ns = 1;
   its.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
@@ -177,6 +177,9 @@ void Daemon::finish_batch() {
       case RotationResult::Revoked:
         p.attempts = 0;
         p.next = scheduled_next(*r, false);
+        log_.info(o.name, "schedule",
+                  p.next == TimePoint::max() ? "auto-rotation is off; next rotation is manual"
+                                             : "next rotation " + format_local(p.next));
         break;
       case RotationResult::Deferred:
         p.next = now + kDeferredRetry;
@@ -303,6 +306,8 @@ int Daemon::run() {
     arm_timer(wake);
     int timeout_ms = -1;
     if (watchdog) timeout_ms = static_cast<int>(watchdog->count());
+    // A test clock can jump without the kernel knowing: look again often.
+    if (rt_->test_clock()) timeout_ms = timeout_ms < 0 ? 100 : std::min(timeout_ms, 100);
 
     pollfd fds[3] = {{sig_fd, POLLIN, 0}, {done_fd_, POLLIN, 0}, {timer_fd_, POLLIN, 0}};
     int n = ::poll(fds, 3, timeout_ms);

@@ -13,7 +13,14 @@
 namespace eca {
 
 Runtime::Runtime(const Config& config, Logger& log)
-    : config_(config), log_(log), state_(config.agent.state_dir), journal_(config.agent.state_dir) {}
+    : config_(config), log_(log), state_(config.agent.state_dir), journal_(config.agent.state_dir) {
+  if (const char* f = std::getenv("ECA_ROTATOR_TEST_CLOCK_FILE"); f != nullptr && *f != '\0') {
+    clock_ = std::make_unique<OffsetFileClock>(f);
+    test_clock_ = true;
+  } else {
+    clock_ = std::make_unique<SystemClock>();
+  }
+}
 
 Runtime::~Runtime() = default;
 
@@ -94,7 +101,7 @@ RotationEngine Runtime::engine() {
   d.sealer = sealer_ ? &*sealer_ : nullptr;
   d.journal = &journal_;
   d.state = &state_;
-  d.clock = &clock_;
+  d.clock = clock_.get();
   d.log = &log_;
   d.sleep = [](std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); };
   return RotationEngine(std::move(d));

@@ -46,14 +46,16 @@ class Runtime {
   InfisicalClient& infisical() { return *infisical_; }
   StateStore& state() { return state_; }
   FileJournal& journal() { return journal_; }
-  const Clock& clock() const { return clock_; }
+  const Clock& clock() const { return *clock_; }
+  bool test_clock() const { return test_clock_; }
   HttpTransport& transport() { return transport_; }
 
  private:
   const Config& config_;
   Logger& log_;
   CurlTransport transport_;
-  SystemClock clock_;
+  std::unique_ptr<Clock> clock_;
+  bool test_clock_ = false;
   StateStore state_;
   FileJournal journal_;
   std::unique_ptr<InfisicalClient> infisical_;

@@ -1,0 +1,134 @@
+// `eca-rotator run` against the sandbox, with the agent's clock moved together with
+// the sandbox's (the ECA_ROTATOR_TEST_CLOCK_FILE seam): scheduling over several
+// intervals, restarts, SIGHUP reloads and SIGTERM in the middle of a rotation.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "tests/e2e/e2e_fixture.h"
+
+namespace eca::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+class DaemonE2e : public E2eFixture {
+ protected:
+  void SetUp() override {
+    E2eFixture::SetUp();
+    clock_file_ = dir_ / "clock-offset-ms";
+    sync_clock();
+  }
+  void sync_clock() {
+    std::ofstream(clock_file_) << sb_->clock().offset().count();
+  }
+  void advance(std::chrono::hours h) {
+    sb_->clock().advance(std::chrono::duration_cast<std::chrono::milliseconds>(h));
+    sync_clock();
+  }
+  std::unique_ptr<AgentProcess> start_daemon() {
+    return std::make_unique<AgentProcess>(
+        ECA_ROTATOR_BIN, with_config({"run"}),
+        std::map<std::string, std::string>{{"!CREDENTIALS_DIRECTORY", ""},
+                                           {"ECA_ROTATOR_TEST_CLOCK_FILE", clock_file_.string()},
+                                           {"TZ", "UTC"}});
+  }
+  // Polls until `pred` holds (true) or the time is up (false).
+  static bool eventually(const std::function<bool()>& pred, int seconds = 20) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return pred();
+  }
+  int promotes() const { return sb_->salesforce().request_count("sf.promote"); }
+  // Every rotation committed generation `g` (the state files are written last).
+  bool committed(int g) const {
+    for (int n = 1; n <= 3; ++n) {
+      std::ifstream in(dir_ / "state" / "rotations" / ("app-" + std::to_string(n) + ".json"));
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("\"generation\":" + std::to_string(g) + ",") == std::string::npos) return false;
+    }
+    return true;
+  }
+  ProcessResult stop(AgentProcess& p) {
+    ::kill(p.pid(), SIGTERM);
+    auto r = p.wait(30);
+    remember(r);
+    return r;
+  }
+  std::filesystem::path clock_file_;
+};
+
+TEST_F(DaemonE2e, RotatesEachAppExactlyWhenDueAcrossIntervalsAndRestarts) {
+  auto d = start_daemon();
+  ASSERT_TRUE(eventually([&] { return committed(1); })) << "first sight rotates at once";
+  advance(std::chrono::hours(24 * 13));
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(promotes(), 3) << "not due before 14 days";
+  advance(std::chrono::hours(24 * 2));
+  if (!eventually([&] { return committed(2); })) {
+    auto r = stop(*d);
+    FAIL() << "each app is due once after 14 days; daemon said:\n" << r.err;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(promotes(), 6) << "exactly once";
+  auto r = stop(*d);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // A restart neither skips nor doubles.
+  auto d2 = start_daemon();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(promotes(), 6);
+  advance(std::chrono::hours(24 * 15));
+  ASSERT_TRUE(eventually([&] { return committed(3); }));
+  EXPECT_EQ(promotes(), 9);
+  EXPECT_EQ(stop(*d2).exit_code, 0);
+  for (int n = 1; n <= 3; ++n) {
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value());
+    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
+  }
+}
+
+TEST_F(DaemonE2e, SighupKeepsTheOldConfigWhenBrokenAndAddsARotationWhenValid) {
+  auto d = start_daemon();
+  ASSERT_TRUE(eventually([&] { return committed(1); }));
+  std::ofstream(config_, std::ios::app) << "\n[[rotation]]\nname = \"broken\"\ninterval_days = 0\n";
+  ::kill(d->pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto extra = sb_->salesforce().add_app("Extra_App");
+  write_config("\n[[rotation]]\nname = \"extra\"\nconnection = \"sandbox\"\napp_id = \"" + extra.id +
+               "\"\nsecret_path = \"/salesforce/extra\"\n");
+  ::kill(d->pid(), SIGHUP);
+  ASSERT_TRUE(eventually([&] { return promotes() == 4; })) << "the new rotation runs";
+  auto r = stop(*d);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("keeping the old one"));
+  EXPECT_THAT(r.err, HasSubstr("interval_days"));
+  EXPECT_THAT(r.err, HasSubstr("configuration reloaded"));
+}
+
+TEST_F(DaemonE2e, SigtermDuringARotationLeavesAStateTheNextStartCompletes) {
+  sandbox::Fault slow = sandbox::Fault::delay("sf.promote", 1500, 3);
+  sb_->salesforce().inject(slow);
+  auto d = start_daemon();
+  ASSERT_TRUE(eventually([&] { return sb_->salesforce().request_count("sf.stage") >= 1; }));
+  auto r = stop(*d);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Whatever was in flight finished its step or is journaled; the next pass completes it.
+  auto once = run({"run", "--once"});
+  EXPECT_EQ(once.exit_code, 0) << once.err;
+  for (int n = 1; n <= 3; ++n) {
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << n;
+    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "state" / "journal"));
+}
+
+}  // namespace
+}  // namespace eca::e2e
