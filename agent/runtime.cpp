@@ -69,7 +69,9 @@ Status Runtime::build_clients() {
   ie.client_id = config_.infisical.client_id;
   ie.client_secret = config_.infisical.client_secret.clone();
   ie.ca_file = config_.infisical.ca_file;
-  infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+  const Clock* clock = clock_.get();
+  infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie),
+                                                 [clock] { return clock->now(); });
   for (const auto& [name, c] : config_.connections) {
     SalesforceEndpoint se;
     se.name = name;

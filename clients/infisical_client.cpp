@@ -64,8 +64,9 @@ bool infisical_same_value(std::string_view sent, std::string_view stored) {
          stored.back() == '\n';
 }
 
-InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint)
-    : transport_(transport), ep_(std::move(endpoint)) {
+InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint, Now now)
+    : transport_(transport), ep_(std::move(endpoint)), now_(std::move(now)) {
+  if (!now_) now_ = [] { return std::chrono::system_clock::now(); };
   api_base_ = ep_.url;
   while (!api_base_.empty() && api_base_.back() == '/') api_base_.pop_back();
   if (api_base_.size() < 4 || api_base_.substr(api_base_.size() - 4) != "/api") api_base_ += "/api";
@@ -150,15 +151,15 @@ Status InfisicalClient::login() {
   auto res = transport_.send(req);
   if (!res) return res.error();
   if (res->status == 200) {
-    rapidjson::Document doc;
-    auto p = json::parse_in_place(res->body, doc, "Infisical login answer");
-    if (!p) return p.error();
-    auto tok = json::str(doc, "accessToken");
-    if (!tok || tok->empty()) return Error::permanent("Infisical login answer has no accessToken");
-    std::lock_guard<std::mutex> lock(token_mu_);
-    token_ = Secret(*tok);
-    ++token_generation_;
-    return ok_status();
+    auto st = store_token(res.value(), "login");
+    if (st) {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      // Max TTL counts from the login that started the chain of renewals.
+      token_chain_end_ = token_max_ttl_ > std::chrono::seconds(0)
+                             ? token_obtained_ + token_max_ttl_
+                             : std::chrono::system_clock::time_point::max();
+    }
+    return st;
   }
   Error e = api_error(res.value(), "Infisical machine identity login");
   if (res->status == 401 || res->status == 404 || res->status == 403) {
@@ -173,9 +174,65 @@ Status InfisicalClient::login() {
   return e;
 }
 
+Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
+  rapidjson::Document doc;
+  auto p = json::parse_in_place(response.body, doc, std::string("Infisical ") + what + " answer");
+  if (!p) return p.error();
+  auto tok = json::str(doc, "accessToken");
+  if (!tok || tok->empty()) {
+    return Error::permanent(std::string("Infisical ") + what + " answer has no accessToken");
+  }
+  std::lock_guard<std::mutex> lock(token_mu_);
+  token_ = Secret(*tok);  // a renewal returns a new token: always replace the stored one
+  ++token_generation_;
+  token_obtained_ = now_();
+  token_ttl_ = std::chrono::seconds(json::integer(doc, "expiresIn").value_or(0));
+  token_max_ttl_ = std::chrono::seconds(json::integer(doc, "accessTokenMaxTTL").value_or(0));
+  return ok_status();
+}
+
+Status InfisicalClient::renew() {
+  HttpRequest req;
+  req.method = "POST";
+  req.url = api() + "/v1/auth/token/renew";
+  req.endpoint = "inf.renew";
+  req.ca_file = ep_.ca_file;
+  req.content_type = "application/json";
+  req.headers.emplace_back("Accept", "application/json");
+  req.body.append("{\"accessToken\":\"");
+  {
+    std::lock_guard<std::mutex> lock(token_mu_);
+    json::append_escaped(req.body, token_.view());
+  }
+  req.body.append("\"}");
+  auto res = transport_.send(req);
+  if (!res) return res.error();
+  if (res->status == 200) return store_token(res.value(), "token renewal");
+  return api_error(res.value(), "Infisical token renewal");
+}
+
+void InfisicalClient::refresh_if_needed() {
+  std::chrono::system_clock::time_point renew_at, chain_end, expires;
+  {
+    std::lock_guard<std::mutex> lock(token_mu_);
+    if (token_.empty() || token_ttl_ <= std::chrono::seconds(0)) return;
+    renew_at = token_obtained_ + token_ttl_ * 2 / 3;
+    expires = token_obtained_ + token_ttl_;
+    chain_end = token_chain_end_;
+  }
+  const auto now = now_();
+  if (now < renew_at) return;
+  // A renewal cannot reach past the max TTL: with default identity settings (TTL equal
+  // to max TTL) it always fails, so log in again instead of asking.
+  if (expires < chain_end && renew()) return;
+  std::lock_guard<std::mutex> lock(token_mu_);
+  token_.wipe();  // the next call logs in
+}
+
 Result<HttpResponse> InfisicalClient::call(const char* method, const std::string& path_and_query,
                                            const char* endpoint, const Secret& body,
                                            bool is_write) {
+  refresh_if_needed();
   for (int attempt = 0;; ++attempt) {
     Secret token;
     long gen = 0;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -41,9 +42,12 @@ struct SecretWrite {
 
 class InfisicalClient {
  public:
-  InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint);
+  using Now = std::function<std::chrono::system_clock::time_point()>;
+  InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint, Now now = {});
 
   Status login();
+  // Renews the token (POST /api/v1/auth/token/renew), replacing it with the new one.
+  Status renew();
 
   // Secrets in one folder (not recursive). A missing folder is an empty list.
   Result<std::vector<StoredSecret>> list(const std::string& path);
@@ -56,6 +60,10 @@ class InfisicalClient {
   Status create_folder(const std::string& path);
 
  private:
+  // Before a call: renew at 2/3 of the token's lifetime, or log in again when renewing
+  // cannot help (the token is at its max TTL, which is the default identity setting).
+  void refresh_if_needed();
+  Status store_token(HttpResponse& response, const char* what);
   Result<HttpResponse> call(const char* method, const std::string& path_and_query,
                             const char* endpoint, const Secret& body, bool is_write);
   Error api_error(HttpResponse& response, const std::string& what);
@@ -68,6 +76,11 @@ class InfisicalClient {
   Secret token_;
   long token_generation_ = 0;
   std::chrono::steady_clock::time_point next_login_allowed_{};
+  Now now_;
+  std::chrono::system_clock::time_point token_obtained_{};
+  std::chrono::seconds token_ttl_{0};
+  std::chrono::seconds token_max_ttl_{0};
+  std::chrono::system_clock::time_point token_chain_end_ = std::chrono::system_clock::time_point::max();
 };
 
 // Infisical trims leading/trailing whitespace and keeps one final newline; compare
