@@ -29,6 +29,9 @@ AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::str
     ::dup2(err[1], 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
+    // The in-process sandbox's sockets are not close-on-exec: the agent must not inherit
+    // them (a connection held open by the child would change what the tests observe).
+    ::close_range(3, ~0U, 0);
     for (const auto& [k, v] : env) {
       if (v.empty() && k.size() > 1 && k[0] == '!') {
         ::unsetenv(k.c_str() + 1);
