@@ -261,6 +261,25 @@ RotationOutcome RotationEngine::run(Context& c) {
       return fail(c, "reconcile", st.error());
     }
   }
+  if (rotated != nullptr && !c.held_ours) {
+    // Nothing of ours in Infisical yet, but a credential was promoted: if that happened
+    // moments ago, another agent sharing this config is between its promote and its
+    // publish. Salesforce expires a Rotated credential ~30 days after the promote.
+    TimePoint expires;
+    if (parse_timestamp(rotated->expiration_date, expires)) {
+      const auto promoted_at = expires - std::chrono::hours(24 * 30);
+      const auto window = std::chrono::minutes(d_.config->agent.stale_staged_minutes);
+      if (promoted_at > d_.clock->now() - window) {
+        RotationOutcome o;
+        o.name = r.name;
+        o.result = RotationResult::Deferred;
+        o.detail = "a credential was promoted moments ago by someone else and is not yet "
+                   "published; checking again later";
+        d_.log->info(r.name, "reconcile", o.detail);
+        return o;
+      }
+    }
+  }
   if (rotated != nullptr) {
     // Generation N-1: Infisical holds the primary (or nothing of ours yet), so nobody
     // should still be handed this one.
@@ -269,6 +288,26 @@ RotationOutcome RotationEngine::run(Context& c) {
     }
     d_.log->info(r.name, "revoke", "deleted the previous-previous credential (" +
                                        short_fingerprint(fingerprint(rotated->key.view())) + ")");
+  }
+
+  // Agents sharing a config may both have found this rotation due. A promote by another
+  // agent changes the primary key before it publishes, and an Active credential it
+  // staged makes our R5 fail: so looking at the primary once more, right before taking
+  // the slot, means at most one of us rotates.
+  if (auto again = sf.consumers(r.app_id); again) {
+    bool unchanged = false;
+    for (const auto& x : *again) {
+      if (x.id == c.consumer_id && x.key.equals(c.primary_key.view())) unchanged = true;
+    }
+    if (!unchanged) {
+      RotationOutcome o;
+      o.name = r.name;
+      o.result = RotationResult::Deferred;
+      o.detail = "the primary credential changed meanwhile (another agent is rotating); "
+                 "checking again later";
+      d_.log->info(r.name, "reconcile", o.detail);
+      return o;
+    }
   }
 
   // 3. Stage, announced in the journal first so a crash mid-call leaves no orphan.
@@ -572,27 +611,34 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   }
   writes[0].metadata = md;
   writes[1].metadata = md;
-  Status st = d_.infisical->upsert(r.secret_path, writes);
+  std::vector<StoredSecret> echoed;
+  Status st = d_.infisical->upsert(r.secret_path, writes, &echoed);
   if (!st && st.error().kind != ErrorKind::Unknown) return st;
 
-  // Read back: an answer is not proof (approval flows, proxies, lost responses).
-  auto back = d_.infisical->list(r.secret_path);
-  if (!back) return back.error();
-  int matched = 0;
-  for (const auto& s : *back) {
-    for (const auto& w : writes) {
-      if (s.name != w.name) continue;
-      auto m = s.metadata.find(meta::kFingerprint);
-      if (infisical_same_value(w.value.view(), s.value.view()) && m != s.metadata.end() &&
-          m->second == md[meta::kFingerprint]) {
-        ++matched;
+  // Read back: an answer is not proof (approval flows, proxies, lost responses). The
+  // upsert answer carries the stored values (after the server's trimming); when it is
+  // missing or incomplete, read the folder.
+  auto matches = [&](const std::vector<StoredSecret>& stored, bool check_metadata) {
+    int matched = 0;
+    for (const auto& s : stored) {
+      for (const auto& w : writes) {
+        if (s.name != w.name || !infisical_same_value(w.value.view(), s.value.view())) continue;
+        auto m = s.metadata.find(meta::kFingerprint);
+        if (!check_metadata || (m != s.metadata.end() && m->second == md[meta::kFingerprint])) {
+          ++matched;
+        }
       }
     }
-  }
-  if (matched != 2) {
-    if (!st) return st;
-    return Error::transient("Infisical did not return the values just written at " +
-                            r.secret_path + " (read-back mismatch)");
+    return matched == 2;
+  };
+  if (!(st && matches(echoed, false))) {
+    auto back = d_.infisical->list(r.secret_path);
+    if (!back) return back.error();
+    if (!matches(*back, true)) {
+      if (!st) return st;
+      return Error::transient("Infisical did not return the values just written at " +
+                              r.secret_path + " (read-back mismatch)");
+    }
   }
   d_.log->info(r.name, "publish",
                std::string("published ") + (d_.sealer ? "sealed" : "plain") + " pair to " +

@@ -1,5 +1,6 @@
 #include "clients/infisical_client.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "clients/json.h"
@@ -10,6 +11,9 @@ namespace {
 // A failed login counts towards the identity's lockout (3 failures in 30 s lock it for
 // 300 s by default): after a refusal, wait minutes, not seconds.
 constexpr auto kLoginBackoff = std::chrono::minutes(5);
+// Lifetimes in a token answer are capped (Infisical's own limit is 10 years) so that
+// adding them to a time point cannot overflow, whatever the server sends.
+constexpr long long kMaxTokenTtl = 315360000;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -174,6 +178,35 @@ Status InfisicalClient::login() {
   return e;
 }
 
+namespace {
+
+// Secret objects as list, get and batch answers carry them; only shared secrets at
+// exactly `path` (a recursive answer would carry others, with their secretPath).
+std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const std::string& path) {
+  std::vector<StoredSecret> out;
+  for (const auto& s : secrets.GetArray()) {
+    auto name = json::str(s, "secretKey");
+    if (!name) continue;
+    if (auto sp = json::str(s, "secretPath"); sp && *sp != path) continue;
+    if (auto t = json::str(s, "type"); t && *t != "shared") continue;
+    StoredSecret st;
+    st.name = std::string(*name);
+    if (auto v = json::str(s, "secretValue")) st.value = Secret(*v);
+    if (auto ver = json::integer(s, "version")) st.version = static_cast<long>(*ver);
+    if (const auto* md = json::array(s, "secretMetadata")) {
+      for (const auto& kv : md->GetArray()) {
+        auto k = json::str(kv, "key");
+        auto v = json::str(kv, "value");
+        if (k && v) st.metadata.emplace(std::string(*k), std::string(*v));
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace
+
 Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
   rapidjson::Document doc;
   auto p = json::parse_in_place(response.body, doc, std::string("Infisical ") + what + " answer");
@@ -186,8 +219,12 @@ Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
   token_ = Secret(*tok);  // a renewal returns a new token: always replace the stored one
   ++token_generation_;
   token_obtained_ = now_();
-  token_ttl_ = std::chrono::seconds(json::integer(doc, "expiresIn").value_or(0));
-  token_max_ttl_ = std::chrono::seconds(json::integer(doc, "accessTokenMaxTTL").value_or(0));
+  auto lifetime = [&](const char* name) {
+    long long s = json::integer(doc, name).value_or(0);
+    return std::chrono::seconds(std::clamp(s, 0LL, kMaxTokenTtl));
+  };
+  token_ttl_ = lifetime("expiresIn");
+  token_max_ttl_ = lifetime("accessTokenMaxTTL");
   return ok_status();
 }
 
@@ -285,27 +322,7 @@ Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path)
   if (!p) return p.error();
   const auto* secrets = json::array(doc, "secrets");
   if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
-  std::vector<StoredSecret> out;
-  for (const auto& s : secrets->GetArray()) {
-    auto name = json::str(s, "secretKey");
-    if (!name) continue;
-    // Only shared secrets at exactly this path (a recursive answer would carry secretPath).
-    if (auto sp = json::str(s, "secretPath"); sp && *sp != path) continue;
-    if (auto t = json::str(s, "type"); t && *t != "shared") continue;
-    StoredSecret st;
-    st.name = std::string(*name);
-    if (auto v = json::str(s, "secretValue")) st.value = Secret(*v);
-    if (auto ver = json::integer(s, "version")) st.version = static_cast<long>(*ver);
-    if (const auto* md = json::array(s, "secretMetadata")) {
-      for (const auto& kv : md->GetArray()) {
-        auto k = json::str(kv, "key");
-        auto v = json::str(kv, "value");
-        if (k && v) st.metadata.emplace(std::string(*k), std::string(*v));
-      }
-    }
-    out.push_back(std::move(st));
-  }
-  return out;
+  return parse_secrets(*secrets, path);
 }
 
 Status InfisicalClient::create_folder(const std::string& path) {
@@ -325,7 +342,8 @@ Status InfisicalClient::create_folder(const std::string& path) {
   return api_error(res.value(), "creating Infisical folder " + path);
 }
 
-Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes) {
+Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes,
+                               std::vector<StoredSecret>* echoed) {
   Secret body;
   body.append("{\"workspaceId\":\"" + json::escape(ep_.project_id) + "\",\"environment\":\"" +
               json::escape(ep_.environment) + "\",\"secretPath\":\"" + json::escape(path) +
@@ -345,13 +363,16 @@ Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>
     auto res = call("PATCH", "/v3/secrets/batch/raw", "inf.upsert", body, true);
     if (!res) return res.error();
     if (res->status == 200) {
-      if (res->body.view().find("\"approval\"") != std::string_view::npos &&
-          res->body.view().find("\"secrets\"") == std::string_view::npos) {
+      rapidjson::Document doc;
+      auto parsed = json::parse_in_place(res->body, doc, "Infisical batch upsert answer");
+      const auto* secrets = parsed ? json::array(doc, "secrets") : nullptr;
+      if (secrets == nullptr && parsed && json::object(doc, "approval") != nullptr) {
         return Error::permanent(
             "Infisical answered with an approval request for " + path +
             ": nothing was written. Exempt the machine identity from the approval policy for "
             "this path, or the rotated pair can never be published");
       }
+      if (secrets != nullptr && echoed != nullptr) *echoed = parse_secrets(*secrets, path);
       return ok_status();
     }
     if (res->status == 404 && attempt == 0 &&

@@ -55,7 +55,10 @@ class InfisicalClient {
   // One batch upsert of all `writes` (so a key and its secret change together); creates
   // the folder on "Folder not found" and retries once. An approval answer is an error:
   // nothing was written.
-  Status upsert(const std::string& path, std::vector<SecretWrite>& writes);
+  // `echoed` (optional) receives the secrets the server says it stored (the answer carries
+  // values but not metadata).
+  Status upsert(const std::string& path, std::vector<SecretWrite>& writes,
+                std::vector<StoredSecret>* echoed = nullptr);
 
   Status create_folder(const std::string& path);
 
