@@ -233,6 +233,10 @@ int cmd_rotate(const Args& a) {
   worker();
   for (auto& t : threads) t.join();
 
+  const TransportStats ts = rt.transport().stats();
+  log.info("", "summary",
+           std::to_string(ts.requests) + " HTTP requests, " + std::to_string(ts.new_connections) +
+               " new connections for " + std::to_string(outcomes.size()) + " rotation(s)");
   int failed = 0;
   for (const auto& o : outcomes) {
     const char* word = "failed";
