@@ -223,7 +223,10 @@ int cmd_rotate(const Args& a) {
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < todo.size(); i = next++) {
+      auto started = std::chrono::steady_clock::now();
       outcomes[i] = engine.rotate(*todo[i], /*manual=*/true);
+      rt.report(*todo[i], outcomes[i],
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
   };
   std::size_t n_threads =

@@ -382,7 +382,9 @@ std::optional<Secret> Loader::client_secret(const Section& s, const std::string&
 
 void Loader::load_agent(const Section& root) {
   Section s = section(root, "agent");
-  check_keys(s, {"state_dir", "concurrency", "log_format", "timezone", "stale_staged_minutes"});
+  check_keys(s, {"state_dir", "concurrency", "log_format", "timezone", "stale_staged_minutes",
+                 "metrics_listen", "metrics_file", "on_success", "on_failure",
+                 "hook_timeout_seconds"});
   auto& a = cfg_.agent;
   if (s.find("state_dir")) {
     if (auto v = str(s, "state_dir", Need::Required)) a.state_dir = resolve(*v);
@@ -399,6 +401,28 @@ void Loader::load_agent(const Section& root) {
       error(*s.find("timezone"), "agent.timezone", why);
   }
   if (auto v = integer(s, "stale_staged_minutes", 1, 525600)) a.stale_staged_minutes = static_cast<int>(*v);
+  if (auto v = str(s, "metrics_listen", Need::Optional)) {
+    // Metrics name every rotation and app: keep them on loopback unless asked otherwise.
+    auto colon = v->rfind(':');
+    bool port_ok = colon != std::string::npos && colon + 1 < v->size() &&
+                   v->find_first_not_of("0123456789", colon + 1) == std::string::npos;
+    if (!port_ok) {
+      error(*s.find("metrics_listen"), "agent.metrics_listen",
+            "must be HOST:PORT with a numeric port, e.g. \"127.0.0.1:9464\"");
+    } else {
+      a.metrics_listen = *v;
+      std::string host = v->substr(0, colon);
+      if (host != "127.0.0.1" && host != "[::1]" && host.rfind("127.", 0) != 0) {
+        cfg_.warnings.push_back("agent.metrics_listen " + *v +
+                                " is not a loopback address: metrics will be reachable from "
+                                "the network");
+      }
+    }
+  }
+  if (auto v = str(s, "metrics_file", Need::Optional)) a.metrics_file = resolve(*v);
+  if (auto v = str(s, "on_success", Need::Optional)) a.on_success = *v;
+  if (auto v = str(s, "on_failure", Need::Optional)) a.on_failure = *v;
+  if (auto v = integer(s, "hook_timeout_seconds", 1, 3600)) a.hook_timeout_seconds = static_cast<int>(*v);
 }
 
 void Loader::load_infisical(const Section& root) {

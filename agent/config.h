@@ -21,6 +21,11 @@ struct AgentSettings {
   LogFormat log_format = LogFormat::Text;
   std::string timezone = "local";     // "local", "UTC" or an IANA zone name
   int stale_staged_minutes = 60;      // an unknown Active staged credential older than this is abandoned
+  std::string metrics_listen;         // "127.0.0.1:9464": /metrics and /healthz (daemon); empty = off
+  std::filesystem::path metrics_file; // node_exporter textfile, rewritten atomically; empty = off
+  std::string on_success;             // shell command run after each successful rotation
+  std::string on_failure;             // shell command run after each failed rotation attempt
+  int hook_timeout_seconds = 30;
 };
 
 struct InfisicalSettings {

@@ -64,6 +64,9 @@ class Daemon {
   std::unique_ptr<Config> pending_config_;
   std::unique_ptr<Runtime> rt_;
   StateDirLock lock_;
+  Metrics metrics_;
+  std::unique_ptr<Clock> metrics_clock_ = make_clock();  // survives reloads, unlike rt_
+  std::unique_ptr<MetricsServer> metrics_server_;
   std::map<std::string, Plan> plan_;
   std::atomic<bool> stopping_{false};
   std::thread batch_;
@@ -87,7 +90,7 @@ bool Daemon::load(Config& out) {
 
 void Daemon::rebuild() {
   rt_.reset();
-  rt_ = std::make_unique<Runtime>(*config_, log_);
+  rt_ = std::make_unique<Runtime>(*config_, log_, &metrics_);
 }
 
 TimePoint Daemon::scheduled_next(const RotationSettings& r, bool failed_series_over) {
@@ -149,7 +152,11 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
           outcomes_[i].detail = "not started: shutting down";
           continue;
         }
+        auto started = std::chrono::steady_clock::now();
         outcomes_[i] = engine.rotate(*todo[i], /*manual=*/false, /*only_if_due=*/true);
+        rt_->report(*todo[i], outcomes_[i],
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                        .count());
       }
     };
     std::vector<std::thread> threads;
@@ -216,6 +223,7 @@ void Daemon::apply_pending_config() {
   if (auto st = rt_->build_clients(); !st) log_.error("", "reload", st.error().message);
   if (auto st = rt_->open_state(false); !st) log_.error("", "reload", st.error().message);
   plan_all();
+  rt_->refresh_metrics();
   log_.info("", "reload",
             "configuration reloaded (" + std::to_string(config_->rotations.size()) +
                 " rotations)");
@@ -277,6 +285,18 @@ int Daemon::run() {
     return 2;
   }
   plan_all();
+  rt_->refresh_metrics();
+  rt_->write_metrics_file();
+  if (!config_->agent.metrics_listen.empty()) {
+    metrics_server_ = std::make_unique<MetricsServer>(metrics_, *metrics_clock_);
+    if (std::string err = metrics_server_->start(config_->agent.metrics_listen); !err.empty()) {
+      log_.error("", "start", err);
+      return 2;
+    }
+    log_.info("", "start",
+              "metrics on " + config_->agent.metrics_listen + " (port " +
+                  std::to_string(metrics_server_->port()) + "): GET /metrics, GET /healthz");
+  }
   log_.info("", "start",
             "eca-rotator running with " + std::to_string(config_->rotations.size()) +
                 " rotation(s) from " + opts_.config_path);

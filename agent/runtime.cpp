@@ -9,17 +9,31 @@
 #include <thread>
 
 #include "agent/atomic_file.h"
+#include "agent/hooks.h"
+#include "agent/schedule.h"
+#include "crypto/fingerprint.h"
 
 namespace eca {
 
-Runtime::Runtime(const Config& config, Logger& log)
-    : config_(config), log_(log), state_(config.agent.state_dir), journal_(config.agent.state_dir) {
-  if (const char* f = std::getenv("ECA_ROTATOR_TEST_CLOCK_FILE"); f != nullptr && *f != '\0') {
-    clock_ = std::make_unique<OffsetFileClock>(f);
-    test_clock_ = true;
-  } else {
-    clock_ = std::make_unique<SystemClock>();
-  }
+Runtime::Runtime(const Config& config, Logger& log, Metrics* metrics)
+    : config_(config),
+      log_(log),
+      state_(config.agent.state_dir),
+      journal_(config.agent.state_dir),
+      metrics_(metrics != nullptr ? metrics : &own_metrics_) {
+  Metrics* m = metrics_;
+  transport_.on_request([m](const std::string& endpoint, int status) {
+    m->count_request(endpoint, status);
+  });
+  clock_ = make_clock(&test_clock_);
+}
+
+std::unique_ptr<Clock> make_clock(bool* is_test_clock) {
+  const char* f = std::getenv("ECA_ROTATOR_TEST_CLOCK_FILE");
+  const bool test = f != nullptr && *f != '\0';
+  if (is_test_clock != nullptr) *is_test_clock = test;
+  if (test) return std::make_unique<OffsetFileClock>(f);
+  return std::make_unique<SystemClock>();
 }
 
 Runtime::~Runtime() = default;
@@ -107,6 +121,76 @@ RotationEngine Runtime::engine() {
   d.log = &log_;
   d.sleep = [](std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); };
   return RotationEngine(std::move(d));
+}
+
+}  // namespace eca
+
+namespace eca {
+
+namespace {
+const char* outcome_word(RotationResult r) {
+  switch (r) {
+    case RotationResult::Rotated: return "rotated";
+    case RotationResult::Published: return "published";
+    case RotationResult::NotDue: return "not-due";
+    case RotationResult::Deferred: return "deferred";
+    case RotationResult::Revoked: return "revoked";
+    case RotationResult::Failed: return "failed";
+  }
+  return "failed";
+}
+}  // namespace
+
+void Runtime::refresh_metrics() {
+  std::vector<std::string> names;
+  for (const auto& r : config_.rotations) {
+    names.push_back(r.name);
+    Metrics::RotationState ms;
+    ms.auto_rotation = r.auto_rotation;
+    ScheduleInput in;
+    if (auto rec = state_.load(r.name); rec && rec->has_value()) {
+      const RotationRecord& x = **rec;
+      ms.last_success = x.last_rotated;
+      ms.consecutive_failures = x.consecutive_failures;
+      ms.generation = x.generation;
+      in.last_rotated = x.last_rotated;
+      in.last_manual = x.last_manual;
+    }
+    ms.next_due = next_due(r, in, clock_->now());
+    metrics_->set_rotation(r.name, ms);
+  }
+  metrics_->forget_rotations_except(names);
+}
+
+void Runtime::write_metrics_file() {
+  if (config_.agent.metrics_file.empty()) return;
+  std::lock_guard<std::mutex> lock(file_mu_);
+  if (auto st = write_file_atomically(config_.agent.metrics_file, metrics_->render(clock_->now()));
+      !st) {
+    log_.warn("", "metrics", st.error().message);
+  }
+}
+
+void Runtime::report(const RotationSettings& r, const RotationOutcome& o, double seconds) {
+  const bool failed = o.result == RotationResult::Failed;
+  if (o.result != RotationResult::Deferred) metrics_->observe_duration(r.name, seconds, !failed);
+  refresh_metrics();
+  write_metrics_file();
+  const std::string& hook = failed ? config_.agent.on_failure : config_.agent.on_success;
+  const bool worth_telling = failed || o.result == RotationResult::Rotated ||
+                             o.result == RotationResult::Published ||
+                             o.result == RotationResult::Revoked;
+  if (hook.empty() || !worth_telling) return;
+  std::map<std::string, std::string> env = {
+      {"ECA_ROTATION", r.name},
+      {"ECA_OUTCOME", outcome_word(o.result)},
+      {"ECA_ERROR", failed ? o.detail : ""},
+      {"ECA_ERROR_KIND", failed ? to_string(o.error.kind) : ""},
+      {"ECA_GENERATION", std::to_string(o.generation)},
+      {"ECA_KEY_FINGERPRINT", o.fingerprint.empty() ? "" : short_fingerprint(o.fingerprint)},
+  };
+  std::string why = run_hook(hook, env, std::chrono::seconds(config_.agent.hook_timeout_seconds));
+  if (!why.empty()) log_.warn(r.name, "hook", (failed ? "on_failure: " : "on_success: ") + why);
 }
 
 }  // namespace eca

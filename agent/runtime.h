@@ -11,11 +11,15 @@
 #include "agent/config.h"
 #include "agent/file_journal.h"
 #include "agent/logger.h"
+#include "agent/metrics.h"
 #include "agent/rotation_engine.h"
 #include "agent/state_store.h"
 #include "clients/curl_transport.h"
 
 namespace eca {
+
+// The system clock, or the test clock when $ECA_ROTATOR_TEST_CLOCK_FILE is set.
+std::unique_ptr<Clock> make_clock(bool* is_test_clock = nullptr);
 
 // An exclusive lock on <state_dir>/lock: one agent per state directory.
 class StateDirLock {
@@ -32,7 +36,8 @@ class StateDirLock {
 
 class Runtime {
  public:
-  Runtime(const Config& config, Logger& log);
+  // `metrics` outlives reloads in the daemon; null means the runtime keeps its own.
+  Runtime(const Config& config, Logger& log, Metrics* metrics = nullptr);
   ~Runtime();
 
   // Takes the state directory lock (unless the caller holds it) and opens the journal;
@@ -49,6 +54,13 @@ class Runtime {
   const Clock& clock() const { return *clock_; }
   bool test_clock() const { return test_clock_; }
   HttpTransport& transport() { return transport_; }
+  Metrics& metrics() { return *metrics_; }
+
+  // After each attempt: metrics, the metrics file, and the on_success/on_failure hook.
+  void report(const RotationSettings& r, const RotationOutcome& o, double seconds);
+  // Refreshes every rotation's gauges from the state store (start, reload).
+  void refresh_metrics();
+  void write_metrics_file();
 
  private:
   const Config& config_;
@@ -62,6 +74,9 @@ class Runtime {
   std::map<std::string, std::unique_ptr<SalesforceClient>> salesforce_;
   std::optional<Sealer> sealer_;
   StateDirLock lock_;
+  Metrics own_metrics_;
+  Metrics* metrics_;
+  std::mutex file_mu_;
 };
 
 }  // namespace eca

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -35,6 +36,11 @@ class CurlTransport final : public HttpTransport {
   Result<HttpResponse> send(HttpRequest& request) override;
   TransportStats stats() const override;
 
+  // Called after every request with its endpoint name and HTTP status (0 = no answer).
+  void on_request(std::function<void(const std::string&, int)> observer) {
+    observer_ = std::move(observer);
+  }
+
  private:
   struct Shared;
   void* acquire();
@@ -46,6 +52,7 @@ class CurlTransport final : public HttpTransport {
   std::vector<void*> pool_;
   std::atomic<long> requests_{0};
   std::atomic<long> new_connections_{0};
+  std::function<void(const std::string&, int)> observer_;
 };
 
 // Whether a URL's host is a loopback address or "localhost".

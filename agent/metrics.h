@@ -1,0 +1,71 @@
+// Metrics: what operators graph and alert on, in Prometheus text format, served
+// from a loopback HTTP endpoint (`[agent] metrics_listen`, with /healthz) and/or
+// written atomically as a node_exporter textfile (`[agent] metrics_file`).
+// Only names, counts and times: never a secret.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/clock.h"
+
+namespace eca {
+
+class Metrics {
+ public:
+  struct RotationState {
+    std::optional<TimePoint> last_success;
+    std::optional<TimePoint> next_due;
+    int consecutive_failures = 0;
+    long generation = 0;
+    bool auto_rotation = true;
+  };
+
+  void set_rotation(const std::string& name, const RotationState& s);
+  void forget_rotations_except(const std::vector<std::string>& names);
+  void count_request(const std::string& endpoint, int status);  // status 0 = no answer
+  void observe_duration(const std::string& name, double seconds, bool ok);
+
+  std::string render(TimePoint now) const;
+  // "" when healthy, else why not (an overdue or failing rotation).
+  std::string unhealthy_reason(TimePoint now) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, RotationState> rotations_;
+  std::map<std::pair<std::string, std::string>, long> requests_;  // (endpoint, class) -> n
+  static constexpr std::array<double, 8> kBuckets{0.5, 1, 2, 5, 10, 30, 60, 300};
+  std::array<long, kBuckets.size()> bucket_counts_{};
+  long duration_count_ = 0;
+  double duration_sum_ = 0;
+  std::map<std::string, long> outcomes_;  // "success"/"failure" -> n
+};
+
+// A minimal HTTP/1.0 responder for GET /metrics and GET /healthz on one thread.
+class MetricsServer {
+ public:
+  MetricsServer(const Metrics& metrics, const Clock& clock);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+  // listen: "127.0.0.1:9464" or "[::1]:9464". Error message on failure, "" on success.
+  std::string start(const std::string& listen);
+  int port() const { return port_; }
+
+ private:
+  void serve();
+  const Metrics& metrics_;
+  const Clock& clock_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace eca
