@@ -19,7 +19,7 @@
 # Usage (as root, Debian 12, from anywhere):  bash packaging/test-packages.sh
 # Environment:
 #   ECA_PKG_BUILD_DIR   build directory (default <repo>/build-pkg; wiped first)
-#   ECA_PKG_MIRROR      Debian mirror for mmdebstrap (default http://deb.debian.org/debian)
+#   ECA_PKG_MIRROR      Debian mirror for mmdebstrap (default: the one apt on this machine uses)
 #   ECA_PKG_ROOTFS      reuse (or create) this rootfs tarball instead of a fresh
 #                       mmdebstrap run: for local iterations, not for CI
 #   ECA_PKG_JOBS        build parallelism (default 2)
@@ -33,7 +33,18 @@ export LC_ALL=C.UTF-8
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pkgdir="$repo/packaging"
 build=${ECA_PKG_BUILD_DIR:-$repo/build-pkg}
-mirror=${ECA_PKG_MIRROR:-http://deb.debian.org/debian}
+# The mirror this machine's apt already uses (deb822 sources first, then sources.list).
+apt_mirror() {
+	local uri
+	uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
+	[ -n "$uri" ] || uri=$(awk '/^deb / && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+	printf '%s' "$uri"
+}
+mirror=${ECA_PKG_MIRROR:-$(apt_mirror)}
+if [ -z "$mirror" ]; then
+	echo "test-packages: cannot find a Debian mirror in apt's sources; set ECA_PKG_MIRROR" >&2
+	exit 1
+fi
 jobs=${ECA_PKG_JOBS:-2}
 start=$(date +%s)
 
