@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -53,7 +54,10 @@ Commands:
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused unless Infisical holds the current pair.
-  apps --connection NAME   List the External Client Apps reachable through a connection.
+  apps --connection NAME [--snippet]
+                           List the External Client Apps reachable through a connection
+                           (app id, developer name, consumer count, label); --snippet
+                           prints a ready [[rotation]] entry for each instead.
   keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
                            0600) and FILE.pub. Put the public key in [encryption].
   open --private-key-file FILE [ENVELOPE]
@@ -78,6 +82,7 @@ struct Args {
   bool once = false;
   bool online = false;
   bool yes = false;
+  bool snippet = false;
   std::string connection;
   std::string out;
   std::string private_key_file;
@@ -390,9 +395,37 @@ int cmd_apps(const Args& a) {
     std::fprintf(stderr, "error: %s\n", apps.error().describe().c_str());
     return 1;
   }
-  std::printf("%-20s  %-40s  %s\n", "APP ID", "DEVELOPER NAME", "LABEL");
+  if (a.snippet) {
+    for (const auto& app : *apps) {
+      std::string slug;
+      for (char ch : app.developer_name) {
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (alnum) slug += c;
+        else if (!slug.empty() && slug.back() != '-') slug += '-';
+      }
+      while (!slug.empty() && slug.back() == '-') slug.pop_back();
+      if (slug.empty()) slug = "app";
+      std::printf("[[rotation]]\nname = \"%s\"\ndescription = \"%s\"\nconnection = \"%s\"\n"
+                  "app_id = \"%s\"\ninterval_days = 30\nrotate_at = \"03:00\"\n"
+                  "secret_path = \"/salesforce/%s\"\n\n",
+                  slug.substr(0, 63).c_str(), json::escape(app.label).c_str(),
+                  a.connection.c_str(), app.id.c_str(), slug.c_str());
+    }
+    return 0;
+  }
+  std::printf("%-20s  %-40s  %-9s  %s\n", "APP ID", "DEVELOPER NAME", "CONSUMERS", "LABEL");
   for (const auto& app : *apps) {
-    std::printf("%-20s  %-40s  %s\n", app.id.c_str(), app.developer_name.c_str(), app.label.c_str());
+    auto consumers = sf->consumers(app.id);
+    std::string count = consumers ? std::to_string(consumers->size()) : "?";
+    std::string note;
+    if (consumers) {
+      for (const auto& c : *consumers) {
+        if (c.key.equals(sf->endpoint().client_id)) note = "  (this connection's own app)";
+      }
+    }
+    std::printf("%-20s  %-40s  %-9s  %s%s\n", app.id.c_str(), app.developer_name.c_str(),
+                count.c_str(), app.label.c_str(), note.c_str());
   }
   return 0;
 }
@@ -488,6 +521,8 @@ int run_cli(int argc, char** argv) {
       a.config = arg.substr(9);
     } else if (arg == "--all") {
       a.all = true;
+    } else if (arg == "--snippet") {
+      a.snippet = true;
     } else if (arg == "--yes" || arg == "-y") {
       a.yes = true;
     } else if (arg == "--online") {

@@ -58,7 +58,7 @@ class SalesforceClient {
 
   const SalesforceEndpoint& endpoint() const { return ep_; }
 
-  Result<std::vector<SfApp>> apps(int page_size = 200);                      // R1
+  Result<std::vector<SfApp>> apps(int page_size = 50);                       // R1
   Result<std::vector<SfConsumer>> consumers(const std::string& app_id);     // R2
   Result<SfPair> read_primary(const std::string& app_id, const std::string& consumer_id);  // R3
   Result<std::vector<SfStaged>> staged(const std::string& app_id,

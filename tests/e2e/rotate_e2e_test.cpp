@@ -159,3 +159,25 @@ TEST_F(RotateE2e, BadConfigsAreRefusedWithTheirMessage) {
 
 }  // namespace
 }  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+TEST_F(RotateE2e, AppsListsEveryEcaWithConsumersAndASnippet) {
+  for (int i = 0; i < 120; ++i) sb_->salesforce().add_app("Extra_" + std::to_string(i));
+  auto r = run({"apps", "--connection", "sandbox"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("Extra_0 "));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("Extra_119"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(this connection's own app)"));
+  // 124 apps in pages of 50: three pages, then the empty page the quirky nextPageUrl leads to.
+  EXPECT_EQ(sb_->salesforce().request_count("sf.usage"), 4);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 125) << "header + 124 apps, no repeats";
+  auto s = run({"apps", "--connection", "sandbox", "--snippet"});
+  ASSERT_EQ(s.exit_code, 0);
+  EXPECT_THAT(s.out, ::testing::HasSubstr("[[rotation]]\nname = \"extra-119\""));
+  EXPECT_THAT(s.out, ::testing::HasSubstr("app_id = \"" + sb_->target_apps()[0].id + "\""));
+}
+
+}  // namespace
+}  // namespace eca::e2e
