@@ -76,8 +76,16 @@ class Expander {
     if (c == ':' && pos_ + 1 < in_.size() && (in_[pos_ + 1] == '-' || in_[pos_ + 1] == '?')) {
       bool is_default = in_[pos_ + 1] == '-';
       pos_ += 2;
+      // Nested defaults recurse: bound the depth so a hostile value is an error, not a
+      // stack overflow.
+      if (++depth_ > kMaxNesting) {
+        error = "${...} nested more than " + std::to_string(kMaxNesting) + " levels deep";
+        return false;
+      }
       std::string word;
-      if (!run(true, word, error)) {
+      bool ok = run(true, word, error);
+      --depth_;
+      if (!ok) {
         wipe(word);
         return false;
       }
@@ -100,9 +108,11 @@ class Expander {
     return false;
   }
 
+  static constexpr int kMaxNesting = 32;
   std::string_view in_;
   EnvLookupFn env_;
   std::size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -64,7 +64,7 @@ Result<Secret> open_envelope(std::string_view envelope, const Secret& private_ke
     return Error::permanent("envelope was sealed to key " + std::string(kid.substr(0, 16)) +
                             ", but the private key given is " + my_kid);
   }
-  std::vector<unsigned char> ct(b64.size());
+  std::vector<unsigned char> ct(b64.size() + 1);  // never empty: a null output is UB for libsodium
   std::size_t ct_len = 0;
   const char* end = nullptr;
   if (sodium_base642bin(ct.data(), ct.size(), b64.data(), b64.size(), nullptr, &ct_len, &end,

@@ -292,3 +292,20 @@ TEST(ConfigRules, InfisicalUrls) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by fuzzing: 20,000 nested defaults overflowed the stack of `validate`.
+TEST(ConfigExpand, DeepNestingIsAnErrorNotACrash) {
+  const int n = 20000;
+  std::string in;
+  for (int i = 0; i < n; ++i) in += "${UNSET_VAR:-";
+  in += "x" + std::string(n, '}');
+  EXPECT_NE(expand_error(in).find("nested more than 32 levels"), std::string::npos);
+  std::string ok;
+  for (int i = 0; i < 30; ++i) ok += "${UNSET_VAR:-";
+  ok += "x" + std::string(30, '}');
+  EXPECT_EQ(expand(ok), "x");
+}
+
+}  // namespace
