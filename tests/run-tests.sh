@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# Builds eca-rotator and runs the whole test suite (unit, sandbox, end-to-end).
-# Usage: tests/run-tests.sh    (from anywhere; installs missing build dependencies)
+# Builds eca-rotator and runs the whole test suite: unit, sandbox, end-to-end and crash
+# tests, fuzz corpus replays and the benchmark smoke run (ctest), the same suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and the package tests (.deb/.rpm).
+# Usage: tests/run-tests.sh    (from anywhere, as root on Debian 12; installs what it needs)
+#   ECA_SKIP_SANITIZERS=1   skip the sanitizer build (quick local runs)
+#   ECA_SKIP_PACKAGES=1     skip building and installing the packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tests/install-deps.sh
 jobs=$(nproc)
 
+echo "== build and test (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 300
+
+if [ "${ECA_SKIP_SANITIZERS:-0}" != 1 ] && [ -f tests/sanitizers.sh ]; then
+  echo "== the same suite under ASan + UBSan"
+  bash tests/sanitizers.sh
+fi
+
+if [ "${ECA_SKIP_PACKAGES:-0}" != 1 ]; then
+  echo "== packages"
+  bash packaging/test-packages.sh
+fi
