@@ -99,6 +99,11 @@ void E2eFixture::write_config(const std::string& extra, const std::string& state
                                             std::filesystem::perms::owner_write);
 }
 
+std::string E2eFixture::slurp_config() const {
+  std::ifstream in(config_);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 std::vector<std::string> E2eFixture::with_config(std::vector<std::string> args) const {
   args.insert(args.begin(), {"--config", config_.string()});
   return args;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -27,6 +29,7 @@ class E2eFixture : public ::testing::Test {
   // ("app-1".."app-N" at /salesforce/app-N); `extra` is appended verbatim.
   void write_config(const std::string& extra = "", const std::string& state_dir = "state");
   std::vector<std::string> with_config(std::vector<std::string> args) const;
+  std::string slurp_config() const;
 
   // Runs the agent to completion and remembers what it printed.
   ProcessResult run(const std::vector<std::string>& args, int timeout_s = 120);

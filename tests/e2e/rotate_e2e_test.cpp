@@ -181,3 +181,49 @@ TEST_F(RotateE2e, AppsListsEveryEcaWithConsumersAndASnippet) {
 
 }  // namespace
 }  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// validate --online names the problem per rotation for each kind of breakage.
+TEST_F(RotateE2e, ValidateOnlineNamesEachProblem) {
+  struct Case {
+    std::string what;
+    std::function<void()> breakit;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {"wrong Infisical secret",
+       [&] { std::ofstream(dir_ / "inf-secret") << "not-the-secret"; },
+       "check [infisical.auth] client_id and client_secret"},
+      {"unknown project",
+       [&] {
+         write_config();
+         std::string t = slurp_config();
+         t.replace(t.find(sb_->project_id()), sb_->project_id().size(), "no-such-project");
+         std::ofstream(config_) << t;
+       },
+       "no-such-project"},
+      {"missing app",
+       [&] {
+         write_config("\n[[rotation]]\nname = \"ghost\"\nconnection = \"sandbox\"\n"
+                      "app_id = \"0xI000000000000AAA\"\nsecret_path = \"/salesforce/ghost\"\n");
+       },
+       "rotation ghost"},
+      {"REST access disabled",
+       [&] { sb_->salesforce().set_rest_secret_access(false); },
+       "Allow access to External Client App consumer secrets via REST API"},
+  };
+  for (auto& c : cases) {
+    std::ofstream(dir_ / "inf-secret") << sb_->infisical_client_secret();
+    write_config();
+    sb_->salesforce().set_rest_secret_access(true);
+    c.breakit();
+    auto v = run({"validate", "--online"});
+    EXPECT_EQ(v.exit_code, 1) << c.what << "\n" << v.out << v.err;
+    EXPECT_THAT(v.out, HasSubstr(c.expect)) << c.what << "\n" << v.out;
+  }
+}
+
+}  // namespace
+}  // namespace eca::e2e
