@@ -19,6 +19,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/logger.h"
+#include "agent/rotation_engine.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
 #include "agent/version.h"
@@ -44,8 +45,11 @@ Commands:
   rotate NAME... | --all   Rotate now (dual-phase): stage, verify, promote, publish, then
                            revoke the pair before the previous one at the next rotation.
                            Counted as a manual rotation by the schedule.
-  status [--json]          One row per rotation: app, key fingerprint, last rotated,
-                           next due, state, last error. Reads the state directory only.
+  status [--json] [--online]
+                           One row per rotation: app, key fingerprint, last rotated,
+                           next due, state, last error. Reads the state directory only;
+                           --online also checks that the pair Infisical holds is one
+                           Salesforce accepts (by fingerprint; changes nothing).
   validate [--online]      Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
                            --online also logs in to Infisical and each connection, finds
@@ -271,6 +275,38 @@ std::string pad(std::string s, std::size_t w) {
   return s;
 }
 
+// status --online: which credential Infisical holds, by fingerprint (sealed values cannot
+// be read back here), and whether Salesforce accepts it: the primary always does, the
+// previous (Rotated) one until it expires or is revoked.
+std::string published_pair_check(Runtime& rt, const RotationSettings& r) {
+  SalesforceClient* sf = rt.salesforce(r.connection);
+  if (sf == nullptr) return "no such connection";
+  auto held = rt.infisical().list(r.secret_path);
+  if (!held) return "Infisical: " + held.error().message;
+  std::string fp;
+  for (const auto& s : *held) {
+    auto m = s.metadata.find(meta::kFingerprint);
+    if (s.name == r.consumer_key_secret && m != s.metadata.end()) fp = m->second;
+  }
+  if (fp.empty()) return "nothing published by eca-rotator";
+  auto consumers = sf->consumers(r.app_id);
+  if (!consumers) return "Salesforce: " + consumers.error().message;
+  auto picked = choose_consumer(r, *consumers, sf->endpoint(), nullptr);
+  if (!picked) return picked.error().message;
+  if (fingerprint(picked.value()->key.view()) == fp) return "published pair is the primary: authenticates";
+  auto slot = sf->staged(r.app_id, picked.value()->id);
+  if (slot) {
+    for (const auto& st : *slot) {
+      if (fingerprint(st.key.view()) == fp && st.state == StagedState::Rotated) {
+        return "published pair is the previous one (valid until " +
+               (st.expiration_date.empty() ? std::string("revoked") : st.expiration_date) +
+               "): a rotation is unfinished";
+      }
+    }
+  }
+  return "PROBLEM: the published pair is unknown to Salesforce and will not authenticate";
+}
+
 int cmd_status(const Args& a) {
   Logger log;
   auto cfg = load_or_report(a.config, log);
@@ -282,11 +318,16 @@ int cmd_status(const Args& a) {
   const TimePoint now = std::chrono::system_clock::now();
 
   struct Row {
-    std::string name, app, key, last, next, state, error;
+    std::string name, app, key, last, next, state, error, online;
   };
   std::vector<Row> rows;
+  std::unique_ptr<Runtime> rt;
+  if (a.online) {
+    rt = std::make_unique<Runtime>(*cfg, log);
+    if (auto st = rt->build_clients(); !st) return usage_error(st.error().message);
+  }
   for (const auto& r : cfg->rotations) {
-    Row row{r.name, r.app_id, "-", "never", "-", "due", ""};
+    Row row{r.name, r.app_id, "-", "never", "-", "due", "", ""};
     auto rec = store.load(r.name);
     ScheduleInput in;
     if (!rec) {
@@ -312,6 +353,7 @@ int cmd_status(const Args& a) {
     }
     if (!row.error.empty()) row.state = "failing";
     if (pending.count(r.name) != 0) row.state = "pending recovery";
+    if (rt) row.online = published_pair_check(*rt, r);
     rows.push_back(std::move(row));
   }
   if (a.json) {
@@ -322,7 +364,8 @@ int cmd_status(const Args& a) {
              "\",\"app_id\":\"" + json::escape(r.app) + "\",\"key_fingerprint\":\"" +
              json::escape(r.key) + "\",\"last_rotated\":\"" + json::escape(r.last) +
              "\",\"next_due\":\"" + json::escape(r.next) + "\",\"state\":\"" +
-             json::escape(r.state) + "\",\"last_error\":\"" + json::escape(r.error) + "\"}";
+             json::escape(r.state) + "\",\"last_error\":\"" + json::escape(r.error) + "\"" +
+             (a.online ? ",\"online\":\"" + json::escape(r.online) + "\"" : std::string()) + "}";
     }
     std::printf("%s]\n", out.c_str());
     return 0;
@@ -341,6 +384,7 @@ int cmd_status(const Args& a) {
     std::printf("%s  %s  %s  %s  %s  %s  %s\n", pad(r.name, wn).c_str(), pad(r.app, wa).c_str(),
                 pad(r.key, 12).c_str(), pad(r.last, wl).c_str(), pad(r.next, wx).c_str(),
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
+    if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.c_str());
   }
   return 0;
 }

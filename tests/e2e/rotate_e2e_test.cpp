@@ -227,3 +227,25 @@ TEST_F(RotateE2e, ValidateOnlineNamesEachProblem) {
 
 }  // namespace
 }  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+TEST_F(RotateE2e, StatusOnlineTellsWhetherThePublishedPairAuthenticates) {
+  ASSERT_EQ(run({"rotate", "app-1", "app-2"}).exit_code, 0);
+  // app-2: someone rotates by hand and revokes everything, leaving Infisical stale.
+  const auto& app2 = sb_->target_apps()[1];
+  ASSERT_TRUE(sb_->salesforce().revoke_staged_by_hand(app2.id));
+  ASSERT_TRUE(sb_->salesforce().stage_by_hand(app2.id).has_value());
+  ASSERT_TRUE(sb_->salesforce().promote_by_hand(app2.id));
+  ASSERT_TRUE(sb_->salesforce().revoke_staged_by_hand(app2.id));
+  sb_->clear_violations();  // the hand-made breakage is the point of this test
+  auto r = run({"status", "--online"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("published pair is the primary: authenticates"));
+  EXPECT_THAT(r.out, HasSubstr("PROBLEM: the published pair is unknown to Salesforce"));
+  EXPECT_THAT(r.out, HasSubstr("nothing published by eca-rotator"));
+}
+
+}  // namespace
+}  // namespace eca::e2e
