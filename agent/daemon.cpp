@@ -285,6 +285,11 @@ int Daemon::run() {
     return 2;
   }
   plan_all();
+  if (!Secret::all_locked()) {
+    log_.warn("", "start",
+              "could not lock secret memory into RAM (RLIMIT_MEMLOCK too low); secrets may be "
+              "swapped out. Raise LimitMEMLOCK= or use encrypted swap");
+  }
   rt_->refresh_metrics();
   rt_->write_metrics_file();
   if (!config_->agent.metrics_listen.empty()) {
