@@ -327,7 +327,12 @@ int Daemon::run() {
     if (stopping_ && !batch_running_) break;
 
     TimePoint wake = TimePoint::max();
-    for (const auto& [name, p] : plan_) wake = std::min(wake, p.next);
+    for (const auto& [name, p] : plan_) {
+      // Rotations in the batch in flight keep their past due time until it ends (the
+      // batch's own eventfd wakes us): arming the timer for them would spin.
+      if (batch_running_ && p.next <= now) continue;
+      wake = std::min(wake, p.next);
+    }
     arm_timer(wake);
     int timeout_ms = -1;
     if (watchdog) timeout_ms = static_cast<int>(watchdog->count());

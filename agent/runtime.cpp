@@ -145,6 +145,13 @@ void Runtime::refresh_metrics() {
   std::vector<std::string> names;
   for (const auto& r : config_.rotations) {
     names.push_back(r.name);
+    refresh_metrics(r);
+  }
+  metrics_->forget_rotations_except(names);
+}
+
+void Runtime::refresh_metrics(const RotationSettings& r) {
+  {
     Metrics::RotationState ms;
     ms.auto_rotation = r.auto_rotation;
     ScheduleInput in;
@@ -159,7 +166,6 @@ void Runtime::refresh_metrics() {
     ms.next_due = next_due(r, in, clock_->now());
     metrics_->set_rotation(r.name, ms);
   }
-  metrics_->forget_rotations_except(names);
 }
 
 void Runtime::write_metrics_file() {
@@ -174,7 +180,7 @@ void Runtime::write_metrics_file() {
 void Runtime::report(const RotationSettings& r, const RotationOutcome& o, double seconds) {
   const bool failed = o.result == RotationResult::Failed;
   if (o.result != RotationResult::Deferred) metrics_->observe_duration(r.name, seconds, !failed);
-  refresh_metrics();
+  refresh_metrics(r);
   write_metrics_file();
   const std::string& hook = failed ? config_.agent.on_failure : config_.agent.on_success;
   const bool worth_telling = failed || o.result == RotationResult::Rotated ||

@@ -60,6 +60,8 @@ class Runtime {
   void report(const RotationSettings& r, const RotationOutcome& o, double seconds);
   // Refreshes every rotation's gauges from the state store (start, reload).
   void refresh_metrics();
+  // Refreshes one rotation's gauges (after each attempt: O(1), not O(rotations)).
+  void refresh_metrics(const RotationSettings& r);
   void write_metrics_file();
 
  private:

@@ -134,6 +134,12 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   Sink sink{&response, options_.max_response_bytes};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_SHARE, shared_->share);
+  // curl_easy_reset brings the connection cache back to 5: too few for 16 rotations in
+  // flight against two hosts, which then evict each other's TLS connections constantly.
+  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 64L);
+  // Servers close idle keep-alive connections (the sandbox after 5 s); reusing one that is
+  // half-closed fails with a broken pipe, so do not reuse connections idle for longer.
+  curl_easy_setopt(curl, CURLOPT_MAXAGE_CONN, 4L);
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);

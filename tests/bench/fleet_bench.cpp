@@ -17,7 +17,7 @@
 // connections the agent opened to the fakes.
 //
 //   fleet-bench [--n 1000] [--concurrency 16] [--latency-ms 20] [--mode all]
-//               [--idle-seconds 60] [--watchdog-sec 0] [--smoke] ...   (--help)
+//               [--idle-seconds 60] [--watchdog-sec 60] [--smoke] ...   (--help)
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
