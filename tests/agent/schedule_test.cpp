@@ -69,5 +69,39 @@ TEST_F(ScheduleTest, TimeSkippedBySpringForwardRunsAtTheFirstValidMinute) {
   apply_timezone("UTC");
 }
 
+TEST_F(ScheduleTest, TimeRepeatedByFallBackRunsOnce) {
+  apply_timezone("Europe/Berlin");
+  RotationSettings s = r();
+  s.interval_days = 1;
+  s.rotate_at = "02:30";  // exists twice on 2026-10-25 in Berlin
+  ScheduleInput in;
+  in.last_rotated = at("2026-10-24T00:30:00Z");  // 02:30 CEST
+  auto due = next_due(s, in, at("2026-10-24T12:00:00Z"));
+  ASSERT_TRUE(due.has_value());
+  // One of the two 02:30s (00:30Z or 01:30Z), and the next day's is a full day later.
+  EXPECT_TRUE(*due == at("2026-10-25T00:30:00Z") || *due == at("2026-10-25T01:30:00Z"));
+  ScheduleInput after;
+  after.last_rotated = *due;
+  auto next = next_due(s, after, *due);
+  EXPECT_EQ(next, at("2026-10-26T01:30:00Z"));  // 02:30 CET
+  apply_timezone("UTC");
+}
+
+// The rule depends on the last rotation, not on "now": a wall clock that jumps back or
+// forward moves the due instant nowhere, so a jump can make a rotation run late or early
+// once, never twice within an interval.
+TEST_F(ScheduleTest, ClockJumpsDoNotMoveTheDueInstant) {
+  ScheduleInput in;
+  in.last_rotated = at("2026-11-01T03:00:00Z");
+  const auto due = next_due(r(), in, at("2026-11-02T00:00:00Z"));
+  EXPECT_EQ(next_due(r(), in, at("2025-01-01T00:00:00Z")), due) << "jump backwards";
+  EXPECT_EQ(next_due(r(), in, at("2027-06-01T00:00:00Z")), due) << "jump forwards";
+  ScheduleInput rotated_after_jump;
+  rotated_after_jump.last_rotated = at("2027-06-01T00:00:05Z");
+  EXPECT_EQ(next_due(r(), rotated_after_jump, at("2027-06-01T00:01:00Z")),
+            at("2027-06-15T03:00:00Z"))
+      << "after the catch-up rotation, a full interval";
+}
+
 }  // namespace
 }  // namespace eca

@@ -130,5 +130,36 @@ TEST_F(DaemonE2e, SigtermDuringARotationLeavesAStateTheNextStartCompletes) {
   EXPECT_TRUE(std::filesystem::is_empty(dir_ / "state" / "journal"));
 }
 
+TEST_F(DaemonE2e, FaultBurstsAreRetriedWithBackoffNotHotLoops) {
+  // Every app's first staging attempt meets a 503, the first publish a 429 with a wait.
+  sb_->salesforce().inject(sandbox::Fault::answer(
+      "sf.stage", 503, R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])", 3));
+  sandbox::Fault limited = sandbox::Fault::answer(
+      "inf.list", 429,
+      R"({"reqId":"req-1","statusCode":429,"error":"RateLimitExceeded","message":"Rate limit exceeded. Please try again in 90 seconds"})",
+      1);
+  sb_->infisical().inject(limited);
+  auto d = start_daemon();
+  ASSERT_TRUE(eventually([&] { return sb_->salesforce().request_count("sf.stage") >= 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  const int stages = sb_->salesforce().request_count("sf.stage");
+  const int lists = sb_->infisical().request_count("inf.list");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), stages) << "no retry before the backoff";
+  EXPECT_EQ(sb_->infisical().request_count("inf.list"), lists);
+  // Move past each backoff (1, 2, 4 min +-20 %, or the 90 s the server asked for) until
+  // every rotation completed; a retry that meets the last fault needs one more step.
+  bool done = false;
+  for (int step = 0; step < 4 && !done; ++step) {
+    advance(std::chrono::hours(1));
+    done = eventually([&] { return committed(1); }, 4);
+  }
+  auto r = stop(*d);
+  ASSERT_TRUE(done) << "completes once the faults clear; daemon said:\n" << r.err;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("retry 2 of 5"));
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
+}
+
 }  // namespace
 }  // namespace eca::e2e
