@@ -83,6 +83,15 @@ Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
   return chosen;
 }
 
+RotationOutcome RotationEngine::deferred(Context& c, const char* step, std::string detail) {
+  RotationOutcome o;
+  o.name = c.r.name;
+  o.result = RotationResult::Deferred;
+  o.detail = std::move(detail);
+  d_.log->info(c.r.name, step, o.detail);
+  return o;
+}
+
 RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e) {
   d_.log->error(c.r.name, step, e.describe(), e.request_id);
   RotationOutcome o;
@@ -246,13 +255,9 @@ RotationOutcome RotationEngine::run(Context& c) {
     const auto age = d_.clock->now() - created;
     if (known_age && age < std::chrono::minutes(d_.config->agent.stale_staged_minutes) &&
         age > -std::chrono::minutes(5)) {
-      RotationOutcome o;
-      o.name = r.name;
-      o.result = RotationResult::Deferred;
-      o.detail = "another rotation is in progress (a credential was staged at " +
-                 active->created_date + " by someone else); checking again later";
-      d_.log->info(r.name, "reconcile", o.detail);
-      return o;
+      return deferred(c, "reconcile",
+                      "another rotation is in progress (a credential was staged at " +
+                      active->created_date + " by someone else); checking again later");
     }
     d_.log->warn(r.name, "reconcile",
                  "deleting an abandoned staged credential (staged at " + active->created_date +
@@ -270,13 +275,9 @@ RotationOutcome RotationEngine::run(Context& c) {
       const auto promoted_at = expires - std::chrono::hours(24 * 30);
       const auto window = std::chrono::minutes(d_.config->agent.stale_staged_minutes);
       if (promoted_at > d_.clock->now() - window) {
-        RotationOutcome o;
-        o.name = r.name;
-        o.result = RotationResult::Deferred;
-        o.detail = "a credential was promoted moments ago by someone else and is not yet "
-                   "published; checking again later";
-        d_.log->info(r.name, "reconcile", o.detail);
-        return o;
+        return deferred(c, "reconcile",
+                        "a credential was promoted moments ago by someone else and is not yet "
+                        "published; checking again later");
       }
     }
   }
@@ -300,13 +301,9 @@ RotationOutcome RotationEngine::run(Context& c) {
       if (x.id == c.consumer_id && x.key.equals(c.primary_key.view())) unchanged = true;
     }
     if (!unchanged) {
-      RotationOutcome o;
-      o.name = r.name;
-      o.result = RotationResult::Deferred;
-      o.detail = "the primary credential changed meanwhile (another agent is rotating); "
-                 "checking again later";
-      d_.log->info(r.name, "reconcile", o.detail);
-      return o;
+      return deferred(c, "reconcile",
+                      "the primary credential changed meanwhile (another agent is rotating); "
+                      "checking again later");
     }
   }
 
@@ -337,12 +334,8 @@ RotationOutcome RotationEngine::run(Context& c) {
       // Refused because the slot is taken by a credential staged since we looked:
       // another agent sharing this config got there first.
       (void)d_.journal->clear(r.name);
-      RotationOutcome o;
-      o.name = r.name;
-      o.result = RotationResult::Deferred;
-      o.detail = "another rotation staged a credential first; checking again later";
-      d_.log->info(r.name, "stage", o.detail);
-      return o;
+      return deferred(c, "stage",
+                      "another rotation staged a credential first; checking again later");
     }
     if (other != nullptr) {
       // Our request may have created it before the answer was lost. It was never handed

@@ -89,6 +89,8 @@ class RotationEngine {
                  bool manual);
   Status commit(Context& c, const std::string& fp, long generation, bool manual);
   RotationOutcome fail(Context& c, const char* step, Error e);
+  // Another agent is mid-rotation: leave it alone and look again later.
+  RotationOutcome deferred(Context& c, const char* step, std::string detail);
 
   EngineDeps d_;
 };
