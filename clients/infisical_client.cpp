@@ -140,19 +140,13 @@ Status InfisicalClient::login() {
           "repeated failures); check client_id and client_secret");
     }
   }
-  HttpRequest req;
-  req.method = "POST";
-  req.url = api() + "/v1/auth/universal-auth/login";
-  req.endpoint = "inf.login";
-  req.ca_file = ep_.ca_file;
-  req.content_type = "application/json";
-  req.headers.emplace_back("Accept", "application/json");
-  req.body.append("{\"clientId\":\"");
-  json::append_escaped(req.body, ep_.client_id);
-  req.body.append("\",\"clientSecret\":\"");
-  json::append_escaped(req.body, ep_.client_secret.view());
-  req.body.append("\"}");
-  auto res = transport_.send(req);
+  Secret body;
+  body.append("{\"clientId\":\"");
+  json::append_escaped(body, ep_.client_id);
+  body.append("\",\"clientSecret\":\"");
+  json::append_escaped(body, ep_.client_secret.view());
+  body.append("\"}");
+  auto res = auth_post("/v1/auth/universal-auth/login", "inf.login", std::move(body));
   if (!res) return res.error();
   if (res->status == 200) {
     auto st = store_token(res.value(), "login");
@@ -228,21 +222,29 @@ Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
   return ok_status();
 }
 
-Status InfisicalClient::renew() {
+Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* endpoint,
+                                                Secret body) {
+  // The auth routes take their credential in the JSON body, not as a bearer token.
   HttpRequest req;
   req.method = "POST";
-  req.url = api() + "/v1/auth/token/renew";
-  req.endpoint = "inf.renew";
+  req.url = api() + path;
+  req.endpoint = endpoint;
   req.ca_file = ep_.ca_file;
   req.content_type = "application/json";
   req.headers.emplace_back("Accept", "application/json");
-  req.body.append("{\"accessToken\":\"");
+  req.body = std::move(body);
+  return transport_.send(req);
+}
+
+Status InfisicalClient::renew() {
+  Secret body;
+  body.append("{\"accessToken\":\"");
   {
     std::lock_guard<std::mutex> lock(token_mu_);
-    json::append_escaped(req.body, token_.view());
+    json::append_escaped(body, token_.view());
   }
-  req.body.append("\"}");
-  auto res = transport_.send(req);
+  body.append("\"}");
+  auto res = auth_post("/v1/auth/token/renew", "inf.renew", std::move(body));
   if (!res) return res.error();
   if (res->status == 200) return store_token(res.value(), "token renewal");
   return api_error(res.value(), "Infisical token renewal");

@@ -67,6 +67,7 @@ class InfisicalClient {
   // cannot help (the token is at its max TTL, which is the default identity setting).
   void refresh_if_needed();
   Status store_token(HttpResponse& response, const char* what);
+  Result<HttpResponse> auth_post(const char* path, const char* endpoint, Secret body);
   Result<HttpResponse> call(const char* method, const std::string& path_and_query,
                             const char* endpoint, const Secret& body, bool is_write);
   Error api_error(HttpResponse& response, const std::string& what);
