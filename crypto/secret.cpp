@@ -1,15 +1,128 @@
 #include "crypto/secret.h"
 
 #include <sodium.h>
+#include <sys/mman.h>
 
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ECA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ECA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ECA_POISON(p, n) ((void)(p), (void)(n))
+#define ECA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 namespace eca {
 namespace {
 
 std::atomic<bool> g_all_locked{true};
+
+// ---------------------------------------------------------------------------------------
+// SecretArena: the memory behind every Secret of up to kLargest bytes.
+//
+// A rotation makes a few hundred short-lived Secrets (request and response bodies, tokens,
+// parsed values). Giving each its own sodium_malloc costs an mmap, four mprotects, an mlock,
+// an madvise and, on release, an munlock and an munmap: with 16 threads each of those is a
+// TLB shootdown on every CPU, and it was most of the agent's CPU in a fleet burst. The arena
+// keeps what mattered about that heap and drops the per-allocation syscalls:
+//   - slabs are mmap'ed once, mlock'ed (a failure is reported by Secret::all_locked()),
+//     excluded from core dumps (MADV_DONTDUMP) and wiped in a forked child (MADV_WIPEONFORK);
+//   - blocks are zeroed when released, before they go back to a free list kept outside the
+//     blocks (a free block holds no pointer and no byte of an old secret);
+//   - the slabs are never returned to the system, so released secrets are never paged out
+//     through munmap'ed-but-not-zeroed memory.
+// What it gives up is the guard page after each allocation; AddressSanitizer builds poison
+// every byte outside live blocks instead, so the test suite still catches an overflow.
+// Larger buffers (rare: response bodies over 64 KiB) still use sodium_malloc.
+class SecretArena {
+ public:
+  static constexpr std::size_t kSmallest = 32;
+  static constexpr std::size_t kClasses = 12;                    // 32 B .. 64 KiB
+  static constexpr std::size_t kLargest = kSmallest << (kClasses - 1);
+  static constexpr std::size_t kSlab = 256 * 1024;
+
+  // Usable bytes of the block that would serve a request for `n` bytes (0 if too large).
+  static std::size_t block_size(std::size_t n) {
+    if (n > kLargest) return 0;
+    std::size_t size = kSmallest;
+    while (size < n) size <<= 1;
+    return size;
+  }
+
+  char* take(std::size_t block) {
+    const std::size_t cls = class_of(block);
+    std::lock_guard<std::mutex> lock(mu_);
+    char* p = nullptr;
+    if (!free_[cls].empty()) {
+      p = free_[cls].back();
+      free_[cls].pop_back();
+    } else {
+      if (slab_left_ < block) new_slab();
+      p = slab_next_;
+      slab_next_ += block;
+      slab_left_ -= block;
+    }
+    ECA_UNPOISON(p, block);
+    return p;  // zero: fresh from mmap or zeroed by give_back()
+  }
+
+  void give_back(char* p, std::size_t block) {
+    sodium_memzero(p, block);
+    const std::size_t cls = class_of(block);
+    std::lock_guard<std::mutex> lock(mu_);
+    ECA_POISON(p, block);
+    free_[cls].push_back(p);
+  }
+
+  // For tests: whether the `n` bytes at `p` (inside a released block) are all zero.
+  bool released_bytes_are_zero(const char* p, std::size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ECA_UNPOISON(p, n);
+    bool zero = true;
+    for (std::size_t i = 0; i < n; ++i) zero = zero && p[i] == 0;
+    ECA_POISON(p, n);
+    return zero;
+  }
+
+ private:
+  static std::size_t class_of(std::size_t block) {
+    std::size_t cls = 0;
+    while ((kSmallest << cls) < block) ++cls;
+    return cls;
+  }
+
+  void new_slab() {
+    void* m = mmap(nullptr, kSlab, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) std::abort();  // out of memory: nothing sensible to do with a secret
+    (void)madvise(m, kSlab, MADV_DONTDUMP);
+#ifdef MADV_WIPEONFORK
+    (void)madvise(m, kSlab, MADV_WIPEONFORK);
+#endif
+    if (mlock(m, kSlab) != 0) g_all_locked.store(false, std::memory_order_relaxed);
+    slab_next_ = static_cast<char*>(m);
+    slab_left_ = kSlab;
+    ECA_POISON(slab_next_, slab_left_);
+    // The tail of the previous slab (smaller than the block asked for) is simply left unused.
+  }
+
+  std::mutex mu_;
+  std::array<std::vector<char*>, kClasses> free_;
+  char* slab_next_ = nullptr;
+  std::size_t slab_left_ = 0;
+};
+
+SecretArena& arena() {
+  static SecretArena* a = new SecretArena();  // never destroyed: Secrets may outlive statics
+  return *a;
+}
 
 // sodium_malloc already tries mlock; it reports nothing when that fails, so we
 // lock again ourselves to learn whether the limit allowed it.
@@ -18,6 +131,7 @@ char* guarded_alloc(std::size_t capacity) {
   void* p = sodium_malloc(capacity);
   if (p == nullptr) std::abort();  // out of memory: nothing sensible to do with a secret
   if (sodium_mlock(p, capacity) != 0) g_all_locked.store(false, std::memory_order_relaxed);
+  std::memset(p, 0, capacity);
   return static_cast<char*>(p);
 }
 
@@ -38,10 +152,15 @@ Secret Secret::zeroed(std::size_t size) {
 }
 
 void Secret::allocate(std::size_t capacity) {
-  // +1 keeps a terminating NUL for in-situ JSON parsing and C APIs.
-  data_ = guarded_alloc(capacity + 1);
-  std::memset(data_, 0, capacity + 1);
-  capacity_ = capacity;
+  // +1 keeps a terminating NUL for in-situ JSON parsing and C APIs. A pooled block is
+  // used whole: its extra bytes become capacity, so appends fill it before growing.
+  if (std::size_t block = SecretArena::block_size(capacity + 1); block != 0) {
+    data_ = arena().take(block);
+    capacity_ = block - 1;
+  } else {
+    data_ = guarded_alloc(capacity + 1);
+    capacity_ = capacity;
+  }
 }
 
 Secret::Secret(Secret&& other) noexcept
@@ -63,8 +182,12 @@ Secret::~Secret() { wipe(); }
 
 void Secret::wipe() {
   if (data_ != nullptr) {
-    sodium_munlock(data_, capacity_ + 1);  // zeroes as well
-    sodium_free(data_);                    // zeroes again and releases
+    if (capacity_ + 1 <= SecretArena::kLargest) {
+      arena().give_back(data_, capacity_ + 1);  // zeroes, then pools
+    } else {
+      sodium_munlock(data_, capacity_ + 1);  // zeroes as well
+      sodium_free(data_);                    // zeroes again and releases
+    }
   }
   data_ = nullptr;
   size_ = 0;
@@ -79,9 +202,9 @@ bool Secret::equals(std::string_view other) const {
 
 void Secret::append(std::string_view more) {
   if (more.empty()) return;
-  if (size_ + more.size() > capacity_) {
-    std::size_t cap = capacity_ < 64 ? 64 : capacity_;
-    while (cap < size_ + more.size()) cap *= 2;
+  if (data_ == nullptr || size_ + more.size() > capacity_) {
+    std::size_t cap = capacity_ < 63 ? 63 : capacity_;
+    while (cap < size_ + more.size()) cap = cap * 2 + 1;
     Secret bigger;
     bigger.allocate(cap);
     if (size_ != 0) std::memcpy(bigger.data_, data_, size_);
@@ -100,6 +223,10 @@ void Secret::truncate(std::size_t new_size) {
 }
 
 bool Secret::all_locked() { return g_all_locked.load(std::memory_order_relaxed); }
+
+bool Secret::released_bytes_are_zero(const char* p, std::size_t n) {
+  return arena().released_bytes_are_zero(p, n);
+}
 
 void wipe_string(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());

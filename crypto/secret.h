@@ -1,8 +1,9 @@
 // Secret: the only type that holds a credential inside the agent.
 //
-// Backed by libsodium's guarded heap (sodium_malloc: guard pages, mlock where
-// the limit allows, excluded from core dumps via MADV_DONTDUMP), zeroed on
-// release, move-only so a copy is always an explicit `clone()`. The buffer is
+// Backed by locked memory that never reaches a core dump: a pool of mlock'ed,
+// MADV_DONTDUMP slabs for buffers up to 64 KiB (see SecretArena in secret.cpp
+// for why not one sodium_malloc each) and libsodium's guarded heap for larger
+// ones. Zeroed on release, move-only so a copy is always an explicit `clone()`. The buffer is
 // kept NUL-terminated so RapidJSON can parse it in situ: parsed strings then
 // point into this buffer instead of being copied into ordinary heap memory.
 #pragma once
@@ -47,6 +48,9 @@ class Secret {
 
   // Whether mlock succeeded for every allocation so far (false once any failed).
   static bool all_locked();
+
+  // For tests: whether the n bytes at p, inside a buffer already released, are zero.
+  static bool released_bytes_are_zero(const char* p, std::size_t n);
 
  private:
   void allocate(std::size_t capacity);

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace eca {
 namespace {
@@ -54,9 +58,57 @@ TEST(Secret, WipeReleasesAndEmpties) {
   EXPECT_EQ(s.view(), "");
 }
 
-// The buffer is zeroed before release: check through the guarded allocation, which
-// sodium_munlock zeroes in place before sodium_free unmaps it. We observe the zeroing
-// on a buffer we still own by wiping a moved-from clone's contents explicitly.
+TEST(Secret, ReleasedBufferIsZeroed) {
+  const char* p = nullptr;
+  std::size_t n = 0;
+  {
+    Secret s("a consumer secret that must not linger in memory");
+    p = s.c_str();
+    n = s.size() + 1;
+  }
+  EXPECT_TRUE(Secret::released_bytes_are_zero(p, n));
+}
+
+TEST(Secret, GrownBufferLeavesNoCopyBehind) {
+  Secret s("first part of a secret;");
+  const char* old = s.c_str();
+  const std::size_t old_size = s.size();
+  std::string expect(s.view());
+  for (int i = 0; i < 20; ++i) {  // forces several reallocations into larger blocks
+    s.append("more secret bytes, ");
+    expect += "more secret bytes, ";
+  }
+  ASSERT_NE(s.c_str(), old);
+  EXPECT_EQ(s.view(), expect);
+  EXPECT_TRUE(Secret::released_bytes_are_zero(old, old_size));
+}
+
+TEST(Secret, LargeBuffersBeyondThePoolWork) {
+  std::string big(200 * 1024, 'x');
+  Secret s(big);
+  EXPECT_EQ(s.view(), big);
+  s.append("tail");
+  EXPECT_EQ(s.size(), big.size() + 4);
+  EXPECT_EQ(s.c_str()[s.size()], '\0');
+}
+
+TEST(Secret, ConcurrentUseKeepsValuesApart) {
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([t, &mismatches] {
+      for (int i = 0; i < 2000; ++i) {
+        std::string v = "thread-" + std::to_string(t) + "-value-" + std::to_string(i);
+        Secret s(v);
+        s.append(v);
+        if (s.view() != v + v) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
 TEST(Secret, WipeStringZeroesInPlace) {
   std::string s = "plain copy of a secret";
   const char* p = s.data();
