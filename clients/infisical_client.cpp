@@ -281,7 +281,13 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
       gen = token_generation_;
     }
     if (token.empty()) {
-      if (auto st = login(); !st) return st.error();
+      auto st = flight_.run(
+          [this] {
+            std::lock_guard<std::mutex> lock(token_mu_);
+            return !token_.empty();
+          },
+          [this] { return login(); });
+      if (!st) return st.error();
       std::lock_guard<std::mutex> lock(token_mu_);
       token = token_.clone();
       gen = token_generation_;

@@ -14,6 +14,7 @@
 
 #include "clients/http_transport.h"
 #include "clients/result.h"
+#include "clients/token_flight.h"
 #include "crypto/secret.h"
 
 namespace eca {
@@ -76,6 +77,7 @@ class InfisicalClient {
   HttpTransport& transport_;
   InfisicalEndpoint ep_;
   std::string api_base_;
+  TokenFlight flight_;  // one login at a time
   std::mutex token_mu_;
   Secret token_;
   long token_generation_ = 0;

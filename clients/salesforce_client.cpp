@@ -226,7 +226,13 @@ Result<HttpResponse> SalesforceClient::call(const char* method, const std::strin
       gen = token_generation_;
     }
     if (token.empty()) {
-      if (auto st = authenticate(); !st) return st.error();
+      auto st = flight_.run(
+          [this] {
+            std::lock_guard<std::mutex> lock(token_mu_);
+            return !token_.empty();
+          },
+          [this] { return authenticate(); });
+      if (!st) return st.error();
       std::lock_guard<std::mutex> lock(token_mu_);
       token = token_.clone();
       gen = token_generation_;

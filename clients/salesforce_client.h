@@ -11,6 +11,7 @@
 
 #include "clients/http_transport.h"
 #include "clients/result.h"
+#include "clients/token_flight.h"
 #include "crypto/secret.h"
 
 namespace eca {
@@ -90,6 +91,7 @@ class SalesforceClient {
 
   HttpTransport& transport_;
   SalesforceEndpoint ep_;
+  TokenFlight flight_;  // one login at a time
   std::mutex token_mu_;
   Secret token_;
   long token_generation_ = 0;

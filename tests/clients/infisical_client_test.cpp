@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "clients/curl_transport.h"
 #include "tests/sandbox/fake_infisical.h"
 
@@ -84,6 +88,46 @@ TEST_F(InfisicalClientTest, WrongSecretBacksOffInsteadOfTrippingTheLockout) {
   EXPECT_EQ(first.error().message.find("wrong-secret"), std::string::npos);
   for (int i = 0; i < 5; ++i) EXPECT_FALSE(c->list("/").ok());
   EXPECT_EQ(inf_->request_count("inf.login"), 1) << "one refused login, then a pause";
+}
+
+TEST_F(InfisicalClientTest, ABurstOfFirstCallsLogsInOnce) {
+  identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));
+  Fault slow_login;
+  slow_login.endpoint = "inf.login";
+  slow_login.latency_ms = 200;  // every worker finds the cache empty while the login runs
+  inf_->inject(slow_login);
+  auto c = client();
+  std::vector<std::thread> workers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 8; ++i) {
+    workers.emplace_back([&] {
+      if (!c->list("/").ok()) ++failed;
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(inf_->request_count("inf.login"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 8);
+}
+
+TEST_F(InfisicalClientTest, WorkersWaitingOnARefusedLoginDoNotRetryIt) {
+  identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));
+  Fault slow_login;
+  slow_login.endpoint = "inf.login";
+  slow_login.latency_ms = 200;
+  inf_->inject(slow_login);
+  auto c = client("wrong-secret");
+  std::vector<std::thread> workers;
+  std::atomic<int> auth_errors{0};
+  for (int i = 0; i < 8; ++i) {
+    workers.emplace_back([&] {
+      auto r = c->list("/");
+      if (!r.ok() && r.error().kind == ErrorKind::Auth) ++auth_errors;
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(auth_errors.load(), 8);
+  EXPECT_EQ(inf_->request_count("inf.login"), 1) << "a refused login counts towards the lockout";
 }
 
 TEST_F(InfisicalClientTest, RateLimitCarriesTheWaitFromMessageOrHeader) {

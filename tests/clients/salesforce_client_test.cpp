@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "clients/curl_transport.h"
 #include "tests/sandbox/fake_salesforce.h"
 
@@ -53,6 +57,25 @@ TEST_F(SalesforceClientTest, ExpiredTokenIsFetchedAgainOnceAndTheCallRepeated) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   EXPECT_EQ(sf_->request_count("sf.token"), 2);
   EXPECT_EQ(sf_->request_count("sf.consumers"), 3);
+}
+
+TEST_F(SalesforceClientTest, ABurstOfFirstCallsFetchesOneToken) {
+  auto app = sf_->add_app("Billing");
+  Fault slow_token;
+  slow_token.endpoint = "sf.token";
+  slow_token.latency_ms = 200;  // every worker finds the cache empty while the fetch runs
+  sf_->inject(slow_token);
+  std::vector<std::thread> workers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 8; ++i) {
+    workers.emplace_back([&] {
+      if (!client_->consumers(app.id).ok()) ++failed;
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(sf_->request_count("sf.token"), 1);
+  EXPECT_EQ(sf_->request_count("sf.consumers"), 8);
 }
 
 TEST_F(SalesforceClientTest, StagingSendsABodySoItNeverHangs) {
