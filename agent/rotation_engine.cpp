@@ -503,12 +503,19 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
 
   // 7. Publish (unless an interrupted run already did) and 8. commit.
   const std::string fp = fingerprint(entry.key.view());
-  auto held = d_.infisical->list(r.secret_path);
+  // A pair staged by this run cannot be in Infisical yet (inspect listed the folder moments
+  // ago and nobody else knows the pair); only a replayed journal entry may have been
+  // published before the interruption.
   bool already = false;
-  if (held) {
-    for (const auto& s : *held) {
-      auto m = s.metadata.find(meta::kFingerprint);
-      if (s.name == r.consumer_key_secret && m != s.metadata.end() && m->second == fp) already = true;
+  if (resumed) {
+    auto held = d_.infisical->list(r.secret_path);
+    if (held) {
+      for (const auto& s : *held) {
+        auto m = s.metadata.find(meta::kFingerprint);
+        if (s.name == r.consumer_key_secret && m != s.metadata.end() && m->second == fp) {
+          already = true;
+        }
+      }
     }
   }
   if (!already) {
@@ -604,6 +611,12 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   }
   writes[0].metadata = md;
   writes[1].metadata = md;
+  if (!c.held_exists && r.secret_path != "/") {
+    // Inspect found nothing there, usually because the folder does not exist yet, and
+    // secret writes never create folders: create it first instead of learning it from a
+    // failed upsert. If this fails, the upsert still creates it on "Folder not found".
+    (void)d_.infisical->create_folder(r.secret_path);
+  }
   std::vector<StoredSecret> echoed;
   Status st = d_.infisical->upsert(r.secret_path, writes, &echoed);
   if (!st && st.error().kind != ErrorKind::Unknown) return st;

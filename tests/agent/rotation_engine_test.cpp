@@ -193,6 +193,31 @@ TEST_F(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
   EXPECT_EQ(staged->state, sandbox::StagedState::Rotated);
 }
 
+// Every request counts against the org's daily API limit and Infisical's rate limit:
+// the steady-state rotation makes exactly the requests of the protocol, and the first
+// one into a new folder creates the folder instead of learning from a failed upsert.
+TEST_F(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "no upsert into a missing folder";
+  EXPECT_EQ(inf_->request_count("inf.list"), 1);
+
+  sf_->clear_log();
+  inf_->clear_log();
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  // R2, R4, R8 (two rotations ago), R2 again right before R5, R5, the verify token, R7.
+  EXPECT_EQ(sf_->request_count("sf.consumers"), 2);
+  EXPECT_EQ(sf_->request_count("sf.staged_list"), 1);
+  EXPECT_EQ(sf_->request_count("sf.revoke"), 1);
+  EXPECT_EQ(sf_->request_count("sf.stage"), 1);
+  EXPECT_EQ(sf_->request_count("sf.token"), 1) << "the connection's token is cached";
+  EXPECT_EQ(sf_->request_count("sf.promote"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 1) << "one look before, none after staging";
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "its answer carries the read-back";
+  EXPECT_EQ(inf_->request_count("inf.folder_create"), 0);
+  EXPECT_EQ(inf_->request_count("inf.login"), 0) << "the Infisical token is cached";
+}
+
 TEST_F(RotationEngineTest, RefusesTheConnectionsOwnApp) {
   config_.rotations.front().app_id = conn_.id;
   auto o = engine().rotate(rotation(), true);

@@ -76,6 +76,12 @@ TEST_F(OperationsE2e, MetricsFileAndHooksReflectSuccessAndFailure) {
       << hook_log.string() << "; echo --- >> " << hook_log.string() << "\"\non_failure = \"env | grep ^ECA_ >> "
       << hook_log.string() << "; echo --- >> " << hook_log.string() << "\"\n";
   sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  // One upsert meets a folder deleted since it was created: a 4xx, retried after creating it.
+  sandbox::Fault gone;
+  gone.endpoint = "inf.upsert";
+  gone.status = 404;
+  gone.body = R"({"reqId":"req-1","statusCode":404,"message":"Folder with path '/x' in environment with slug 'prod' not found","error":"NotFound"})";
+  sb_->infisical().inject(gone);
   auto r = run({"rotate", "app-1", "app-2"});
   EXPECT_EQ(r.exit_code, 1);
   const std::string m = slurp(metrics);

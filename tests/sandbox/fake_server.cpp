@@ -156,7 +156,9 @@ void FakeServer::start() {
   // Real services answer without Nagle delays; without this, httplib's separate header
   // and body writes meet the client's delayed ACK and add ~40 ms to every request.
   server_->set_tcp_nodelay(true);
-  server_->set_keep_alive_max_count(100);
+  // Servers do close busy keep-alive connections after a number of requests; 1000 is
+  // nginx's default (keepalive_requests), the usual front of a self-hosted Infisical.
+  server_->set_keep_alive_max_count(1000);
   const auto threads = static_cast<std::size_t>(std::max(2, options_.threads));
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
