@@ -29,7 +29,8 @@ Status fsync_dir(const std::filesystem::path& dir) {
 
 }  // namespace
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                             Durability durability) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
@@ -50,7 +51,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durability != Durability::None && ::fsync(fd) != 0) {
     int err = errno;
     ::close(fd);
     ::unlink(tmpl.c_str());
@@ -66,7 +67,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     ::unlink(tmpl.c_str());
     return io_error("cannot rename into", path, err);
   }
-  return fsync_dir(dir);
+  return durability == Durability::Full ? fsync_dir(dir) : ok_status();
 }
 
 Status ensure_private_dir(const std::filesystem::path& dir) {
@@ -113,8 +114,9 @@ Result<Secret> read_file_secret(const std::filesystem::path& path, std::size_t m
   return out;
 }
 
-Status remove_file_durably(const std::filesystem::path& path) {
+Status remove_file(const std::filesystem::path& path, Durability durability) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path, errno);
+  if (durability != Durability::Full) return ok_status();
   std::filesystem::path dir = path.parent_path();
   return fsync_dir(dir.empty() ? std::filesystem::path(".") : dir);
 }

@@ -174,7 +174,10 @@ Result<std::optional<JournalEntry>> FileJournal::read(const std::string& rotatio
 }
 
 Status FileJournal::clear(const std::string& rotation) {
-  return remove_file_durably(path_for(rotation));
+  // Not fsynced: if a power loss undoes the removal, the entry of a completed rotation comes
+  // back and its roll-forward finds the pair promoted and published, and only commits.
+  // (Any later journal write for this directory makes the removal durable anyway.)
+  return remove_file(path_for(rotation), Durability::Content);
 }
 
 std::vector<std::string> FileJournal::pending() const {

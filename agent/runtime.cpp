@@ -171,7 +171,8 @@ void Runtime::refresh_metrics(const RotationSettings& r) {
 void Runtime::write_metrics_file() {
   if (config_.agent.metrics_file.empty()) return;
   std::lock_guard<std::mutex> lock(file_mu_);
-  if (auto st = write_file_atomically(config_.agent.metrics_file, metrics_->render(clock_->now()));
+  if (auto st = write_file_atomically(config_.agent.metrics_file, metrics_->render(clock_->now()),
+                                      Durability::None);
       !st) {
     log_.warn("", "metrics", st.error().message);
   }

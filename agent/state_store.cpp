@@ -64,7 +64,9 @@ Status StateStore::save(const RotationRecord& r) {
                     "\",\"last_attempt\":\"" + time_or_empty(r.last_attempt) +
                     "\",\"last_error\":\"" + json::escape(r.last_error) +
                     "\",\"consecutive_failures\":" + std::to_string(r.consecutive_failures) + "}\n";
-  return write_file_atomically(dir_ / "rotations" / (r.name + ".json"), out);
+  // A record lost to a power loss is harmless: the shared schedule lives in Infisical's
+  // metadata and the engine's due check reads it from there.
+  return write_file_atomically(dir_ / "rotations" / (r.name + ".json"), out, Durability::Content);
 }
 
 }  // namespace eca

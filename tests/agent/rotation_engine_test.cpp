@@ -56,8 +56,9 @@ class FlakyJournal final : public Journal {
     return inner_.write(e);
   }
   Result<std::optional<JournalEntry>> read(const std::string& r) override { return inner_.read(r); }
-  Status clear(const std::string& r) override { return inner_.clear(r); }
+  Status clear(const std::string& r) override { return lose_clear_ ? ok_status() : inner_.clear(r); }
   std::optional<JournalPhase> fail_phase_;
+  bool lose_clear_ = false;  // a removal undone by a power loss (it is not fsynced)
 
  private:
   Journal& inner_;
@@ -216,6 +217,26 @@ TEST_F(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
   EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "its answer carries the read-back";
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 0);
   EXPECT_EQ(inf_->request_count("inf.login"), 0) << "the Infisical token is cached";
+}
+
+TEST_F(RotationEngineTest, AJournalEntryBroughtBackByAPowerLossOnlyCommits) {
+  journal_->lose_clear_ = true;
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  ASSERT_FALSE(file_journal_->pending().empty());
+  const auto pub = *published();
+  journal_->lose_clear_ = false;
+  sf_->clear_log();
+  inf_->clear_log();
+  auto o = engine().rotate(rotation(), false, true);  // the scheduled run after the reboot
+  EXPECT_EQ(o.generation, 1) << o.detail;
+  EXPECT_EQ(sf_->request_count("sf.stage"), 0);
+  EXPECT_EQ(sf_->request_count("sf.promote"), 0);
+  EXPECT_EQ(sf_->request_count("sf.revoke"), 0);
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 0);
+  EXPECT_EQ(published()->key, pub.key);
+  EXPECT_EQ(published()->secret, pub.secret);
+  EXPECT_TRUE(sf_->authenticates(pub.key, pub.secret));
+  EXPECT_TRUE(file_journal_->pending().empty());
 }
 
 TEST_F(RotationEngineTest, RefusesTheConnectionsOwnApp) {
