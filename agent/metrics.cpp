@@ -48,9 +48,10 @@ void Metrics::forget_rotations_except(const std::vector<std::string>& names) {
   }
 }
 
-void Metrics::count_request(const std::string& endpoint, int status) {
+void Metrics::count_request(const std::string& endpoint, int status, long new_connections) {
   std::lock_guard<std::mutex> lock(mu_);
   ++requests_[{endpoint, status_class(status)}];
+  if (new_connections > 0) connections_[service_of(endpoint)] += new_connections;
 }
 
 void Metrics::observe_duration(const std::string&, double seconds, bool ok) {
@@ -98,6 +99,12 @@ std::string Metrics::render(TimePoint now) const {
   for (const auto& [k, v] : requests_) {
     o += "eca_rotator_requests_total{service=\"" + service_of(k.first) + "\",endpoint=\"" +
          k.first + "\",status=\"" + k.second + "\"} " + std::to_string(v) + "\n";
+  }
+  o += "# HELP eca_rotator_connections_opened_total New connections (TCP and TLS handshakes) by "
+       "service; a steady rise per request means connections are not being reused.\n"
+       "# TYPE eca_rotator_connections_opened_total counter\n";
+  for (const auto& [k, v] : connections_) {
+    o += "eca_rotator_connections_opened_total{service=\"" + k + "\"} " + std::to_string(v) + "\n";
   }
   o += "# HELP eca_rotator_rotations_total Rotation attempts by outcome.\n"
        "# TYPE eca_rotator_rotations_total counter\n";

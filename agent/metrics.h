@@ -29,7 +29,8 @@ class Metrics {
 
   void set_rotation(const std::string& name, const RotationState& s);
   void forget_rotations_except(const std::vector<std::string>& names);
-  void count_request(const std::string& endpoint, int status);  // status 0 = no answer
+  // status 0 = no answer; new_connections: connections (TCP + TLS handshakes) it opened.
+  void count_request(const std::string& endpoint, int status, long new_connections = 0);
   void observe_duration(const std::string& name, double seconds, bool ok);
 
   std::string render(TimePoint now) const;
@@ -40,6 +41,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::string, RotationState> rotations_;
   std::map<std::pair<std::string, std::string>, long> requests_;  // (endpoint, class) -> n
+  std::map<std::string, long> connections_;                        // service -> opened
   static constexpr std::array<double, 8> kBuckets{0.5, 1, 2, 5, 10, 30, 60, 300};
   std::array<long, kBuckets.size()> bucket_counts_{};
   long duration_count_ = 0;

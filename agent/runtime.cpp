@@ -22,8 +22,8 @@ Runtime::Runtime(const Config& config, Logger& log, Metrics* metrics)
       journal_(config.agent.state_dir),
       metrics_(metrics != nullptr ? metrics : &own_metrics_) {
   Metrics* m = metrics_;
-  transport_.on_request([m](const std::string& endpoint, int status) {
-    m->count_request(endpoint, status);
+  transport_.on_request([m](const std::string& endpoint, int status, long new_connections) {
+    m->count_request(endpoint, status, new_connections);
   });
   clock_ = make_clock(&test_clock_);
 }

@@ -209,7 +209,9 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   request.body.wipe();
   requests_.fetch_add(1, std::memory_order_relaxed);
   new_connections_.fetch_add(connects, std::memory_order_relaxed);
-  if (observer_) observer_(request.endpoint, rc == CURLE_OK ? static_cast<int>(status) : 0);
+  if (observer_) {
+    observer_(request.endpoint, rc == CURLE_OK ? static_cast<int>(status) : 0, connects);
+  }
 
   if (rc == CURLE_OK) {
     response.status = static_cast<int>(status);

@@ -36,8 +36,9 @@ class CurlTransport final : public HttpTransport {
   Result<HttpResponse> send(HttpRequest& request) override;
   TransportStats stats() const override;
 
-  // Called after every request with its endpoint name and HTTP status (0 = no answer).
-  void on_request(std::function<void(const std::string&, int)> observer) {
+  // Called after every request with its endpoint name, HTTP status (0 = no answer) and
+  // how many new connections it opened (0 when it reused one).
+  void on_request(std::function<void(const std::string&, int, long)> observer) {
     observer_ = std::move(observer);
   }
 
@@ -52,7 +53,7 @@ class CurlTransport final : public HttpTransport {
   std::vector<void*> pool_;
   std::atomic<long> requests_{0};
   std::atomic<long> new_connections_{0};
-  std::function<void(const std::string&, int)> observer_;
+  std::function<void(const std::string&, int, long)> observer_;
 };
 
 // Whether a URL's host is a loopback address or "localhost".

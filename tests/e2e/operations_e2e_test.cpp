@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <thread>
 
 #include "tests/e2e/e2e_fixture.h"
@@ -92,6 +93,15 @@ TEST_F(OperationsE2e, MetricsFileAndHooksReflectSuccessAndFailure) {
   EXPECT_THAT(m, HasSubstr("eca_rotator_generation{rotation=\"app-1\"} 1"));
   EXPECT_THAT(m, HasSubstr("endpoint=\"sf.promote\",status=\"2xx\"} 2"));
   EXPECT_THAT(m, HasSubstr("endpoint=\"inf.upsert\",status=\"4xx\"} 1"));
+  // Two rotations at once over two hosts: a connection or two each, reused by ~20 requests.
+  for (const char* service : {"salesforce", "infisical"}) {
+    std::smatch opened;
+    const std::regex line(std::string("eca_rotator_connections_opened_total\\{service=\"") +
+                          service + "\"\\} (\\d+)");
+    ASSERT_TRUE(std::regex_search(m, opened, line)) << service;
+    EXPECT_GE(std::stoi(opened[1]), 1) << service;
+    EXPECT_LE(std::stoi(opened[1]), 3) << service << ": connections are not being reused";
+  }
   EXPECT_THAT(m, HasSubstr("eca_rotator_rotations_total{outcome=\"failure\"} 1"));
   EXPECT_THAT(m, HasSubstr("eca_rotator_healthy 0"));
   EXPECT_THAT(hooks, HasSubstr("ECA_ROTATION=app-1"));
