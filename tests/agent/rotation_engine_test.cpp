@@ -218,7 +218,8 @@ TEST_F(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOl
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
   EXPECT_NE(o.detail.find("No space left on device"), std::string::npos) << o.detail;
-  EXPECT_NE(o.detail.find("staged credential was deleted"), std::string::npos) << o.detail;
+  EXPECT_NE(o.impact.find("staged credential was deleted"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("current credential stays valid"), std::string::npos) << o.impact;
   EXPECT_EQ(sf_->request_count("sf.promote"), 1) << "only the first rotation promoted";
   auto staged = sf_->staged(app_.id);
   EXPECT_TRUE(!staged || staged->state != sandbox::StagedState::Active);
@@ -247,7 +248,9 @@ TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
                       R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})"));
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
-  EXPECT_NE(o.detail.find("still holds the previous pair"), std::string::npos) << o.detail;
+  EXPECT_NE(o.impact.find("still holds the previous pair"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("published on the next attempt"), std::string::npos) << o.impact;
+  EXPECT_EQ(o.next, "run `eca-rotator rotate billing` again") << "one-shot: a rerun hint";
   // Infisical keeps gen1, now Rotated and still valid.
   EXPECT_EQ(published()->key, gen1.key);
   EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret));
