@@ -262,6 +262,47 @@ TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   EXPECT_TRUE(file_journal_->pending().empty());
 }
 
+TEST_F(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
+  const auto original = app_.primary();
+  sf_->inject(answer("sf.promote", 503,
+                     R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])"));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.impact.find("staged and journaled but not promoted"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("current credential stays valid"), std::string::npos) << o.impact;
+  EXPECT_EQ(o.next, "run `eca-rotator rotate billing` again");
+  EXPECT_EQ(sf_->primary(app_.id)->key, original.key);
+  EXPECT_EQ(file_journal_->pending(), std::vector<std::string>{"billing"});
+  EXPECT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+}
+
+TEST_F(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
+  config_.rotations.front().app_id = conn_.id;  // refused: a permanent failure
+  std::string asked;
+  RotationEngine retrying = [&] {
+    EngineDeps deps;
+    deps.config = &config_;
+    deps.infisical = infisc();
+    deps.salesforce["acme"] = sfc_.get();
+    deps.sealer = sealer_.get();
+    deps.journal = journal_.get();
+    deps.state = store_.get();
+    deps.clock = &time_;
+    deps.log = &log_;
+    deps.next_step = [&](const RotationSettings& r, const Error& err) {
+      asked = r.name + ":" + to_string(err.kind);
+      // The failure is recorded before the caller plans from it.
+      auto rec = store_->load(r.name);
+      return rec && rec->has_value() && (*rec)->consecutive_failures == 1 ? "planned" : "early";
+    };
+    return RotationEngine(std::move(deps));
+  }();
+  auto o = retrying.rotate(rotation(), false);
+  EXPECT_EQ(asked, "billing:permanent");
+  EXPECT_EQ(o.next, "planned");
+  EXPECT_EQ(o.impact, "the current credential stays valid; nothing was changed");
+}
+
 TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
   sf_->inject(lost_answer("sf.promote"));
   auto o = engine().rotate(rotation(), true);
