@@ -616,7 +616,8 @@ RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   if (!slot) return fail(c, "revoke", slot.error(), kNothingRevoked, again);
   const SfStaged* rotated = find_state(*slot, StagedState::Rotated);
   if (rotated == nullptr) {
-    return fail(c, "revoke", Error::permanent("there is no previous (Rotated) credential to revoke"),
+    return fail(c, "revoke",
+                Error::permanent("there is no previous (Rotated) credential to revoke"),
                 "nothing was revoked; only the current credential exists",
                 "nothing to do until the next rotation creates a previous credential");
   }
@@ -639,7 +640,9 @@ RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
                 "run `eca-rotator rotate " + r.name + "`, then `eca-rotator revoke-previous " +
                     r.name + " --yes` if the previous credential must go before the next rotation");
   }
-  if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) return fail(c, "revoke", st.error(), kNothingRevoked, again);
+  if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) {
+    return fail(c, "revoke", st.error(), kNothingRevoked, again);
+  }
   RotationOutcome o;
   o.name = r.name;
   o.result = RotationResult::Revoked;

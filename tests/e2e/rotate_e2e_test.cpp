@@ -104,10 +104,21 @@ TEST_F(RotateE2e, ExitCode1WhenARotationFailsAndOthersStillRun) {
                          "error: \\[app-2\\] publish: [^\n]*approval[^\n]*\\. Credential: the new "
                          "credential is primary at Salesforce, but Infisical still holds the "
                          "previous pair, which stays valid[^\n]*published on the next attempt\\. "
-                         "Next: fix the cause above, then run `eca-rotator rotate app-2` again\\.\n"));
+                         "Next: fix the cause above, then run `eca-rotator rotate app-2` "
+                         "again\\.\n"));
   EXPECT_TRUE(published(1).has_value());
   EXPECT_TRUE(published(3).has_value());
   EXPECT_FALSE(published(2).has_value());
+}
+
+TEST_F(RotateE2e, RunOnceFailureSaysTheNextPassTriesAgain) {
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto r = run({"run", "--once"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("Credential: the new credential is primary at Salesforce, but "
+                               "Infisical still holds the previous pair"));
+  EXPECT_THAT(r.err, HasSubstr("Next: fix the cause above; the next `eca-rotator run --once` "
+                               "tries again, or run `eca-rotator rotate app-2`.\n"));
 }
 
 // Under cron, systemd or a CI log stderr is not a terminal: no progress line, not even
