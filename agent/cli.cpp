@@ -39,7 +39,8 @@ constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotate
 Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
 
 Commands:
-  run [--once]             The daemon: rotate each rotation when due (interval_days at
+  run [--once [--no-progress]]
+                           The daemon: rotate each rotation when due (interval_days at
                            rotate_at), retry failures with backoff, reload the config on
                            SIGHUP, stop cleanly on SIGTERM. Speaks systemd's notify protocol.
                            --once: complete interrupted rotations, rotate what is due, exit.
@@ -75,8 +76,8 @@ Options:
                            $ECA_ROTATOR_CONFIG). Drop-ins are read from conf.d/ beside it.
   --no-progress            No live progress line. One is drawn on standard error only when
                            it is a terminal (not TERM=dumb) and log_format is "text", by
-                           rotate with several rotations, validate --online and
-                           status --online.
+                           rotate with several rotations, run --once, validate --online
+                           and status --online.
   --version                Print the version.
   --help                   Print this help.
 
@@ -657,7 +658,7 @@ int run_cli(int argc, char** argv) {
     if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
     return cmd_rotate(a);
   }
-  if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once});
+  if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once, a.no_progress});
   if (a.command == "status") return cmd_status(a);
   if (a.command == "validate") return cmd_validate(a);
   if (a.command == "apps") return cmd_apps(a);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/progress.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
 #include "agent/sd_notify.h"
@@ -84,6 +85,7 @@ class Daemon {
   std::thread batch_;
   bool batch_running_ = false;
   std::vector<RotationOutcome> outcomes_;
+  std::unique_ptr<Progress> progress_;  // run --once on a terminal: the pass's progress line
   // Decided by the batch's workers when a rotation fails (so its log line can say when it is
   // retried), applied by finish_batch.
   std::mutex decided_mu_;
@@ -199,7 +201,15 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
   std::map<std::string, int> attempts;  // plan_ is the main thread's: the workers get a copy
   for (const auto* r : todo) attempts[r->name] = plan_[r->name].attempts;
   const int concurrency = config_->agent.concurrency;
-  batch_ = std::thread([this, todo = std::move(todo), concurrency, attempts] {
+  if (opts_.once) {
+    // One pass run by hand shows how far it got; the daemon proper logs to the journal.
+    ProgressOptions po;
+    po.terminal = progress_wanted(STDERR_FILENO, config_->agent.log_format, opts_.no_progress);
+    progress_ = std::make_unique<Progress>("rotating", todo.size(), po);
+    log_.set_progress(progress_.get());
+  }
+  Progress* progress = progress_.get();
+  batch_ = std::thread([this, todo = std::move(todo), concurrency, attempts, progress] {
     RotationEngine engine =
         rt_->engine([this, &attempts](const RotationSettings& r, const Error& e) {
           std::string note;
@@ -218,11 +228,15 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
           outcomes_[i].detail = "not started: shutting down";
           continue;
         }
+        if (progress != nullptr) progress->begin(todo[i]->name);
         auto started = std::chrono::steady_clock::now();
         outcomes_[i] = engine.rotate(*todo[i], /*manual=*/false, /*only_if_due=*/true);
         rt_->report(*todo[i], outcomes_[i],
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                         .count());
+        if (progress != nullptr) {
+          progress->end(todo[i]->name, outcomes_[i].result == RotationResult::Failed);
+        }
       }
     };
     std::vector<std::thread> threads;
@@ -238,6 +252,11 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
 void Daemon::finish_batch() {
   batch_.join();
   batch_running_ = false;
+  if (progress_) {
+    progress_->finish();
+    log_.set_progress(nullptr);
+    progress_.reset();
+  }
   const TimePoint now = rt_->clock().now();
   for (const auto& o : outcomes_) {
     const RotationSettings* r = config_->find_rotation(o.name);
@@ -456,6 +475,10 @@ int Daemon::run() {
   if (batch_running_) {
     batch_.join();
     batch_running_ = false;
+  }
+  if (progress_) {
+    progress_->finish();
+    log_.set_progress(nullptr);
   }
   ::close(sig_fd);
   ::close(done_fd_);

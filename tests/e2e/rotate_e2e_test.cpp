@@ -177,6 +177,27 @@ TEST_F(RotateE2e, ProgressLineOnATerminalNeverSharesALineWithTheLog) {
   EXPECT_THAT(r.out, HasSubstr("Next: fix the cause above, then run `eca-rotator rotate app-2`"));
 }
 
+TEST_F(RotateE2e, RunOnceOnATerminalShowsTheLineUnlessToldNot) {
+  const std::map<std::string, std::string> env{{"!CREDENTIALS_DIRECTORY", ""}, {"TERM", "xterm"}};
+  auto quiet = run_agent_in_terminal(with_config({"run", "--once", "--no-progress"}), env);
+  remember(quiet);
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.out;
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
+  EXPECT_EQ(quiet.out.find('\033'), std::string::npos) << quiet.out;
+  // A second agent on the same config (empty state directory): a pass over all three,
+  // each found not due from the Infisical metadata.
+  write_config("", "state-2");
+  auto r = run_agent_in_terminal(with_config({"run", "--once"}), env);
+  remember(r);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const std::string clear = "\r\033[K";
+  EXPECT_THAT(r.out, HasSubstr(clear + "rotating 0/3 - current: app-"));
+  EXPECT_THAT(r.out, HasSubstr(clear + "rotating 3/3"));
+  const std::size_t last = r.out.rfind("rotating ");
+  EXPECT_NE(r.out.find(clear, last), std::string::npos) << "cleared at the end";
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
+}
+
 TEST_F(RotateE2e, UnknownRotationNameIsAUsageError) {
   auto r = run({"rotate", "nope"});
   EXPECT_EQ(r.exit_code, 2);
