@@ -19,6 +19,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/logger.h"
+#include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
@@ -38,19 +39,22 @@ constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotate
 Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
 
 Commands:
-  run [--once]             The daemon: rotate each rotation when due (interval_days at
+  run [--once [--no-progress]]
+                           The daemon: rotate each rotation when due (interval_days at
                            rotate_at), retry failures with backoff, reload the config on
                            SIGHUP, stop cleanly on SIGTERM. Speaks systemd's notify protocol.
                            --once: complete interrupted rotations, rotate what is due, exit.
-  rotate NAME... | --all   Rotate now (dual-phase): stage, verify, promote, publish, then
+  rotate NAME... | --all [--no-progress]
+                           Rotate now (dual-phase): stage, verify, promote, publish, then
                            revoke the pair before the previous one at the next rotation.
                            Counted as a manual rotation by the schedule.
-  status [--json] [--online]
+  status [--json] [--online] [--no-progress]
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
                            --online also checks that the pair Infisical holds is one
                            Salesforce accepts (by fingerprint; changes nothing).
-  validate [--online]      Check the config (main file and conf.d/*.toml drop-ins)
+  validate [--online] [--no-progress]
+                           Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
                            --online also logs in to Infisical and each connection, finds
                            each app and consumer, refuses self-rotation, reads each
@@ -70,6 +74,10 @@ Commands:
 Options:
   --config FILE            Configuration file (default /etc/eca-rotator/agent.toml, or
                            $ECA_ROTATOR_CONFIG). Drop-ins are read from conf.d/ beside it.
+  --no-progress            No live progress line. One is drawn on standard error only when
+                           it is a terminal (not TERM=dumb) and log_format is "text", by
+                           rotate with several rotations, run --once, validate --online
+                           and status --online.
   --version                Print the version.
   --help                   Print this help.
 
@@ -87,9 +95,38 @@ struct Args {
   bool online = false;
   bool yes = false;
   bool snippet = false;
+  bool no_progress = false;
   std::string connection;
   std::string out;
   std::string private_key_file;
+};
+
+// The progress line for `total` items, or one that draws nothing (see progress_wanted()).
+// While it lives, log lines clear it and draw it again after.
+class ProgressScope {
+ public:
+  ProgressScope(Logger& log, const Config& cfg, const Args& a, const char* verb,
+                std::size_t total)
+      : log_(log), progress_(verb, total, options(cfg, a)) {
+    log_.set_progress(&progress_);
+  }
+  ~ProgressScope() { finish(); }
+  ProgressScope(const ProgressScope&) = delete;
+  ProgressScope& operator=(const ProgressScope&) = delete;
+  Progress* operator->() { return &progress_; }
+  void finish() {
+    progress_.finish();
+    log_.set_progress(nullptr);
+  }
+
+ private:
+  static ProgressOptions options(const Config& cfg, const Args& a) {
+    ProgressOptions o;
+    o.terminal = progress_wanted(STDERR_FILENO, cfg.agent.log_format, a.no_progress);
+    return o;
+  }
+  Logger& log_;
+  Progress progress_;
 };
 
 int usage_error(const std::string& msg) {
@@ -111,23 +148,37 @@ std::optional<Config> load_or_report(const std::string& path, Logger& log) {
 }
 
 // validate --online: everything a rotation needs, checked without changing anything.
-int validate_online(const Config& cfg, Logger& log) {
+int validate_online(const Config& cfg, const Args& a, Logger& log) {
   Runtime rt(cfg, log);
   if (auto st = rt.build_clients(); !st) {
     std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return 1;
   }
+  ProgressScope progress(log, cfg, a, "checking",
+                         1 + cfg.connections.size() + cfg.rotations.size());
   int problems = 0;
+  std::string checking;  // what the progress line shows as current
+  auto begin = [&](const std::string& what) {
+    checking = what;
+    progress->begin(checking);
+  };
+  // Each row ends the item begun for it.
   auto report = [&](const std::string& what, const std::string& result, bool ok) {
     if (!ok) ++problems;
-    std::printf("%-28s %-4s %s\n", what.c_str(), ok ? "ok" : "FAIL", result.c_str());
+    progress->interject([&] {
+      std::printf("%-28s %-4s %s\n", what.c_str(), ok ? "ok" : "FAIL", result.c_str());
+      std::fflush(stdout);
+    });
+    progress->end(checking, !ok);
   };
+  begin("infisical");
   auto inf_login = rt.infisical().login();
   report("infisical", inf_login ? "logged in as " + cfg.infisical.client_id
                                 : inf_login.error().describe(),
          inf_login.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
+    begin("connection " + name);
     auto st = rt.salesforce(name)->authenticate();
     conn_ok[name] = st.ok();
     report("connection " + name, st ? "token obtained from " + c.my_domain_url
@@ -135,6 +186,7 @@ int validate_online(const Config& cfg, Logger& log) {
   }
   for (const auto& r : cfg.rotations) {
     std::string what = "rotation " + r.name;
+    begin(what);
     if (!conn_ok[r.connection]) {
       report(what, "skipped: connection \"" + r.connection + "\" failed", false);
       continue;
@@ -195,7 +247,7 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s");
-  if (a.online) return validate_online(*cfg, log);
+  if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
 
@@ -229,13 +281,19 @@ int cmd_rotate(const Args& a) {
   }
   RotationEngine engine = rt.engine();
   std::vector<RotationOutcome> outcomes(todo.size());
+  // A progress line for several rotations; one rotation's log lines say enough.
+  Args shown = a;
+  shown.no_progress = a.no_progress || todo.size() < 2;
+  ProgressScope progress(log, *cfg, shown, "rotating", todo.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < todo.size(); i = next++) {
+      progress->begin(todo[i]->name);
       auto started = std::chrono::steady_clock::now();
       outcomes[i] = engine.rotate(*todo[i], /*manual=*/true);
       rt.report(*todo[i], outcomes[i],
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      progress->end(todo[i]->name, outcomes[i].result == RotationResult::Failed);
     }
   };
   std::size_t n_threads =
@@ -244,6 +302,7 @@ int cmd_rotate(const Args& a) {
   for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
+  progress.finish();
 
   const TransportStats ts = rt.transport().stats();
   log.info("", "summary",
@@ -326,6 +385,9 @@ int cmd_status(const Args& a) {
     rt = std::make_unique<Runtime>(*cfg, log);
     if (auto st = rt->build_clients(); !st) return usage_error(st.error().message);
   }
+  Args shown = a;
+  shown.no_progress = a.no_progress || !a.online;  // offline, status only reads files
+  ProgressScope progress(log, *cfg, shown, "checking", cfg->rotations.size());
   for (const auto& r : cfg->rotations) {
     Row row{r.name, r.app_id, "-", "never", "-", "due", "", ""};
     auto rec = store.load(r.name);
@@ -353,9 +415,15 @@ int cmd_status(const Args& a) {
     }
     if (!row.error.empty()) row.state = "failing";
     if (pending.count(r.name) != 0) row.state = "pending recovery";
-    if (rt) row.online = published_pair_check(*rt, r);
+    if (rt) {
+      progress->begin(r.name);
+      row.online = published_pair_check(*rt, r);
+      progress->end(r.name, row.online.rfind("published pair is", 0) != 0 &&
+                                row.online != "nothing published by eca-rotator");
+    }
     rows.push_back(std::move(row));
   }
+  progress.finish();
   if (a.json) {
     std::string out = "[";
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -575,6 +643,8 @@ int run_cli(int argc, char** argv) {
       a.once = true;
     } else if (arg == "--json") {
       a.json = true;
+    } else if (arg == "--no-progress") {
+      a.no_progress = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usage_error("unknown option " + arg);
     } else if (a.command.empty()) {
@@ -588,7 +658,7 @@ int run_cli(int argc, char** argv) {
     if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
     return cmd_rotate(a);
   }
-  if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once});
+  if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once, a.no_progress});
   if (a.command == "status") return cmd_status(a);
   if (a.command == "validate") return cmd_validate(a);
   if (a.command == "apps") return cmd_apps(a);

@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "agent/progress.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
 #include "agent/sd_notify.h"
@@ -41,6 +43,14 @@ std::chrono::seconds backoff(int attempt) {
   return base + std::chrono::seconds(jitter);
 }
 
+// "2 min", "45 s", "3 h": how long until a retry, for the log line.
+std::string in_words(std::chrono::seconds d) {
+  const long s = std::max<long>(d.count(), 0);
+  if (s < 90) return std::to_string(s) + " s";
+  if (s < 90 * 60) return std::to_string((s + 30) / 60) + " min";
+  return std::to_string((s + 1800) / 3600) + " h";
+}
+
 class Daemon {
  public:
   explicit Daemon(DaemonOptions o) : opts_(std::move(o)) {}
@@ -51,6 +61,9 @@ class Daemon {
   void rebuild();
   void plan_all();
   TimePoint scheduled_next(const RotationSettings& r, bool failed_series_over);
+  // The plan after a failed attempt (`attempts` failed attempts before it in this series),
+  // and in `note` what the failure's log line says happens next.
+  Plan after_failure(const RotationSettings& r, const Error& e, int attempts, std::string& note);
   void start_batch(std::vector<const RotationSettings*> todo);
   void finish_batch();
   void apply_pending_config();
@@ -72,6 +85,11 @@ class Daemon {
   std::thread batch_;
   bool batch_running_ = false;
   std::vector<RotationOutcome> outcomes_;
+  std::unique_ptr<Progress> progress_;  // run --once on a terminal: the pass's progress line
+  // Decided by the batch's workers when a rotation fails (so its log line can say when it is
+  // retried), applied by finish_batch.
+  std::mutex decided_mu_;
+  std::map<std::string, Plan> decided_;
   int done_fd_ = -1;
   int timer_fd_ = -1;
   int failures_ = 0;
@@ -137,12 +155,70 @@ void Daemon::arm_timer(TimePoint when) {
   timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, nullptr);
 }
 
+Plan Daemon::after_failure(const RotationSettings& r, const Error& e, int attempts,
+                           std::string& note) {
+  const TimePoint now = rt_->clock().now();
+  const std::string rotate_cmd = "`eca-rotator rotate " + r.name + "`";
+  Plan p;
+  p.attempts = attempts + 1;
+  const bool retryable = e.kind == ErrorKind::Transient || e.kind == ErrorKind::Unknown;
+  if (opts_.once) {
+    // One pass: nothing is retried by this process.
+    note = retryable ? "the next `eca-rotator run --once` tries again, or run " + rotate_cmd
+                     : "fix the cause above; the next `eca-rotator run --once` tries again, "
+                       "or run " + rotate_cmd;
+    p.next = now;
+    return p;
+  }
+  if (retryable && p.attempts < kMaxAttempts) {
+    auto wait = std::max<std::chrono::seconds>(backoff(p.attempts), e.retry_after);
+    p.next = now + wait;
+    note = "retrying in " + in_words(wait) + ", at " + format_local(p.next) + " (attempt " +
+           std::to_string(p.attempts + 1) + " of " + std::to_string(kMaxAttempts) + ")";
+    return p;
+  }
+  p.attempts = 0;
+  p.next = scheduled_next(r, true);
+  const std::string why = retryable ? "retries exhausted (" + std::to_string(kMaxAttempts) +
+                                          " attempts)"
+                                    : "not retried soon: this error needs a fix";
+  if (p.next == TimePoint::max()) {
+    note = why + "; no automatic retry: auto_rotation is off; run " + rotate_cmd;
+  } else {
+    note = why + "; next attempt " + format_local(p.next) + " (rotate_at), or run " +
+           rotate_cmd + " once fixed";
+  }
+  return p;
+}
+
 void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
   batch_running_ = true;
   outcomes_.assign(todo.size(), RotationOutcome{});
+  {
+    std::lock_guard<std::mutex> lock(decided_mu_);
+    decided_.clear();
+  }
+  std::map<std::string, int> attempts;  // plan_ is the main thread's: the workers get a copy
+  for (const auto* r : todo) attempts[r->name] = plan_[r->name].attempts;
   const int concurrency = config_->agent.concurrency;
-  batch_ = std::thread([this, todo = std::move(todo), concurrency] {
-    RotationEngine engine = rt_->engine();
+  if (opts_.once) {
+    // One pass run by hand shows how far it got; the daemon proper logs to the journal.
+    ProgressOptions po;
+    po.terminal = progress_wanted(STDERR_FILENO, config_->agent.log_format, opts_.no_progress);
+    progress_ = std::make_unique<Progress>("rotating", todo.size(), po);
+    log_.set_progress(progress_.get());
+  }
+  Progress* progress = progress_.get();
+  batch_ = std::thread([this, todo = std::move(todo), concurrency, attempts, progress] {
+    RotationEngine engine =
+        rt_->engine([this, &attempts](const RotationSettings& r, const Error& e) {
+          std::string note;
+          auto it = attempts.find(r.name);
+          Plan p = after_failure(r, e, it == attempts.end() ? 0 : it->second, note);
+          std::lock_guard<std::mutex> lock(decided_mu_);
+          decided_[r.name] = p;
+          return note;
+        });
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
       for (std::size_t i = next++; i < todo.size(); i = next++) {
@@ -152,11 +228,15 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
           outcomes_[i].detail = "not started: shutting down";
           continue;
         }
+        if (progress != nullptr) progress->begin(todo[i]->name);
         auto started = std::chrono::steady_clock::now();
         outcomes_[i] = engine.rotate(*todo[i], /*manual=*/false, /*only_if_due=*/true);
         rt_->report(*todo[i], outcomes_[i],
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
                         .count());
+        if (progress != nullptr) {
+          progress->end(todo[i]->name, outcomes_[i].result == RotationResult::Failed);
+        }
       }
     };
     std::vector<std::thread> threads;
@@ -172,6 +252,11 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
 void Daemon::finish_batch() {
   batch_.join();
   batch_running_ = false;
+  if (progress_) {
+    progress_->finish();
+    log_.set_progress(nullptr);
+    progress_.reset();
+  }
   const TimePoint now = rt_->clock().now();
   for (const auto& o : outcomes_) {
     const RotationSettings* r = config_->find_rotation(o.name);
@@ -192,22 +277,16 @@ void Daemon::finish_batch() {
         p.next = now + kDeferredRetry;
         break;
       case RotationResult::Failed: {
+        // The failure's own log line already said what happens next: keep to it.
         ++failures_;
-        ++p.attempts;
-        const bool retryable = o.error.kind == ErrorKind::Transient ||
-                               o.error.kind == ErrorKind::Unknown;
-        if (retryable && p.attempts < kMaxAttempts) {
-          auto wait = std::max<std::chrono::seconds>(backoff(p.attempts), o.error.retry_after);
-          p.next = now + wait;
-          log_.info(o.name, "schedule",
-                    "retry " + std::to_string(p.attempts + 1) + " of " +
-                        std::to_string(kMaxAttempts) + " at " + format_local(p.next));
+        std::lock_guard<std::mutex> lock(decided_mu_);
+        auto it = decided_.find(o.name);
+        if (it != decided_.end()) {
+          p = it->second;
         } else {
-          p.attempts = 0;
-          p.next = scheduled_next(*r, true);
-          log_.error(o.name, "schedule",
-                     std::string(retryable ? "retries exhausted" : "not retrying this error") +
-                         "; next attempt " + format_local(p.next));
+          std::string note;
+          p = after_failure(*r, o.error, p.attempts, note);
+          log_.info(o.name, "schedule", note);
         }
         break;
       }
@@ -396,6 +475,10 @@ int Daemon::run() {
   if (batch_running_) {
     batch_.join();
     batch_running_ = false;
+  }
+  if (progress_) {
+    progress_->finish();
+    log_.set_progress(nullptr);
   }
   ::close(sig_fd);
   ::close(done_fd_);

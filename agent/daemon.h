@@ -13,6 +13,7 @@ namespace eca {
 struct DaemonOptions {
   std::string config_path;
   bool once = false;  // one scheduling pass (recover, rotate what is due), then exit
+  bool no_progress = false;  // with `once`: no progress line even on a terminal
 };
 
 // Exit code: 0, or 2 for a configuration error at start; with `once`, 1 when a rotation failed.

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "agent/clock.h"
+#include "agent/progress.h"
 #include "clients/json.h"
 
 namespace eca {
@@ -29,6 +30,12 @@ int syslog_priority(LogLevel l) {
   return 6;
 }
 
+// "text" without a trailing full stop, so parts can be joined into sentences.
+std::string_view clause(std::string_view s) {
+  while (!s.empty() && (s.back() == '.' || s.back() == ' ')) s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace
 
 Logger::Logger(LogFormat format, std::FILE* out) : format_(format), out_(out) {
@@ -46,18 +53,39 @@ void Logger::log(const LogEvent& e) {
     if (!e.step.empty()) line += ",\"step\":\"" + json::escape(e.step) + "\"";
     line += ",\"message\":\"" + json::escape(e.message) + "\"";
     if (!e.request_id.empty()) line += ",\"request_id\":\"" + json::escape(e.request_id) + "\"";
+    if (!e.impact.empty()) line += ",\"impact\":\"" + json::escape(e.impact) + "\"";
+    if (!e.next.empty()) line += ",\"next\":\"" + json::escape(e.next) + "\"";
     line += "}\n";
   } else {
     if (journald_) line = "<" + std::to_string(syslog_priority(e.level)) + ">";
     else line = std::string(level_name(e.level)) + ": ";
     if (!e.rotation.empty()) line += "[" + std::string(e.rotation) + "] ";
     if (!e.step.empty()) line += std::string(e.step) + ": ";
-    line += e.message;  // Error::describe() already names the reqId
+    if (e.impact.empty() && e.next.empty()) {
+      line += e.message;  // Error::describe() already names the reqId
+    } else {
+      line += clause(e.message);
+      if (!e.impact.empty()) line += ". Credential: " + std::string(clause(e.impact));
+      if (!e.next.empty()) line += ". Next: " + std::string(clause(e.next));
+      line += ".";
+    }
     line += "\n";
   }
   std::lock_guard<std::mutex> lock(mu_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  auto write = [&] {
+    std::fwrite(line.data(), 1, line.size(), out_);
+    std::fflush(out_);
+  };
+  if (progress_ != nullptr) {
+    progress_->interject(write);
+  } else {
+    write();
+  }
+}
+
+void Logger::set_progress(Progress* p) {
+  std::lock_guard<std::mutex> lock(mu_);
+  progress_ = p;
 }
 
 }  // namespace eca

@@ -40,6 +40,33 @@ const SfStaged* find_state(const std::vector<SfStaged>& slot, StagedState s) {
   return nullptr;
 }
 
+// What a failed step means for the credentials, by how far the protocol got.
+constexpr const char* kNothingChanged = "the current credential stays valid; nothing was changed";
+constexpr const char* kNothingStaged =
+    "nothing was staged; the current credential stays valid and stays in Infisical";
+constexpr const char* kStagedNotPromoted =
+    "the new credential is staged and journaled but not promoted; the current credential stays "
+    "valid and stays in Infisical; the next attempt continues with the staged one";
+constexpr const char* kPromotedNotPublished =
+    "the new credential is primary at Salesforce, but Infisical still holds the previous pair, "
+    "which stays valid until the next rotation; the new pair stays journaled and is published "
+    "on the next attempt";
+constexpr const char* kPublishedNotRecorded =
+    "the new pair is published and authenticates; only the local record of it was not saved, "
+    "which the next attempt completes";
+constexpr const char* kNothingRevoked =
+    "nothing was revoked; the previous credential still authenticates";
+
+// A journal entry from an interrupted run is being completed.
+std::string interrupted_impact(const JournalEntry& entry) {
+  if (entry.phase == JournalPhase::Intent) {
+    return "the current credential stays valid; the interrupted rotation had staged nothing "
+           "that anyone uses, and the next attempt starts it over";
+  }
+  return "the pair Infisical holds stays valid; the new credential of the interrupted rotation "
+         "stays journaled and the next attempt completes it";
+}
+
 std::string list_consumers(const std::vector<SfConsumer>& cs) {
   std::string out;
   for (const auto& c : cs) {
@@ -92,15 +119,21 @@ RotationOutcome RotationEngine::deferred(Context& c, const char* step, std::stri
   return o;
 }
 
-RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e) {
-  d_.log->error(c.r.name, step, e.describe(), e.request_id);
+std::string rerun_hint(const RotationSettings& r, const Error& e) {
+  const std::string cmd = "run `eca-rotator rotate " + r.name + "`";
+  if (e.kind == ErrorKind::Transient || e.kind == ErrorKind::Unknown) return cmd + " again";
+  return "fix the cause above, then " + cmd + " again";
+}
+
+RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, std::string impact,
+                                     std::string next) {
   RotationOutcome o;
   o.name = c.r.name;
   o.result = RotationResult::Failed;
   o.detail = e.describe();
-  o.error = std::move(e);
-  // Bookkeeping for `status` and the scheduler; a failure to save it must not hide the
-  // original error.
+  o.impact = std::move(impact);
+  // Bookkeeping for `status` and the scheduler (before next_step, which plans from it); a
+  // failure to save it must not hide the original error.
   if (auto rec = d_.state->load(c.r.name); rec) {
     RotationRecord r = rec->value_or(RotationRecord{});
     r.name = c.r.name;
@@ -109,6 +142,18 @@ RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e) {
     r.consecutive_failures += 1;
     (void)d_.state->save(r);
   }
+  if (next.empty()) next = d_.next_step ? d_.next_step(c.r, e) : rerun_hint(c.r, e);
+  o.next = std::move(next);
+  LogEvent ev;
+  ev.level = LogLevel::Error;
+  ev.rotation = c.r.name;
+  ev.step = step;
+  ev.message = o.detail;
+  ev.request_id = e.request_id;
+  ev.impact = o.impact;
+  ev.next = o.next;
+  d_.log->log(ev);
+  o.error = std::move(e);
   return o;
 }
 
@@ -116,16 +161,18 @@ RotationOutcome RotationEngine::rotate(const RotationSettings& r, bool manual, b
   Context c(r, manual, only_if_due);
   auto it = d_.salesforce.find(r.connection);
   if (it == d_.salesforce.end() || it->second == nullptr) {
-    return fail(c, "inspect", Error::permanent("connection \"" + r.connection + "\" is not configured"));
+    return fail(c, "inspect",
+                Error::permanent("connection \"" + r.connection + "\" is not configured"),
+                kNothingChanged);
   }
   c.sf = it->second;
 
   // A journal entry means an earlier run stopped mid-rotation: roll it forward first.
   auto entry = d_.journal->read(r.name);
   if (!entry) {
-    Error e = entry.error();
-    e.message += " (rotation \"" + r.name + "\" is paused until this is resolved)";
-    return fail(c, "recover", std::move(e));
+    return fail(c, "recover", entry.error(),
+                "the current credential stays valid; nothing was changed, and this rotation is "
+                "paused until the journal record is repaired or removed");
   }
   if (entry->has_value()) {
     if ((*entry)->config_fingerprint != rotation_config_fingerprint(r)) {
@@ -148,21 +195,21 @@ RotationOutcome RotationEngine::run(Context& c) {
 
   // 1. Inspect: the consumer, the staged slot and what Infisical holds.
   auto consumers = sf.consumers(r.app_id);
-  if (!consumers) return fail(c, "inspect", consumers.error());
+  if (!consumers) return fail(c, "inspect", consumers.error(), kNothingChanged);
   std::string warning;
   auto picked = choose_consumer(r, *consumers, sf.endpoint(), &warning);
-  if (!picked) return fail(c, "inspect", picked.error());
+  if (!picked) return fail(c, "inspect", picked.error(), kNothingChanged);
   if (!warning.empty()) d_.log->warn(r.name, "inspect", warning);
   const SfConsumer* chosen = picked.value();
   c.consumer_id = chosen->id;
   c.primary_key = chosen->key.clone();
 
   auto slot = sf.staged(r.app_id, c.consumer_id);
-  if (!slot) return fail(c, "inspect", slot.error());
+  if (!slot) return fail(c, "inspect", slot.error(), kNothingChanged);
   c.slot = std::move(slot.value());
 
   auto held = d_.infisical->list(r.secret_path);
-  if (!held) return fail(c, "inspect", held.error());
+  if (!held) return fail(c, "inspect", held.error(), kNothingChanged);
   const StoredSecret* held_key = nullptr;
   const StoredSecret* held_secret = nullptr;
   for (const auto& s : *held) {
@@ -185,7 +232,8 @@ RotationOutcome RotationEngine::run(Context& c) {
                                  r.consumer_secret_secret + " at " + r.secret_path +
                                  " exist but were not written by eca-rotator; set adopt = true "
                                  "on this rotation to take them over (their values will be "
-                                 "replaced at the next rotation)"));
+                                 "replaced at the next rotation)"),
+                kNothingChanged);
   }
 
   const std::string primary_fp = fingerprint(c.primary_key.view());
@@ -221,22 +269,31 @@ RotationOutcome RotationEngine::run(Context& c) {
     auto pair = sf.read_primary(r.app_id, c.consumer_id);
     if (!pair) {
       Error e = pair.error();
-      e.message = "cannot re-read the current primary pair (R3) to publish it: " + e.message +
-                  (holds_rotated ? "; Infisical keeps the previous pair, which stays valid "
-                                   "until Salesforce expires it"
-                                 : "; Infisical holds a pair that may no longer authenticate: "
-                                   "rotate by hand or restore access, nothing was staged");
-      return fail(c, "reconcile", std::move(e));
+      e.message = "cannot re-read the current primary pair (R3) to publish it: " + e.message;
+      return fail(c, "reconcile", std::move(e),
+                  holds_rotated ? "nothing was staged; Infisical keeps the previous pair, which "
+                                  "stays valid until Salesforce expires it"
+                                : "nothing was staged; Infisical holds a pair that may no longer "
+                                  "authenticate: rotate by hand or restore access");
     }
     if (!pair->key.equals(c.primary_key.view())) {
       return fail(c, "reconcile",
-                  Error::transient("the primary key changed while it was being read; retrying later"));
+                  Error::transient("the primary key changed while it was being read"),
+                  "nothing was staged or published; the primary credential stays valid");
     }
+    const char* unpublished =
+        holds_rotated ? "nothing was staged; Infisical still holds the previous pair, which stays "
+                        "valid until Salesforce expires it; the next attempt publishes the "
+                        "current primary"
+                      : "nothing was staged; Infisical holds a pair that may no longer "
+                        "authenticate until the next attempt publishes the current primary";
     long gen = c.held_generation + 1;
     if (auto st = publish(c, pair->key, pair->secret, gen, c.manual); !st) {
-      return fail(c, "publish", st.error());
+      return fail(c, "publish", st.error(), unpublished);
     }
-    if (auto st = commit(c, primary_fp, gen, c.manual); !st) return fail(c, "commit", st.error());
+    if (auto st = commit(c, primary_fp, gen, c.manual); !st) {
+      return fail(c, "commit", st.error(), kPublishedNotRecorded);
+    }
     RotationOutcome o;
     o.name = r.name;
     o.result = RotationResult::Published;
@@ -263,7 +320,9 @@ RotationOutcome RotationEngine::run(Context& c) {
                  "deleting an abandoned staged credential (staged at " + active->created_date +
                      ", never promoted or published)");
     if (auto st = sf.revoke(r.app_id, c.consumer_id, active->id); !st) {
-      return fail(c, "reconcile", st.error());
+      return fail(c, "reconcile", st.error(),
+                  "the current credential stays valid; the abandoned staged credential (never "
+                  "published) is still there and the next attempt deletes it");
     }
   }
   if (rotated != nullptr && !c.held_ours) {
@@ -285,7 +344,9 @@ RotationOutcome RotationEngine::run(Context& c) {
     // Generation N-1: Infisical holds the primary (or nothing of ours yet), so nobody
     // should still be handed this one.
     if (auto st = sf.revoke(r.app_id, c.consumer_id, rotated->id); !st) {
-      return fail(c, "revoke", st.error());
+      return fail(c, "revoke", st.error(),
+                  "nothing was staged; the current credential stays valid, and the one before "
+                  "it keeps authenticating until the next attempt deletes it");
     }
     d_.log->info(r.name, "revoke", "deleted the previous-previous credential (" +
                                        short_fingerprint(fingerprint(rotated->key.view())) + ")");
@@ -320,9 +381,8 @@ RotationOutcome RotationEngine::run(Context& c) {
   intent.written_at = format_utc(d_.clock->now());
   if (auto st = d_.journal->write(intent); !st) {
     Error e = st.error();
-    e.message = "cannot write the journal, so nothing was staged (" + e.message +
-                "); the current pair is unchanged and still valid";
-    return fail(c, "journal", std::move(e));
+    e.message = "cannot write the journal: " + e.message;
+    return fail(c, "journal", std::move(e), kNothingStaged);
   }
   auto staged = sf.stage(r.app_id, c.consumer_id);
   if (!staged) {
@@ -343,9 +403,7 @@ RotationOutcome RotationEngine::run(Context& c) {
       (void)sf.revoke(r.app_id, c.consumer_id, other->id);
     }
     (void)d_.journal->clear(r.name);
-    Error e = staged.error();
-    e.message += "; the current pair is unchanged and still valid";
-    return fail(c, "stage", std::move(e));
+    return fail(c, "stage", staged.error(), kNothingStaged);
   }
   SfStaged& fresh = staged.value();
   if (fresh.id.empty()) {
@@ -376,12 +434,13 @@ RotationOutcome RotationEngine::run(Context& c) {
     auto rv = sf.revoke(r.app_id, c.consumer_id, fresh.id);
     (void)d_.journal->clear(r.name);
     Error e = st.error();
-    e.message = "cannot write the journal (" + e.message + "); " +
-                (rv ? "the staged credential was deleted; "
-                    : "deleting the staged credential also failed (it was never published and "
-                      "will be cleaned up on the next run); ") +
-                "the current pair is unchanged and still valid";
-    return fail(c, "journal", std::move(e));
+    e.message = "cannot write the journal: " + e.message;
+    return fail(c, "journal", std::move(e),
+                rv ? "the new credential could not be journaled, so the staged credential was "
+                     "deleted; the current credential stays valid and stays in Infisical"
+                   : "the new credential could not be journaled and deleting the staged "
+                     "credential also failed; it was never published and the next run cleans "
+                     "it up; the current credential stays valid and stays in Infisical");
   }
   return recover(c, entry);
 }
@@ -401,7 +460,7 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
   if (resumed) {
     // Salesforce is the ground truth for how far the interrupted run got.
     auto consumers = sf.consumers(entry.app_id);
-    if (!consumers) return fail(c, "recover", consumers.error());
+    if (!consumers) return fail(c, "recover", consumers.error(), interrupted_impact(entry));
     const SfConsumer* con = nullptr;
     for (const auto& x : *consumers) {
       if (same_sf_id(x.id, entry.consumer_id)) con = &x;
@@ -410,13 +469,15 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
       return fail(c, "recover",
                   Error::permanent("consumer " + entry.consumer_id + " of app " + entry.app_id +
                                    " from the journal no longer exists; remove the journal "
-                                   "record after checking the app"));
+                                   "record after checking the app"),
+                  "the interrupted rotation cannot be completed; this rotation is paused "
+                  "until its journal record is removed");
     }
     if (entry.phase == JournalPhase::Intent) {
       // We stopped around R5. An Active credential staged after the intent is ours and was
       // never handed to anyone: delete it and start over.
       auto slot = sf.staged(entry.app_id, entry.consumer_id);
-      if (!slot) return fail(c, "recover", slot.error());
+      if (!slot) return fail(c, "recover", slot.error(), interrupted_impact(entry));
       TimePoint intent_at;
       const bool have_time = parse_timestamp(entry.written_at, intent_at);
       for (const auto& s : *slot) {
@@ -425,12 +486,14 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
             (!have_time || !parse_timestamp(s.created_date, created) ||
              created >= intent_at - std::chrono::minutes(5))) {
           if (auto st = sf.revoke(entry.app_id, entry.consumer_id, s.id); !st) {
-            return fail(c, "recover", st.error());
+            return fail(c, "recover", st.error(), interrupted_impact(entry));
           }
           d_.log->info(r.name, "recover", "deleted the credential staged before the interruption");
         }
       }
-      if (auto st = d_.journal->clear(r.name); !st) return fail(c, "recover", st.error());
+      if (auto st = d_.journal->clear(r.name); !st) {
+        return fail(c, "recover", st.error(), interrupted_impact(entry));
+      }
       Context fresh_ctx(c.r, c.manual, c.only_if_due);
       fresh_ctx.sf = c.sf;
       return run(fresh_ctx);
@@ -438,7 +501,7 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
     promoted = con->key.equals(entry.key.view());
     if (!promoted) {
       auto slot = sf.staged(entry.app_id, entry.consumer_id);
-      if (!slot) return fail(c, "recover", slot.error());
+      if (!slot) return fail(c, "recover", slot.error(), interrupted_impact(entry));
       const SfStaged* ours = nullptr;
       for (const auto& s : *slot) {
         if (s.key.equals(entry.key.view()) && s.state == StagedState::Active) ours = &s;
@@ -449,8 +512,9 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
         (void)d_.journal->clear(r.name);
         return fail(c, "recover",
                     Error::transient("the journaled staged credential no longer exists at "
-                                     "Salesforce; it was never published, the current pair is "
-                                     "unchanged; the rotation will start over"));
+                                     "Salesforce"),
+                    "it was never promoted or published; the current credential stays valid "
+                    "and the next attempt starts the rotation over");
       }
       if (entry.staged_id.empty()) entry.staged_id = ours->id;
     }
@@ -469,12 +533,13 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
         (void)sf.revoke(entry.app_id, entry.consumer_id, entry.staged_id);
         (void)d_.journal->clear(r.name);
         Error e = verified.error();
-        e.message = "the new credential did not authenticate (" + e.message +
-                    "); it was deleted and never promoted; the current pair is unchanged and "
-                    "still valid";
-        return fail(c, "verify", std::move(e));
+        e.message = "the new credential did not authenticate (" + e.message + ")";
+        return fail(c, "verify", std::move(e),
+                    "the new credential was deleted and never promoted; the current credential "
+                    "stays valid and stays in Infisical");
       }
-      return fail(c, "verify", verified.error());  // journal kept: retried on the next run
+      // Journal kept: verified again on the next run.
+      return fail(c, "verify", verified.error(), kStagedNotPromoted);
     }
     d_.log->info(r.name, "verify", "the new credential authenticates");
 
@@ -490,10 +555,7 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
         }
       }
       if (!applied) {
-        Error e = st.error();
-        e.message += "; the new credential stays staged and journaled, the current pair is "
-                     "unchanged and still valid";
-        return fail(c, "promote", std::move(e));
+        return fail(c, "promote", st.error(), kStagedNotPromoted);
       }
     }
     d_.log->info(r.name, "promote",
@@ -520,17 +582,15 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
   }
   if (!already) {
     if (auto pst = publish(c, entry.key, entry.secret, entry.generation, entry.manual); !pst) {
-      Error e = pst.error();
-      e.message += "; Infisical still holds the previous pair, which stays valid (Rotated) "
-                   "until the next rotation; the new pair stays journaled and will be "
-                   "published on the next run";
-      return fail(c, "publish", std::move(e));
+      return fail(c, "publish", pst.error(), kPromotedNotPublished);
     }
   }
   if (auto cst = commit(c, fp, entry.generation, entry.manual); !cst) {
-    return fail(c, "commit", cst.error());
+    return fail(c, "commit", cst.error(), kPublishedNotRecorded);
   }
-  if (auto jst = d_.journal->clear(r.name); !jst) return fail(c, "commit", jst.error());
+  if (auto jst = d_.journal->clear(r.name); !jst) {
+    return fail(c, "commit", jst.error(), kPublishedNotRecorded);
+  }
 
   RotationOutcome o;
   o.name = r.name;
@@ -545,24 +605,31 @@ RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
 
 RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   Context c(r, true, false);
+  const std::string again =
+      "run `eca-rotator revoke-previous " + r.name + " --yes` again once the cause is fixed";
   auto it = d_.salesforce.find(r.connection);
   if (it == d_.salesforce.end() || it->second == nullptr) {
-    return fail(c, "revoke", Error::permanent("connection \"" + r.connection + "\" is not configured"));
+    return fail(c, "revoke",
+                Error::permanent("connection \"" + r.connection + "\" is not configured"),
+                kNothingRevoked, again);
   }
   SalesforceClient& sf = *it->second;
   auto consumers = sf.consumers(r.app_id);
-  if (!consumers) return fail(c, "revoke", consumers.error());
+  if (!consumers) return fail(c, "revoke", consumers.error(), kNothingRevoked, again);
   auto picked = choose_consumer(r, *consumers, sf.endpoint(), nullptr);
-  if (!picked) return fail(c, "revoke", picked.error());
+  if (!picked) return fail(c, "revoke", picked.error(), kNothingRevoked, again);
   const SfConsumer& con = *picked.value();
   auto slot = sf.staged(r.app_id, con.id);
-  if (!slot) return fail(c, "revoke", slot.error());
+  if (!slot) return fail(c, "revoke", slot.error(), kNothingRevoked, again);
   const SfStaged* rotated = find_state(*slot, StagedState::Rotated);
   if (rotated == nullptr) {
-    return fail(c, "revoke", Error::permanent("there is no previous (Rotated) credential to revoke"));
+    return fail(c, "revoke",
+                Error::permanent("there is no previous (Rotated) credential to revoke"),
+                "nothing was revoked; only the current credential exists",
+                "nothing to do until the next rotation creates a previous credential");
   }
   auto held = d_.infisical->list(r.secret_path);
-  if (!held) return fail(c, "revoke", held.error());
+  if (!held) return fail(c, "revoke", held.error(), kNothingRevoked, again);
   bool holds_primary = false;
   for (const auto& s : *held) {
     auto m = s.metadata.find(meta::kFingerprint);
@@ -575,9 +642,14 @@ RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
     return fail(c, "revoke",
                 Error::permanent("Infisical does not hold the current primary pair, so consumers "
                                  "may still depend on the previous one; run `eca-rotator rotate " +
-                                 r.name + "` first"));
+                                 r.name + "` first"),
+                kNothingRevoked,
+                "run `eca-rotator rotate " + r.name + "`, then `eca-rotator revoke-previous " +
+                    r.name + " --yes` if the previous credential must go before the next rotation");
   }
-  if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) return fail(c, "revoke", st.error());
+  if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) {
+    return fail(c, "revoke", st.error(), kNothingRevoked, again);
+  }
   RotationOutcome o;
   o.name = r.name;
   o.result = RotationResult::Revoked;

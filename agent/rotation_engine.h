@@ -37,6 +37,10 @@ struct RotationOutcome {
   RotationResult result = RotationResult::Failed;
   std::string detail;           // one line for the operator; never a secret
   Error error;                  // meaningful when result == Failed
+  // When Failed: what the failure means for the credential ("the current credential stays
+  // valid; nothing was changed") and what happens next ("retrying in 2 min ...").
+  std::string impact;
+  std::string next;
   long generation = 0;
   std::string fingerprint;
 };
@@ -64,7 +68,14 @@ struct EngineDeps {
   // accepted everywhere). Tests pass a no-op.
   std::function<void(std::chrono::milliseconds)> sleep;
   int verify_attempts = 4;
+  // What happens after a failed rotation, for the failure's log line: the daemon says when
+  // it retries. Called after the failure is recorded in the state store. Unset means a
+  // one-shot command: "run `eca-rotator rotate NAME` again".
+  std::function<std::string(const RotationSettings&, const Error&)> next_step;
 };
+
+// The next step after a failed rotation when nothing retries it automatically.
+std::string rerun_hint(const RotationSettings& r, const Error& e);
 
 class RotationEngine {
  public:
@@ -88,7 +99,10 @@ class RotationEngine {
   Status publish(Context& c, const Secret& key, const Secret& secret, long generation,
                  bool manual);
   Status commit(Context& c, const std::string& fp, long generation, bool manual);
-  RotationOutcome fail(Context& c, const char* step, Error e);
+  // A failed step: `impact` is what it means for the credential (from how far the protocol
+  // got); `next` defaults to the next_step dependency's answer.
+  RotationOutcome fail(Context& c, const char* step, Error e, std::string impact,
+                       std::string next = {});
   // Another agent is mid-rotation: leave it alone and look again later.
   RotationOutcome deferred(Context& c, const char* step, std::string detail);
 

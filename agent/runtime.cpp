@@ -109,7 +109,8 @@ SalesforceClient* Runtime::salesforce(const std::string& connection) {
   return it == salesforce_.end() ? nullptr : it->second.get();
 }
 
-RotationEngine Runtime::engine() {
+RotationEngine Runtime::engine(
+    std::function<std::string(const RotationSettings&, const Error&)> next_step) {
   EngineDeps d;
   d.config = &config_;
   d.infisical = infisical_.get();
@@ -120,6 +121,7 @@ RotationEngine Runtime::engine() {
   d.clock = clock_.get();
   d.log = &log_;
   d.sleep = [](std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); };
+  d.next_step = std::move(next_step);
   return RotationEngine(std::move(d));
 }
 

@@ -46,7 +46,9 @@ class Runtime {
   // Builds clients and the sealer; no network traffic.
   Status build_clients();
 
-  RotationEngine engine();
+  // `next_step` says what happens after a failure (see EngineDeps); unset for one-shot commands.
+  RotationEngine engine(std::function<std::string(const RotationSettings&, const Error&)>
+                            next_step = {});
   SalesforceClient* salesforce(const std::string& connection);
   InfisicalClient& infisical() { return *infisical_; }
   StateStore& state() { return state_; }

@@ -47,9 +47,14 @@ TimePoint at_time_of_day(TimePoint day, int add_days, int hh, int mm) {
 std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in,
                                   TimePoint now) {
   if (!r.auto_rotation) return std::nullopt;
-  if (!in.last_rotated) return now;
   int hh = 0, mm = 0;
   if (!parse_hhmm(r.rotate_at, hh, mm)) hh = mm = 0;
+  if (!in.last_rotated) {
+    // Never rotated: due now, unless its retries were exhausted (a first rotation that
+    // keeps failing would otherwise be retried at once, forever): then the next day.
+    if (in.last_failed && in.last_attempt) return at_time_of_day(*in.last_attempt, 1, hh, mm);
+    return now;
+  }
   int days = r.interval_days;
   if (in.last_manual) {
     // A manual rotation after that day's rotate_at would otherwise shorten the interval.

@@ -16,7 +16,8 @@ struct ScheduleInput {
   std::optional<TimePoint> last_attempt;
 };
 
-// Next due instant, or nullopt when auto-rotation is off. A rotation never done is due now.
+// Next due instant, or nullopt when auto-rotation is off. A rotation never done is due now
+// (the next day at rotate_at once its retries are exhausted).
 // Times of day are in the process's local zone (set TZ from [agent] timezone at start).
 std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in, TimePoint now);
 

@@ -264,7 +264,8 @@ TEST_F(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOl
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
   EXPECT_NE(o.detail.find("No space left on device"), std::string::npos) << o.detail;
-  EXPECT_NE(o.detail.find("staged credential was deleted"), std::string::npos) << o.detail;
+  EXPECT_NE(o.impact.find("staged credential was deleted"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("current credential stays valid"), std::string::npos) << o.impact;
   EXPECT_EQ(sf_->request_count("sf.promote"), 1) << "only the first rotation promoted";
   auto staged = sf_->staged(app_.id);
   EXPECT_TRUE(!staged || staged->state != sandbox::StagedState::Active);
@@ -293,7 +294,9 @@ TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
                       R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})"));
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
-  EXPECT_NE(o.detail.find("still holds the previous pair"), std::string::npos) << o.detail;
+  EXPECT_NE(o.impact.find("still holds the previous pair"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("published on the next attempt"), std::string::npos) << o.impact;
+  EXPECT_EQ(o.next, "run `eca-rotator rotate billing` again") << "one-shot: a rerun hint";
   // Infisical keeps gen1, now Rotated and still valid.
   EXPECT_EQ(published()->key, gen1.key);
   EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret));
@@ -303,6 +306,47 @@ TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   EXPECT_EQ(published()->key, sf_->primary(app_.id)->key);
   EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "N is never revoked by recovery";
   EXPECT_TRUE(file_journal_->pending().empty());
+}
+
+TEST_F(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
+  const auto original = app_.primary();
+  sf_->inject(answer("sf.promote", 503,
+                     R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])"));
+  auto o = engine().rotate(rotation(), true);
+  ASSERT_EQ(o.result, RotationResult::Failed);
+  EXPECT_NE(o.impact.find("staged and journaled but not promoted"), std::string::npos) << o.impact;
+  EXPECT_NE(o.impact.find("current credential stays valid"), std::string::npos) << o.impact;
+  EXPECT_EQ(o.next, "run `eca-rotator rotate billing` again");
+  EXPECT_EQ(sf_->primary(app_.id)->key, original.key);
+  EXPECT_EQ(file_journal_->pending(), std::vector<std::string>{"billing"});
+  EXPECT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+}
+
+TEST_F(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
+  config_.rotations.front().app_id = conn_.id;  // refused: a permanent failure
+  std::string asked;
+  RotationEngine retrying = [&] {
+    EngineDeps deps;
+    deps.config = &config_;
+    deps.infisical = infisc();
+    deps.salesforce["acme"] = sfc_.get();
+    deps.sealer = sealer_.get();
+    deps.journal = journal_.get();
+    deps.state = store_.get();
+    deps.clock = &time_;
+    deps.log = &log_;
+    deps.next_step = [&](const RotationSettings& r, const Error& err) {
+      asked = r.name + ":" + to_string(err.kind);
+      // The failure is recorded before the caller plans from it.
+      auto rec = store_->load(r.name);
+      return rec && rec->has_value() && (*rec)->consecutive_failures == 1 ? "planned" : "early";
+    };
+    return RotationEngine(std::move(deps));
+  }();
+  auto o = retrying.rotate(rotation(), false);
+  EXPECT_EQ(asked, "billing:permanent");
+  EXPECT_EQ(o.next, "planned");
+  EXPECT_EQ(o.impact, "the current credential stays valid; nothing was changed");
 }
 
 TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {

@@ -27,6 +27,13 @@ TEST_F(ScheduleTest, NeverRotatedIsDueNow) {
   EXPECT_EQ(next_due(r(), {}, now), now);
 }
 
+TEST_F(ScheduleTest, NeverRotatedWithRetriesExhaustedWaitsForTheNextDay) {
+  ScheduleInput in;
+  in.last_failed = true;
+  in.last_attempt = at("2026-11-27T10:00:00Z");
+  EXPECT_EQ(next_due(r(), in, at("2026-11-27T10:00:01Z")), at("2026-11-28T03:00:00Z"));
+}
+
 TEST_F(ScheduleTest, NextIsLastDatePlusIntervalAtTimeOfDay) {
   ScheduleInput in;
   in.last_rotated = at("2026-11-01T03:00:12Z");

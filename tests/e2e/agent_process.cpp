@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,26 @@
 #include <stdexcept>
 
 namespace eca::e2e {
+namespace {
+
+// In a forked child: the environment overrides, then exec (never returns).
+[[noreturn]] void exec_child(const std::string& binary, std::vector<std::string> argv_s,
+                             const std::map<std::string, std::string>& env) {
+  for (const auto& [k, v] : env) {
+    if (v.empty() && k.size() > 1 && k[0] == '!') {
+      ::unsetenv(k.c_str() + 1);
+    } else {
+      ::setenv(k.c_str(), v.c_str(), 1);
+    }
+  }
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  ::execv(binary.c_str(), argv.data());
+  ::_exit(127);
+}
+
+}  // namespace
 
 AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env, bool paused) {
@@ -32,23 +53,12 @@ AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::str
     // The in-process sandbox's sockets are not close-on-exec: the agent must not inherit
     // them (a connection held open by the child would change what the tests observe).
     ::close_range(3, ~0U, 0);
-    for (const auto& [k, v] : env) {
-      if (v.empty() && k.size() > 1 && k[0] == '!') {
-        ::unsetenv(k.c_str() + 1);
-      } else {
-        ::setenv(k.c_str(), v.c_str(), 1);
-      }
-    }
-    std::vector<char*> argv;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
     if (paused) {
       char c = 0;
       while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
       }
     }
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    exec_child(binary, argv_s, env);
   }
   ::close(out[1]);
   ::close(err[1]);
@@ -118,6 +128,55 @@ ProcessResult run_agent(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env, int timeout_s) {
   AgentProcess p(ECA_ROTATOR_BIN, args, env);
   return p.wait(timeout_s);
+}
+
+
+ProcessResult run_agent_in_terminal(const std::vector<std::string>& args,
+                                    const std::map<std::string, std::string>& env,
+                                    int timeout_s) {
+  std::vector<std::string> argv_s{ECA_ROTATOR_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  int master = -1;
+  winsize ws{};
+  ws.ws_row = 24;
+  ws.ws_col = 160;
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+  if (pid < 0) throw std::runtime_error("forkpty failed");
+  if (pid == 0) {
+    ::close_range(3, ~0U, 0);  // see AgentProcess: no inherited sandbox sockets
+    exec_child(ECA_ROTATOR_BIN, argv_s, env);
+  }
+  ProcessResult r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[8192];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd fd{master, POLLIN, 0};
+    int n = ::poll(&fd, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;
+    ssize_t got = ::read(master, buf, sizeof buf);
+    if (got > 0) {
+      r.out.append(buf, static_cast<std::size_t>(got));
+    } else if (got < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // EIO once the child and everything it started closed the terminal
+    }
+  }
+  ::close(master);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
 }
 
 }  // namespace eca::e2e

@@ -46,4 +46,11 @@ class AgentProcess {
 ProcessResult run_agent(const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env = {}, int timeout_s = 120);
 
+// Runs to completion with standard input, output and error on a pseudo-terminal, as at an
+// operator's terminal: `out` is everything the terminal received (the terminal turns "\n"
+// into "\r\n"), `err` stays empty.
+ProcessResult run_agent_in_terminal(const std::vector<std::string>& args,
+                                    const std::map<std::string, std::string>& env = {},
+                                    int timeout_s = 120);
+
 }  // namespace eca::e2e

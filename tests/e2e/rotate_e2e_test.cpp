@@ -98,9 +98,104 @@ TEST_F(RotateE2e, ExitCode1WhenARotationFailsAndOthersStillRun) {
   auto r = run({"rotate", "--all"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("approval"));
+  // The failure line says what it means for the credential and what to do: the step after
+  // staging (promote) succeeded, so the new pair is primary but unpublished.
+  EXPECT_THAT(r.err, ::testing::ContainsRegex(
+                         "error: \\[app-2\\] publish: [^\n]*approval[^\n]*\\. Credential: the new "
+                         "credential is primary at Salesforce, but Infisical still holds the "
+                         "previous pair, which stays valid[^\n]*published on the next attempt\\. "
+                         "Next: fix the cause above, then run `eca-rotator rotate app-2` "
+                         "again\\.\n"));
   EXPECT_TRUE(published(1).has_value());
   EXPECT_TRUE(published(3).has_value());
   EXPECT_FALSE(published(2).has_value());
+}
+
+TEST_F(RotateE2e, RunOnceFailureSaysTheNextPassTriesAgain) {
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto r = run({"run", "--once"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("Credential: the new credential is primary at Salesforce, but "
+                               "Infisical still holds the previous pair"));
+  EXPECT_THAT(r.err, HasSubstr("Next: fix the cause above; the next `eca-rotator run --once` "
+                               "tries again, or run `eca-rotator rotate app-2`.\n"));
+}
+
+// Under cron, systemd or a CI log stderr is not a terminal: no progress line, not even
+// with a TERM that could draw one.
+TEST_F(RotateE2e, NoProgressLineWhenStderrIsNotATerminal) {
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto r = run_agent(with_config({"rotate", "--all"}),
+                     {{"!CREDENTIALS_DIRECTORY", ""}, {"TERM", "xterm-256color"}});
+  remember(r);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  for (const std::string* s : {&r.err, &r.out}) {
+    EXPECT_EQ(s->find('\r'), std::string::npos) << *s;
+    EXPECT_EQ(s->find('\033'), std::string::npos) << *s;
+    EXPECT_THAT(*s, ::testing::Not(HasSubstr("rotating ")));
+  }
+}
+
+// On a terminal: one live line, cleared before every log line and at the end.
+TEST_F(RotateE2e, ProgressLineOnATerminalNeverSharesALineWithTheLog) {
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto r = run_agent_in_terminal(with_config({"rotate", "--all"}),
+                                 {{"!CREDENTIALS_DIRECTORY", ""}, {"TERM", "xterm"}});
+  remember(r);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const std::string clear = "\r\033[K";
+  EXPECT_THAT(r.out, HasSubstr(clear + "rotating 0/3 - current: app-")) << "drawn at the start";
+  EXPECT_THAT(r.out, HasSubstr("(1 failed)")) << "redrawn when a rotation fails";
+  // After the last drawing of the line, it is cleared before anything else appears.
+  const std::size_t last = r.out.rfind("rotating ");
+  ASSERT_NE(last, std::string::npos);
+  const std::size_t cleared = r.out.find(clear, last);
+  ASSERT_NE(cleared, std::string::npos) << r.out.substr(last);
+  EXPECT_EQ(r.out.substr(last, cleared - last).find('\n'), std::string::npos);
+  // Every log line starts at the beginning of a line (after a newline or a clear).
+  int log_lines = 0;
+  for (const char* level : {"info: ", "warning: ", "error: "}) {
+    for (std::size_t p = r.out.find(level); p != std::string::npos;
+         p = r.out.find(level, p + 1)) {
+      if (p > 0 && r.out[p - 1] != '\n' && r.out[p - 1] != 'K') continue;  // inside a message
+      ++log_lines;
+      const bool at_start = p == 0 || r.out[p - 1] == '\n' ||
+                            (p >= clear.size() && r.out.compare(p - clear.size(), clear.size(),
+                                                                clear) == 0);
+      EXPECT_TRUE(at_start) << r.out.substr(p > 40 ? p - 40 : 0, 80);
+    }
+  }
+  EXPECT_GT(log_lines, 10);
+  // Text that is neither the progress line nor a log line never follows the line: every
+  // "rotating" drawing is directly preceded by a clear.
+  for (std::size_t p = r.out.find("rotating "); p != std::string::npos;
+       p = r.out.find("rotating ", p + 1)) {
+    ASSERT_GE(p, clear.size());
+    EXPECT_EQ(r.out.compare(p - clear.size(), clear.size(), clear), 0)
+        << r.out.substr(p > 40 ? p - 40 : 0, 80);
+  }
+  EXPECT_THAT(r.out, HasSubstr("Next: fix the cause above, then run `eca-rotator rotate app-2`"));
+}
+
+TEST_F(RotateE2e, RunOnceOnATerminalShowsTheLineUnlessToldNot) {
+  const std::map<std::string, std::string> env{{"!CREDENTIALS_DIRECTORY", ""}, {"TERM", "xterm"}};
+  auto quiet = run_agent_in_terminal(with_config({"run", "--once", "--no-progress"}), env);
+  remember(quiet);
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.out;
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
+  EXPECT_EQ(quiet.out.find('\033'), std::string::npos) << quiet.out;
+  // A second agent on the same config (empty state directory): a pass over all three,
+  // each found not due from the Infisical metadata.
+  write_config("", "state-2");
+  auto r = run_agent_in_terminal(with_config({"run", "--once"}), env);
+  remember(r);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const std::string clear = "\r\033[K";
+  EXPECT_THAT(r.out, HasSubstr(clear + "rotating 0/3 - current: app-"));
+  EXPECT_THAT(r.out, HasSubstr(clear + "rotating 3/3"));
+  const std::size_t last = r.out.rfind("rotating ");
+  EXPECT_NE(r.out.find(clear, last), std::string::npos) << "cleared at the end";
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
 }
 
 TEST_F(RotateE2e, UnknownRotationNameIsAUsageError) {
