@@ -82,7 +82,7 @@ Status Runtime::build_clients() {
   ie.environment = config_.infisical.environment;
   ie.client_id = config_.infisical.client_id;
   ie.client_secret = config_.infisical.client_secret.clone();
-  ie.ca_file = config_.infisical.ca_file;
+  ie.tls.ca_file = config_.infisical.ca_file;
   const Clock* clock = clock_.get();
   infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie),
                                                  [clock] { return clock->now(); });
@@ -93,7 +93,7 @@ Status Runtime::build_clients() {
     se.api_version = c.api_version;
     se.client_id = c.client_id;
     se.client_secret = c.client_secret.clone();
-    se.ca_file = c.ca_file;
+    se.tls.ca_file = c.ca_file;
     salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
   }
   if (config_.encryption.mode == EncryptionMode::SealedBox) {

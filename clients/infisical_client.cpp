@@ -235,7 +235,7 @@ Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* en
   req.method = "POST";
   req.url = api() + path;
   req.endpoint = endpoint;
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.content_type = "application/json";
   req.headers.emplace_back("Accept", "application/json");
   req.body = std::move(body);
@@ -296,7 +296,7 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
     req.method = method;
     req.url = api() + path_and_query;
     req.endpoint = endpoint;
-    req.ca_file = ep_.ca_file;
+    req.tls = ep_.tls;
     req.is_write = is_write;
     req.bearer = std::move(token);
     req.headers.emplace_back("Accept", "application/json");

@@ -74,7 +74,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   req.method = "POST";
   req.url = ep_.my_domain_url + "/services/oauth2/token";
   req.endpoint = "sf.token";
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.content_type = "application/x-www-form-urlencoded";
   req.headers.emplace_back("Accept", "application/json");
   req.body.append("grant_type=client_credentials&client_id=");
@@ -203,7 +203,7 @@ Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::
   req.method = method;
   req.url = path.rfind("/services/", 0) == 0 ? ep_.my_domain_url + path : base() + path;
   req.endpoint = endpoint;
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.is_write = is_write;
   req.bearer = token.clone();
   req.headers.emplace_back("Accept", "application/json");
