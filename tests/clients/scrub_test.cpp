@@ -34,6 +34,8 @@ TEST(Scrub, Table) {
       {"plain text stays", "Session expired or invalid", "Session expired or invalid"},
       {"error codes stay", "INSUFFICIENT_ACCESS_OR_READONLY: not allowed",
        "INSUFFICIENT_ACCESS_OR_READONLY: not allowed"},
+      {"consumer ids stay", "consumer 0HoKj0000008ABCDEF not found",
+       "consumer 0HoKj0000008ABCDEF not found"},
       {"app ids stay", "no app 0xIKj0000004CwxKAE (15: 0xIKj0000004Cwx)",
        "no app 0xIKj0000004CwxKAE (15: 0xIKj0000004Cwx)"},
       {"short request ids stay", "see req-8f3k2LmQp0aZxY1", "see req-8f3k2LmQp0aZxY1"},
