@@ -125,6 +125,11 @@ class Loader {
     return path.is_absolute() ? path : base_dir_ / path;
   }
   std::optional<std::string> readable_file(const Section& s, const std::string& key);
+  std::optional<std::string> readable_dir(const Section& s, const std::string& key);
+  // ca_file, ca_dir, pinned_public_key and insecure_skip_verify of a service whose
+  // (validated) address is `url` (empty when invalid: then only syntax is checked).
+  void load_tls(const Section& s, const std::string& url, std::string& ca_file, std::string& ca_dir,
+                std::string& pinned_public_key, bool& insecure_skip_verify);
   std::optional<Secret> client_secret(const Section& s, const std::string& credential_name);
   std::optional<Secret> read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc, int line,
                                          const std::string& key);
@@ -262,6 +267,65 @@ std::optional<std::string> Loader::readable_file(const Section& s, const std::st
   return p.string();
 }
 
+std::optional<std::string> Loader::readable_dir(const Section& s, const std::string& key) {
+  auto v = str(s, key, Need::Optional);
+  if (!v) return std::nullopt;
+  const MergedNode* n = s.find(key);
+  if (v->empty()) {
+    error(*n, join(s.prefix, key), "must not be empty (remove the key instead)");
+    return std::nullopt;
+  }
+  std::filesystem::path p = resolve(*v);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) {
+    error(*n, join(s.prefix, key), "cannot access " + p.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    error(*n, join(s.prefix, key),
+          p.string() + " is not a directory (for a single PEM bundle use ca_file)");
+    return std::nullopt;
+  }
+  if (::access(p.c_str(), R_OK | X_OK) != 0) {
+    error(*n, join(s.prefix, key), "cannot read " + p.string() + ": " + std::strerror(errno));
+    return std::nullopt;
+  }
+  return p.string();
+}
+
+void Loader::load_tls(const Section& s, const std::string& url, std::string& ca_file,
+                      std::string& ca_dir, std::string& pinned_public_key,
+                      bool& insecure_skip_verify) {
+  if (auto v = readable_file(s, "ca_file")) ca_file = *v;
+  if (auto v = readable_dir(s, "ca_dir")) ca_dir = *v;
+  if (auto v = str(s, "pinned_public_key", Need::Optional)) {
+    std::string why = cr::check_pinned_public_key(*v);
+    if (why.empty())
+      pinned_public_key = *v;
+    else
+      error(*s.find("pinned_public_key"), join(s.prefix, "pinned_public_key"), why);
+  }
+  auto insecure = boolean(s, "insecure_skip_verify");
+  if (!insecure || !*insecure || url.empty()) return;
+  const MergedNode* n = s.find("insecure_skip_verify");
+  const std::string key = join(s.prefix, "insecure_skip_verify");
+  std::string why;
+  auto parsed = cr::parse_url(url, why);
+  if (!parsed || !cr::is_loopback_host(parsed->host)) {
+    error(*n, key,
+          "true is only allowed when the service's address is loopback (127.0.0.0/8, localhost, "
+          "::1); to trust a private CA set ca_file or ca_dir (and pin its key with "
+          "pinned_public_key if you like) instead");
+    return;
+  }
+  insecure_skip_verify = true;
+  warn_at(
+      n->doc, n->line(), key,
+      "TLS certificate verification is off for " + url +
+          " (allowed because it is loopback); for anything but a local test server use ca_file or "
+          "ca_dir");
+}
+
 std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc,
                                                int line, const std::string& key) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -384,7 +448,7 @@ void Loader::load_agent(const Section& root) {
   Section s = section(root, "agent");
   check_keys(s, {"state_dir", "concurrency", "log_format", "timezone", "stale_staged_minutes",
                  "metrics_listen", "metrics_file", "on_success", "on_failure",
-                 "hook_timeout_seconds"});
+                 "hook_timeout_seconds", "proxy", "no_proxy"});
   auto& a = cfg_.agent;
   if (s.find("state_dir")) {
     if (auto v = str(s, "state_dir", Need::Required)) a.state_dir = resolve(*v);
@@ -423,11 +487,28 @@ void Loader::load_agent(const Section& root) {
   if (auto v = str(s, "on_success", Need::Optional)) a.on_success = *v;
   if (auto v = str(s, "on_failure", Need::Optional)) a.on_failure = *v;
   if (auto v = integer(s, "hook_timeout_seconds", 1, 3600)) a.hook_timeout_seconds = static_cast<int>(*v);
+  if (auto v = str(s, "proxy", Need::Optional); v && !v->empty()) {
+    // The value may hold a password: messages never repeat it.
+    std::string why = cr::check_proxy_url(*v);
+    if (why.empty())
+      a.proxy = *v;
+    else
+      error(*s.find("proxy"), "agent.proxy", why);
+    wipe_string(*v);
+  }
+  if (auto v = str(s, "no_proxy", Need::Optional)) {
+    if (std::any_of(v->begin(), v->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      error(*s.find("no_proxy"), "agent.no_proxy", "must not contain control characters");
+    else
+      a.no_proxy = *v;
+  }
 }
 
 void Loader::load_infisical(const Section& root) {
   Section s = section(root, "infisical");
-  check_keys(s, {"url", "project_id", "environment", "ca_file", "auth"});
+  check_keys(s, {"url", "project_id", "environment", "ca_file", "ca_dir", "pinned_public_key",
+                 "insecure_skip_verify", "auth"});
   auto& inf = cfg_.infisical;
   if (auto v = str(s, "url", Need::Required)) {
     std::string normalized;
@@ -454,7 +535,7 @@ void Loader::load_infisical(const Section& root) {
       error(*s.find("environment"), "infisical.environment",
             "must be an environment slug (lowercase letters, digits, '-', '_'), e.g. \"prod\" (got " + dq(*v) + ")");
   }
-  if (auto v = readable_file(s, "ca_file")) inf.ca_file = *v;
+  load_tls(s, inf.url, inf.ca_file, inf.ca_dir, inf.pinned_public_key, inf.insecure_skip_verify);
 
   Section auth = section(s, "auth");
   check_keys(auth, {"method", "client_id", "client_secret", "client_secret_file"});
@@ -534,7 +615,9 @@ void Loader::load_connections(const Section& root) {
       continue;
     }
     Section s{&member, prefix, false};
-    check_keys(s, {"my_domain_url", "api_version", "client_id", "client_secret", "client_secret_file", "ca_file"});
+    check_keys(s,
+               {"my_domain_url", "api_version", "client_id", "client_secret", "client_secret_file",
+                "ca_file", "ca_dir", "pinned_public_key", "insecure_skip_verify"});
     ConnectionSettings c;
     c.name = name;
     if (auto v = str(s, "my_domain_url", Need::Required)) {
@@ -562,7 +645,7 @@ void Loader::load_connections(const Section& root) {
         c.client_id = *v;
     }
     if (auto secret = client_secret(s, "sf-" + name + "-client-secret")) c.client_secret = std::move(*secret);
-    if (auto v = readable_file(s, "ca_file")) c.ca_file = *v;
+    load_tls(s, c.my_domain_url, c.ca_file, c.ca_dir, c.pinned_public_key, c.insecure_skip_verify);
     cfg_.connections.emplace(name, std::move(c));
   }
 }

@@ -26,6 +26,8 @@ struct AgentSettings {
   std::string on_success;             // shell command run after each successful rotation
   std::string on_failure;             // shell command run after each failed rotation attempt
   int hook_timeout_seconds = 30;
+  std::string proxy;     // proxy URL, may hold "user:password@"; never print it as is
+  std::string no_proxy;  // hosts reached directly; empty with proxy empty = environment
 };
 
 struct InfisicalSettings {
@@ -33,6 +35,9 @@ struct InfisicalSettings {
   std::string project_id;
   std::string environment;            // environment slug
   std::string ca_file;                // optional PEM bundle for a private CA
+  std::string ca_dir;                 // optional directory of hashed PEM CA certificates
+  std::string pinned_public_key;      // optional "sha256//BASE64[;...]"
+  bool insecure_skip_verify = false;  // accepted only for a loopback url (with a warning)
   std::string auth_method = "universal-auth";
   std::string client_id;
   Secret client_secret;               // from client_secret, client_secret_file or $CREDENTIALS_DIRECTORY
@@ -50,6 +55,9 @@ struct ConnectionSettings {
   std::string client_id;              // consumer key of the connection's own ECA
   Secret client_secret;
   std::string ca_file;
+  std::string ca_dir;
+  std::string pinned_public_key;
+  bool insecure_skip_verify = false;  // accepted only for a loopback my_domain_url
 };
 
 struct RotationSettings {
@@ -95,7 +103,7 @@ struct ConfigLoadResult {
   std::vector<ConfigError> errors;  // all problems found, not just the first
 };
 
-// Relative paths (state_dir, ca_file, *_file) are resolved against the main
+// Relative paths (state_dir, ca_file, ca_dir, *_file) are resolved against the main
 // file's directory. Loading never throws; warnings are only returned with a
 // valid config.
 // Environment lookup is injectable so tests need not touch the process environment.

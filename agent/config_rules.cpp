@@ -138,6 +138,82 @@ std::string check_public_key(std::string_view s) {
   return "";
 }
 
+std::string check_pinned_public_key(std::string_view s) {
+  constexpr std::string_view kPrefix = "sha256//";
+  const std::string format =
+      "must be \"sha256//BASE64\" items separated by ';', BASE64 being the 44-character base64 "
+      "SHA-256 of the server's public key (openssl x509 -in cert.pem -pubkey -noout | openssl pkey "
+      "-pubin -outform der | openssl dgst -sha256 -binary | base64)";
+  if (s.empty()) return format;
+  std::size_t item = 0;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    ++item;
+    std::size_t next = s.find(';', pos);
+    if (next == std::string_view::npos) next = s.size();
+    std::string_view pin = s.substr(pos, next - pos);
+    std::string which = "; item " + std::to_string(item) + " is not";
+    if (pin.substr(0, kPrefix.size()) != kPrefix)
+      return format + which + " (it must start with \"sha256//\")";
+    std::string_view b64 = pin.substr(kPrefix.size());
+    std::array<unsigned char, 33> bin{};
+    std::size_t bin_len = 0;
+    const char* end = nullptr;
+    if (b64.size() != 44 ||
+        sodium_base642bin(bin.data(), bin.size(), b64.data(), b64.size(), nullptr, &bin_len, &end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != b64.data() + b64.size() || bin_len != 32) {
+      return format + which + " (got " + std::to_string(b64.size()) +
+             " characters after \"sha256//\")";
+    }
+    pos = next + 1;
+  }
+  return "";
+}
+
+std::string check_proxy_url(std::string_view s) {
+  const std::string example = " (e.g. \"http://proxy.example.com:3128\")";
+  auto sep = s.find("://");
+  if (sep == std::string_view::npos) return "must be a URL with a scheme" + example;
+  std::string scheme;
+  for (char c : s.substr(0, sep)) scheme.push_back(to_lower(c));
+  static const std::array<std::string_view, 6> schemes = {"http",    "https",  "socks4",
+                                                          "socks4a", "socks5", "socks5h"};
+  if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end())
+    return "scheme must be http, https, socks4, socks4a, socks5 or socks5h" + example;
+  std::string_view rest = s.substr(sep + 3);
+  std::size_t slash = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos && rest.substr(slash) != "/")
+    return "must not have a path" + example;
+  if (auto at = authority.rfind('@'); at != std::string_view::npos)
+    authority = authority.substr(at + 1);
+  std::string_view host = authority, port;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return "has an unterminated IPv6 address" + example;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return "has junk after the IPv6 address" + example;
+    if (!after.empty()) port = after.substr(1);
+  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return "has no host" + example;
+  if (std::any_of(host.begin(), host.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f || c == '/' || c == '\\';
+      }))
+    return "has an invalid host" + example;
+  if (!port.empty() || authority.back() == ':') {
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit) ||
+        std::stol(std::string(port)) == 0 || std::stol(std::string(port)) > 65535)
+      return "has an invalid port (1-65535)" + example;
+  }
+  return "";
+}
+
 bool is_loopback_host(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   std::string h;

@@ -33,6 +33,14 @@ std::string check_timezone(std::string_view s, const std::string& zoneinfo_dir);
 // Base64 (standard alphabet, padded) of exactly 32 bytes.
 std::string check_public_key(std::string_view s);
 
+// CURLOPT_PINNEDPUBLICKEY hashes: "sha256//BASE64" items separated by ';', each
+// BASE64 the 44-character padded encoding of a 32-byte SHA-256.
+std::string check_pinned_public_key(std::string_view s);
+// A proxy URL: http, https, socks4, socks4a, socks5 or socks5h, a host, an optional
+// port, optional "user:password@". The message never repeats the value (it may hold
+// a password).
+std::string check_proxy_url(std::string_view s);
+
 // 127.0.0.0/8 (dotted quad), "localhost" or "::1" (with or without brackets).
 bool is_loopback_host(std::string_view host);
 

@@ -15,9 +15,21 @@
 
 namespace eca {
 
+namespace {
+
+CurlOptions curl_options(const Config& config) {
+  CurlOptions o;
+  o.proxy = config.agent.proxy;
+  o.no_proxy = config.agent.no_proxy;
+  return o;
+}
+
+}  // namespace
+
 Runtime::Runtime(const Config& config, Logger& log, Metrics* metrics)
     : config_(config),
       log_(log),
+      transport_(curl_options(config)),
       state_(config.agent.state_dir),
       journal_(config.agent.state_dir),
       metrics_(metrics != nullptr ? metrics : &own_metrics_) {
@@ -82,7 +94,8 @@ Status Runtime::build_clients() {
   ie.environment = config_.infisical.environment;
   ie.client_id = config_.infisical.client_id;
   ie.client_secret = config_.infisical.client_secret.clone();
-  ie.ca_file = config_.infisical.ca_file;
+  ie.tls = {config_.infisical.ca_file, config_.infisical.ca_dir,
+            config_.infisical.pinned_public_key, config_.infisical.insecure_skip_verify};
   const Clock* clock = clock_.get();
   infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie),
                                                  [clock] { return clock->now(); });
@@ -93,7 +106,7 @@ Status Runtime::build_clients() {
     se.api_version = c.api_version;
     se.client_id = c.client_id;
     se.client_secret = c.client_secret.clone();
-    se.ca_file = c.ca_file;
+    se.tls = {c.ca_file, c.ca_dir, c.pinned_public_key, c.insecure_skip_verify};
     salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
   }
   if (config_.encryption.mode == EncryptionMode::SealedBox) {

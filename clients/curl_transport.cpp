@@ -63,6 +63,16 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
+// "user:password" of "scheme://user:password@host...", or "".
+std::string userinfo_of(const std::string& url) {
+  auto scheme = url.find("://");
+  std::size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  std::size_t end = std::min(url.find_first_of("/?#", start), url.size());
+  auto at = url.rfind('@', end);
+  if (at == std::string::npos || at < start) return {};
+  return url.substr(start, at - start);
+}
+
 std::string host_of(const std::string& url) {
   auto scheme = url.find("://");
   if (scheme == std::string::npos) return {};
@@ -75,6 +85,13 @@ std::string host_of(const std::string& url) {
 
 }  // namespace
 
+std::string redact_url_userinfo(const std::string& url) {
+  std::string userinfo = userinfo_of(url);
+  if (userinfo.empty()) return url;
+  auto start = url.find(userinfo);
+  return url.substr(0, start) + "[redacted]" + url.substr(start + userinfo.size());
+}
+
 bool is_loopback_url(const std::string& url) {
   std::string host = host_of(url);
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -84,6 +101,12 @@ CurlTransport::CurlTransport(CurlOptions options)
     : options_(std::move(options)), shared_(std::make_unique<Shared>()) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   if (options_.user_agent.empty()) options_.user_agent = "eca-rotator/" ECA_ROTATOR_VERSION;
+  if (std::string userinfo = userinfo_of(options_.proxy); !userinfo.empty()) {
+    proxy_credentials_.push_back(userinfo);
+    auto colon = userinfo.find(':');
+    if (colon != std::string::npos && colon + 1 < userinfo.size())
+      proxy_credentials_.push_back(userinfo.substr(colon + 1));
+  }
   shared_->share = curl_share_init();
   curl_share_setopt(shared_->share, CURLSHOPT_LOCKFUNC, share_lock);
   curl_share_setopt(shared_->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
@@ -126,6 +149,12 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
     return Error::permanent("refusing to send " + request.endpoint + " to " + host_of(request.url) +
                             " without TLS: only https:// is allowed (http:// only to loopback)");
   }
+  const TlsSettings& tls = request.tls;
+  if (tls.insecure_skip_verify && !is_loopback_url(request.url)) {
+    return Error::permanent("refusing to send " + request.endpoint + " to " + host_of(request.url) +
+                            " without certificate verification: insecure_skip_verify is only "
+                            "allowed for loopback");
+  }
   CURL* curl = static_cast<CURL*>(acquire());
   if (curl == nullptr) return Error::transient("libcurl could not create a handle");
   curl_easy_reset(curl);
@@ -143,8 +172,23 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  // libcurl keeps connections and TLS sessions apart when these settings differ, so a
+  // request that skips verification never hands its connection to one that verifies.
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls.insecure_skip_verify ? 0L : 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, tls.insecure_skip_verify ? 0L : 2L);
+  if (!tls.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.ca_dir.empty()) curl_easy_setopt(curl, CURLOPT_CAPATH, tls.ca_dir.c_str());
+  if (!tls.pinned_public_key.empty())
+    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, tls.pinned_public_key.c_str());
+  if (http) {
+    // Plain HTTP stays on this machine: no proxy, whatever the environment says.
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  } else {
+    // Unset: libcurl reads https_proxy / all_proxy / no_proxy from the environment.
+    if (!options_.proxy.empty()) curl_easy_setopt(curl, CURLOPT_PROXY, options_.proxy.c_str());
+    if (!options_.no_proxy.empty())
+      curl_easy_setopt(curl, CURLOPT_NOPROXY, options_.no_proxy.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_VERBOSE, 0L);  // verbose output would print credentials
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -160,7 +204,6 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
 
   // Header strings holding a token live in a Secret and are wiped after the call.
   Secret auth_header;
@@ -224,17 +267,27 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
                             " MiB; refusing to read it");
   }
   std::string detail = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+  // libcurl does not print proxy credentials today; make sure they never reach a message.
+  for (const std::string& credential : proxy_credentials_) {
+    for (auto pos = detail.find(credential); pos != std::string::npos;
+         pos = detail.find(credential))
+      detail.replace(pos, credential.size(), "[redacted]");
+  }
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
       return Error::transient(what + "cannot connect (" + detail + ")");
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return Error::permanent(what +
+                              "TLS verification failed: the server's public key does not match "
+                              "pinned_public_key (" +
+                              detail + "); the server's key changed or the pin is wrong");
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
       return Error::permanent(what + "TLS verification failed (" + detail +
-                              "); check the URL and ca_file");
+                              "); check the URL and ca_file or ca_dir");
     case CURLE_UNSUPPORTED_PROTOCOL:
       return Error::permanent(what + detail);
     default:

@@ -3,9 +3,12 @@
 // One transport serves all threads: easy handles are pooled and share one
 // connection cache, DNS cache and TLS session cache, so a burst of rotations
 // against the same two hosts reuses a handful of TLS connections.
-// Discipline: TLS verification always on; no redirects; plain HTTP only to
-// loopback (the sandbox); bodies sent with Content-Length, never chunked;
-// response bodies capped before parsing; connect, total and low-speed timeouts.
+// Discipline: TLS verification always on (insecure_skip_verify only to loopback);
+// no redirects; plain HTTP only to loopback (the sandbox), and never through a
+// proxy; bodies sent with Content-Length, never chunked; response bodies capped
+// before parsing; connect, total and low-speed timeouts.
+// Proxies: CurlOptions::proxy / no_proxy when set, otherwise libcurl's standard
+// environment variables (https_proxy, HTTPS_PROXY, all_proxy, no_proxy, ...).
 #pragma once
 
 #include <atomic>
@@ -24,6 +27,8 @@ struct CurlOptions {
   long low_speed_time_s = 30;          // abort when below 1 byte/s for this long
   std::size_t max_response_bytes = 4 << 20;
   std::string user_agent;              // defaults to eca-rotator/<version>
+  std::string proxy;                   // "http://[user:password@]host:port"; empty = environment
+  std::string no_proxy;                // "host,.domain,10.0.0.0/8"; empty = environment
 };
 
 class CurlTransport final : public HttpTransport {
@@ -48,6 +53,7 @@ class CurlTransport final : public HttpTransport {
   void release(void* handle);
 
   CurlOptions options_;
+  std::vector<std::string> proxy_credentials_;  // never to appear in a message
   std::unique_ptr<Shared> shared_;
   std::mutex pool_mu_;
   std::vector<void*> pool_;
@@ -58,5 +64,8 @@ class CurlTransport final : public HttpTransport {
 
 // Whether a URL's host is a loopback address or "localhost".
 bool is_loopback_url(const std::string& url);
+
+// The URL with any "user:password@" replaced by "[redacted]@", for messages.
+std::string redact_url_userinfo(const std::string& url);
 
 }  // namespace eca

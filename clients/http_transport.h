@@ -16,6 +16,14 @@
 
 namespace eca {
 
+// How a request's server is authenticated, per service. All empty: the system trust store.
+struct TlsSettings {
+  std::string ca_file;                // PEM bundle to trust instead of the system bundle (CAINFO)
+  std::string ca_dir;                 // directory of hashed PEM CA certificates (CAPATH)
+  std::string pinned_public_key;      // "sha256//BASE64[;sha256//BASE64...]": the key must match
+  bool insecure_skip_verify = false;  // no certificate checks; refused unless the URL is loopback
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;                      // absolute; never contains a secret
@@ -25,7 +33,7 @@ struct HttpRequest {
   std::string content_type;             // set when body is sent
   bool is_write = false;                // a timeout after sending is then ErrorKind::Unknown
   std::string endpoint;                 // short name for logs and metrics ("sf.token", "inf.upsert")
-  std::string ca_file;                  // PEM bundle to trust instead of the system store
+  TlsSettings tls;
 };
 
 struct HttpResponse {

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "clients/json.h"
+#include "clients/scrub.h"
 
 namespace eca {
 namespace {
@@ -82,22 +83,27 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
   std::string msg;
   rapidjson::Document doc;
   if (json::parse_in_place(response.body, doc, what)) {
-    if (auto r = json::str(doc, "reqId")) e.request_id = std::string(r->substr(0, 64));
-    if (auto c = json::str(doc, "error")) e.code = std::string(c->substr(0, 160));
+    if (auto r = json::str(doc, "reqId")) e.request_id = scrub_server_text(*r, 64);
+    if (auto c = json::str(doc, "error")) e.code = scrub_server_text(*c, 160);
     if (auto m = json::str(doc, "message")) {
-      msg = std::string(m->substr(0, 300));
+      msg = scrub_server_text(*m);
     } else if (const auto* arr = json::array(doc, "message")) {
+      // Validation issues: each message with the path of the field it is about.
+      std::string all;
       for (const auto& item : arr->GetArray()) {
         if (auto m2 = json::str(item, "message")) {
-          if (!msg.empty()) msg += "; ";
-          msg += std::string(m2->substr(0, 120));
+          if (!all.empty()) all += "; ";
+          all.append(*m2);
           if (const auto* p = json::array(item, "path")) {
             for (const auto& seg : p->GetArray()) {
-              if (seg.IsString()) msg += std::string(" [") + seg.GetString() + "]";
+              if (seg.IsString()) all += std::string(" [") + seg.GetString() + "]";
             }
           }
         }
+        if (all.size() > 4 * kServerTextLimit) break;
       }
+      msg = scrub_server_text(all);
+      wipe_string(all);
     }
   }
   e.message = what + " failed";
@@ -229,7 +235,7 @@ Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* en
   req.method = "POST";
   req.url = api() + path;
   req.endpoint = endpoint;
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.content_type = "application/json";
   req.headers.emplace_back("Accept", "application/json");
   req.body = std::move(body);
@@ -296,7 +302,7 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
     req.method = method;
     req.url = api() + path_and_query;
     req.endpoint = endpoint;
-    req.ca_file = ep_.ca_file;
+    req.tls = ep_.tls;
     req.is_write = is_write;
     req.bearer = std::move(token);
     req.headers.emplace_back("Accept", "application/json");

@@ -25,7 +25,7 @@ struct InfisicalEndpoint {
   std::string environment;
   std::string client_id;
   Secret client_secret;
-  std::string ca_file;
+  TlsSettings tls;
 };
 
 struct StoredSecret {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "clients/json.h"
+#include "clients/scrub.h"
 
 namespace eca {
 namespace {
@@ -73,7 +74,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   req.method = "POST";
   req.url = ep_.my_domain_url + "/services/oauth2/token";
   req.endpoint = "sf.token";
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.content_type = "application/x-www-form-urlencoded";
   req.headers.emplace_back("Accept", "application/json");
   req.body.append("grant_type=client_credentials&client_id=");
@@ -97,8 +98,8 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   e.http_status = r.status;
   std::string desc;
   if (parsed) {
-    if (auto c = json::str(doc, "error")) e.code = std::string(c->substr(0, 64));
-    if (auto d = json::str(doc, "error_description")) desc = std::string(d->substr(0, 200));
+    if (auto c = json::str(doc, "error")) e.code = scrub_server_text(*c, 64);
+    if (auto d = json::str(doc, "error_description")) desc = scrub_server_text(*d);
   }
   if (r.status >= 500 || r.status == 429) {
     e.kind = ErrorKind::Transient;
@@ -147,10 +148,10 @@ Error SalesforceClient::rest_error(const HttpResponse& response, const std::stri
     if (doc.IsArray() && !doc.Empty()) first = &doc[0];
     if (doc.IsObject()) first = &doc;
     if (first != nullptr) {
-      if (auto c = json::str(*first, "errorCode")) e.code = std::string(c->substr(0, 64));
-      if (auto m = json::str(*first, "message")) msg = std::string(m->substr(0, 300));
+      if (auto c = json::str(*first, "errorCode")) e.code = scrub_server_text(*c, 64);
+      if (auto m = json::str(*first, "message")) msg = scrub_server_text(*m);
       if (e.code.empty()) {
-        if (auto c = json::str(*first, "error")) e.code = std::string(c->substr(0, 64));
+        if (auto c = json::str(*first, "error")) e.code = scrub_server_text(*c, 64);
       }
     }
   }
@@ -202,7 +203,7 @@ Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::
   req.method = method;
   req.url = path.rfind("/services/", 0) == 0 ? ep_.my_domain_url + path : base() + path;
   req.endpoint = endpoint;
-  req.ca_file = ep_.ca_file;
+  req.tls = ep_.tls;
   req.is_write = is_write;
   req.bearer = token.clone();
   req.headers.emplace_back("Accept", "application/json");

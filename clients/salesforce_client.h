@@ -50,7 +50,7 @@ struct SalesforceEndpoint {
   std::string api_version = "v65.0";
   std::string client_id;        // the connection ECA's consumer key
   Secret client_secret;
-  std::string ca_file;
+  TlsSettings tls;
 };
 
 class SalesforceClient {

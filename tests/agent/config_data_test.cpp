@@ -29,9 +29,9 @@ const std::string kPublicKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 // Secret values used by the test data: no error or warning may ever contain one.
 const std::vector<std::string> kSecretValues = {
-    "inline-SECRET-value-abc123", "env-SECRET-sf-value-888", "SECRET-value-def456",
-    "good-inline-infisical-secret", "good-inline-sf-secret", "env-SECRET-infisical-777",
-    "file-SECRET-content-42"};
+    "inline-SECRET-value-abc123",   "env-SECRET-sf-value-888", "SECRET-value-def456",
+    "good-inline-infisical-secret", "good-inline-sf-secret",   "env-SECRET-infisical-777",
+    "file-SECRET-content-42",       "proxy-SECRET-pw-555"};
 
 std::map<std::string, std::string>& fake_env() {
   static std::map<std::string, std::string> env;
@@ -152,6 +152,12 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
   EXPECT_EQ(acme.client_id, "3MVGkey");
   EXPECT_TRUE(acme.client_secret.equals("good-inline-sf-secret"));
   EXPECT_EQ(acme.ca_file, "");
+  EXPECT_EQ(acme.ca_dir, "");
+  EXPECT_EQ(acme.pinned_public_key, "");
+  EXPECT_FALSE(acme.insecure_skip_verify);
+  EXPECT_EQ(c.agent.proxy, "");
+  EXPECT_EQ(c.agent.no_proxy, "");
+  EXPECT_FALSE(c.infisical.insecure_skip_verify);
   ASSERT_EQ(c.rotations.size(), 1u);
   const auto& r0 = c.rotations[0];
   EXPECT_EQ(r0.name, "billing");
@@ -172,7 +178,9 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
 }
 
 TEST(ConfigGoodFiles, FullSetsEveryKey) {
-  reset_env({{"FULL_INFISICAL_SECRET", "env-SECRET-infisical-777"}, {"FULL_SF_SECRET", "env-SECRET-sf-value-888"}});
+  reset_env({{"FULL_INFISICAL_SECRET", "env-SECRET-infisical-777"},
+             {"FULL_SF_SECRET", "env-SECRET-sf-value-888"},
+             {"FULL_PROXY_PASSWORD", "proxy-SECRET-pw-555"}});
   auto r = eca::load_config(kGood / "full.toml", lookup);
   const auto& c = require_valid(r);
   EXPECT_EQ(c.agent.state_dir, kGood / "state");
@@ -180,10 +188,15 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_EQ(c.agent.log_format, eca::LogFormat::Json);
   EXPECT_EQ(c.agent.timezone, "Europe/Paris");
   EXPECT_EQ(c.agent.stale_staged_minutes, 15);
+  EXPECT_EQ(c.agent.proxy, "http://proxy-user:proxy-SECRET-pw-555@proxy.example.com:3128");
+  EXPECT_EQ(c.agent.no_proxy, "internal.example.com,.corp.example.com");
   EXPECT_EQ(c.infisical.url, "http://127.0.0.1:8443/api");
   EXPECT_EQ(c.infisical.project_id, "proj-full");
   EXPECT_EQ(c.infisical.environment, "staging_eu-1");
   EXPECT_EQ(c.infisical.ca_file, (kGood / "ca.pem").string());
+  EXPECT_EQ(c.infisical.ca_dir, (kGood / "certs").string());
+  EXPECT_EQ(c.infisical.pinned_public_key, "sha256//3fG6Cavgn/NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk=");
+  EXPECT_TRUE(c.infisical.insecure_skip_verify);
   EXPECT_EQ(c.infisical.client_id, "machine-identity-id");
   EXPECT_TRUE(c.infisical.client_secret.equals("env-SECRET-infisical-777"));
   EXPECT_EQ(c.encryption.mode, eca::EncryptionMode::None);
@@ -195,6 +208,12 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_EQ(acme.client_id, "3MVG9acme");
   EXPECT_TRUE(acme.client_secret.equals("env-SECRET-sf-value-888"));
   EXPECT_EQ(acme.ca_file, (kGood / "ca.pem").string());
+  EXPECT_EQ(acme.ca_dir, (kGood / "certs").string());
+  EXPECT_EQ(acme.pinned_public_key,
+            "sha256//3fG6Cavgn/NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk=;sha256//"
+            "tnodasw537c1h60OJoyoNyYhbmyMYCVu0kQgZl0v47I=");
+  EXPECT_FALSE(acme.insecure_skip_verify);
+  EXPECT_TRUE(c.connections.at("sandbox").insecure_skip_verify);
   EXPECT_EQ(c.connections.at("gov").my_domain_url, "https://agency.my.salesforce.mil");
   EXPECT_EQ(c.connections.at("sandbox").my_domain_url, "http://127.0.0.1:9000");
 
@@ -223,10 +242,18 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
                        [&](const std::string& w) { return w.find(needle) != std::string::npos; });
   };
   EXPECT_TRUE(has_warning("encryption.mode")) << ::testing::PrintToString(c.warnings);
-  EXPECT_TRUE(has_warning("full.toml:32: connections.gov.my_domain_url: host agency.my.salesforce.mil"))
+  EXPECT_TRUE(
+      has_warning("full.toml:39: connections.gov.my_domain_url: host agency.my.salesforce.mil"))
       << ::testing::PrintToString(c.warnings);
   EXPECT_TRUE(has_warning("rotation[2].app_id: does not start with \"0xI\"")) << ::testing::PrintToString(c.warnings);
   EXPECT_FALSE(has_warning("connections.sandbox.my_domain_url"));  // loopback: no warning
+  EXPECT_TRUE(has_warning(
+      "full.toml:18: infisical.insecure_skip_verify: TLS certificate verification is off for "
+      "http://127.0.0.1:8443/api"))
+      << ::testing::PrintToString(c.warnings);
+  EXPECT_TRUE(
+      has_warning("connections.sandbox.insecure_skip_verify: TLS certificate verification is off"))
+      << ::testing::PrintToString(c.warnings);
   for (const auto& w : c.warnings)
     for (const auto& secret : kSecretValues) EXPECT_EQ(w.find(secret), std::string::npos) << w;
 }

@@ -205,6 +205,41 @@ TEST(ConfigRules, PublicKeys) {
   EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh_="), "");     // url-safe alphabet
 }
 
+TEST(ConfigRules, PinnedPublicKeys) {
+  const std::string a = "sha256//3fG6Cavgn/NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk=";
+  const std::string b = "sha256//tnodasw537c1h60OJoyoNyYhbmyMYCVu0kQgZl0v47I=";
+  EXPECT_EQ(cr::check_pinned_public_key(a), "");
+  EXPECT_EQ(cr::check_pinned_public_key(a + ";" + b), "");
+  EXPECT_NE(cr::check_pinned_public_key(""), "");
+  EXPECT_NE(cr::check_pinned_public_key(a + ";"), "") << "an empty item";
+  EXPECT_NE(cr::check_pinned_public_key(a + " ;" + b), "") << "no spaces";
+  EXPECT_NE(cr::check_pinned_public_key("3fG6Cavgn/NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk="), "")
+      << "no sha256// prefix";
+  EXPECT_NE(cr::check_pinned_public_key("sha256//3fG6Cavgn/NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk"), "")
+      << "unpadded";
+  EXPECT_NE(cr::check_pinned_public_key("sha256//3fG6Cavgn_NVfqdnP0ysPrH1DjUbB8ceLUsxkzz7rCk="), "")
+      << "url-safe";
+  EXPECT_NE(cr::check_pinned_public_key("sha256//AAAA"), "");
+  EXPECT_NE(cr::check_pinned_public_key("/etc/pki/server-key.pem"), "")
+      << "curl's file form is not accepted";
+  EXPECT_NE(cr::check_pinned_public_key(a + ";sha1//AAAA").find("item 2 is not"),
+            std::string::npos);
+}
+
+TEST(ConfigRules, ProxyUrls) {
+  for (const char* ok :
+       {"http://proxy:3128", "http://proxy.example.com:3128/", "https://proxy.example.com",
+        "socks5h://127.0.0.1:1080", "HTTP://Proxy:8080", "http://user:pa%40ss@proxy:3128",
+        "http://[::1]:3128", "socks4a://p:1"})
+    EXPECT_EQ(cr::check_proxy_url(ok), "") << ok;
+  for (const char* bad : {"proxy:3128", "ftp://proxy:21", "http://", "http://:3128",
+                          "http://proxy:0", "http://proxy:65536", "http://proxy:31a8",
+                          "http://proxy:", "http://proxy/path", "http://[::1", "http://pro xy:1"})
+    EXPECT_NE(cr::check_proxy_url(bad), "") << bad;
+  const std::string why = cr::check_proxy_url("ftp://agent:hunter2-pw@proxy:21");
+  EXPECT_EQ(why.find("hunter2-pw"), std::string::npos) << why;
+}
+
 TEST(ConfigRules, LoopbackHosts) {
   EXPECT_TRUE(cr::is_loopback_host("127.0.0.1"));
   EXPECT_TRUE(cr::is_loopback_host("127.255.10.3"));

@@ -420,6 +420,69 @@ TEST_F(ConfigTest, CaFileMustBeReadableRegularFile) {
   expect_error(load(), "infisical.ca_file: " + (dir_ / "cadir").string() + " is not a regular file");
 }
 
+TEST_F(ConfigTest, CaDirMustBeAnExistingDirectory) {
+  fs::create_directories(dir_ / "certs");
+  std::string text = header();
+  text.replace(text.find("environment"), 0, "ca_dir = \"certs\"\n");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_EQ(valid(load()).infisical.ca_dir, (dir_ / "certs").string());
+  text.replace(text.find("\"certs\""), 7, "\"nowhere\"");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.ca_dir: cannot access " + (dir_ / "nowhere").string());
+  write("ca.pem", "pem");
+  text.replace(text.find("\"nowhere\""), 9, "\"ca.pem\"");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.ca_dir: " + (dir_ / "ca.pem").string() + " is not a directory");
+}
+
+TEST_F(ConfigTest, InsecureSkipVerifyOnlyForLoopbackWithOneWarning) {
+  std::string text = header();
+  text.replace(text.find("environment"), 0, "insecure_skip_verify = true\n");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(
+      load(),
+      "agent.toml:4: infisical.insecure_skip_verify: true is only allowed when the service's "
+      "address is loopback (127.0.0.0/8, localhost, ::1); to trust a private CA set ca_file or "
+      "ca_dir");
+
+  for (const char* url : {"https://127.0.0.1:8443", "https://localhost", "https://[::1]:9443"}) {
+    std::string local = text;
+    local.replace(local.find("https://infisical.example.com"), 29, url);
+    write("agent.toml", local + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+    const auto& c = valid(load());
+    EXPECT_TRUE(c.infisical.insecure_skip_verify) << url;
+    auto n = std::count_if(c.warnings.begin(), c.warnings.end(), [](const std::string& w) {
+      return w.find("TLS certificate verification is off") != std::string::npos;
+    });
+    EXPECT_EQ(n, 1) << url;
+    EXPECT_FALSE(c.connections.at("acme").insecure_skip_verify);
+  }
+
+  // false is always fine, and says nothing.
+  text.replace(text.find("insecure_skip_verify = true"), 27, "insecure_skip_verify = false");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& c = valid(load());
+  EXPECT_FALSE(c.infisical.insecure_skip_verify);
+  EXPECT_FALSE(contains(c.warnings, "verification is off"));
+}
+
+TEST_F(ConfigTest, ProxyErrorsNeverRepeatTheProxyPassword) {
+  g_env["PROXY_PW"] = "proxy-SECRET-pw-31";
+  write("agent.toml", "[agent]\nproxy = \"http://agent:${PROXY_PW}@proxy.example.com:99999\"\n" +
+                          header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  auto r = load();
+  expect_error(r, "agent.toml:2: agent.proxy: has an invalid port");
+  EXPECT_EQ(errors_of(r).find("proxy-SECRET-pw-31"), std::string::npos) << errors_of(r);
+  write("agent.toml",
+        "[agent]\nproxy = \"http://agent:${PROXY_PW}@proxy.example.com:3128\"\nno_proxy = "
+        "\"localhost,.example.com\"\n" +
+            header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& c = valid(load());
+  EXPECT_EQ(c.agent.proxy, "http://agent:proxy-SECRET-pw-31@proxy.example.com:3128");
+  EXPECT_EQ(c.agent.no_proxy, "localhost,.example.com");
+  for (const auto& w : c.warnings) EXPECT_EQ(w.find("proxy-SECRET-pw-31"), std::string::npos) << w;
+}
+
 TEST_F(ConfigTest, SameAppAndConsumerConflicts) {
   // Same app, one with the 18-char id and one with its 15-char prefix: same target.
   write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a") + rotation("b", "0xIKj0000004AAA", "/b"));

@@ -7,7 +7,7 @@
 namespace eca::e2e {
 
 void E2eFixture::SetUp() {
-  sb_ = std::make_unique<sandbox::Sandbox>();
+  sb_ = std::make_unique<sandbox::Sandbox>(sandbox_options());
   char tmpl[] = "/tmp/eca-e2e-XXXXXX";
   dir_ = mkdtemp(tmpl);
   kp_ = generate_key_pair();

@@ -24,6 +24,8 @@ class E2eFixture : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // The sandbox each test gets (a subclass may serve it over HTTPS, for one).
+  virtual sandbox::SandboxOptions sandbox_options() const { return {}; }
 
   // Writes agent.toml for the sandbox with one rotation per target app
   // ("app-1".."app-N" at /salesforce/app-N); `extra` is appended verbatim.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "tests/sandbox/test_http.h"
 
 namespace eca::sandbox {
@@ -309,18 +311,29 @@ TEST_F(FakeInfisicalTest, V4RoutesDoNotExist) {
 }
 
 TEST_F(FakeInfisicalTest, WriteObserverSeesStoredValues) {
-  std::vector<WriteEvent> events;
-  inf_.on_write([&events](const WriteEvent& e) { events.push_back(e); });
+  // The observer runs on a server thread; the answer the client reads orders it before
+  // the checks below, but only through the socket, which ThreadSanitizer cannot see.
+  std::mutex mu;
+  std::vector<WriteEvent> observed;
+  inf_.on_write([&](const WriteEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    observed.push_back(e);
+  });
+  auto snapshot = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return observed;
+  };
   login();
   folder("/", "app");
   upsert("/app", R"([{"secretKey":"K","secretValue":" v "}])");
+  std::vector<WriteEvent> events = snapshot();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].endpoint, "inf.upsert");
   EXPECT_EQ(events[0].path, "/app");
   EXPECT_EQ(events[0].environment, "dev");
   EXPECT_EQ(events[0].written, (std::vector<std::pair<std::string, std::string>>{{"K", "v"}}));
   inf_.put_secret(kProject, "dev", "/seeded/deep", "OTHER", "x", {{"owner", "someone"}});
-  EXPECT_EQ(events.size(), 1u);  // seeding is not observed
+  EXPECT_EQ(snapshot().size(), 1u);  // seeding is not observed
   EXPECT_EQ(inf_.secret(kProject, "dev", "/seeded/deep", "OTHER")->metadata.at("owner"), "someone");
 }
 

@@ -9,6 +9,9 @@
 #   other-ca.pem                      a second CA nobody trusts
 #   untrusted.pem / untrusted.key     localhost, 127.0.0.1, ::1; signed by the other CA
 #                                     (verification must fail: unknown issuer)
+#   server.pin                        pinned_public_key of server.pem's key: sha256// and
+#                                     the base64 SHA-256 of its DER SubjectPublicKeyInfo
+#   ca-dir/HASH.0                     ca.pem under its subject hash (a ca_dir, CURLOPT_CAPATH)
 #
 # The CA keys are thrown away: rerun the script to change anything. 100-year
 # validity so the checked-in files never expire under the tests.
@@ -44,5 +47,11 @@ make_leaf untrusted other-ca localhost "DNS:localhost,IP:127.0.0.1,IP:::1"
 
 cp ca.pem other-ca.pem server.pem server.key wrong-host.pem wrong-host.key \
   untrusted.pem untrusted.key "$out"/
-chmod 0644 "$out"/*.pem "$out"/*.key
+openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der |
+  openssl dgst -sha256 -binary | openssl base64 -A | sed 's|^|sha256//|' >"$out/server.pin"
+echo >>"$out/server.pin"
+rm -rf "$out/ca-dir"
+mkdir "$out/ca-dir"
+cp ca.pem "$out/ca-dir/$(openssl x509 -hash -noout -in ca.pem).0"
+chmod 0644 "$out"/*.pem "$out"/*.key "$out/server.pin" "$out"/ca-dir/*
 echo "TLS test material written to $out"
