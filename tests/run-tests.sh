@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds eca-rotator and runs the whole test suite: unit, sandbox, end-to-end and crash
 # tests, fuzz corpus replays and the benchmark smoke run (ctest), the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the package tests (.deb/.rpm).
+# AddressSanitizer + UndefinedBehaviorSanitizer, the threaded tests under ThreadSanitizer,
+# and the package tests (.deb/.rpm).
 # Usage: tests/run-tests.sh    (from anywhere, as root on Debian 12; installs what it needs)
-#   ECA_SKIP_SANITIZERS=1   skip the sanitizer build (quick local runs)
+#   ECA_SKIP_SANITIZERS=1   skip the sanitizer builds (quick local runs)
+#   ECA_SKIP_TSAN=1         skip only the ThreadSanitizer build
 #   ECA_SKIP_PACKAGES=1     skip building and installing the packages
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,10 @@ ctest --test-dir build --output-on-failure -j"$jobs" --timeout 300
 if [ "${ECA_SKIP_SANITIZERS:-0}" != 1 ] && [ -f tests/sanitizers.sh ]; then
   echo "== the same suite under ASan + UBSan"
   bash tests/sanitizers.sh
+  if [ "${ECA_SKIP_TSAN:-0}" != 1 ]; then
+    echo "== the threaded tests under TSan"
+    bash tests/tsan.sh
+  fi
 fi
 
 if [ "${ECA_SKIP_PACKAGES:-0}" != 1 ]; then

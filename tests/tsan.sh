@@ -8,7 +8,7 @@
 #
 #   tests/tsan.sh            (from anywhere)
 #
-# Not part of tests/run-tests.sh. Environment: ECA_JOBS (parallelism, default 2),
+# tests/run-tests.sh runs it after the ASan+UBSan suite. Environment: ECA_JOBS (parallelism, default 2),
 # ECA_TSAN_BUILD_DIR, ECA_TSAN_TESTS (ctest -R regular expression replacing the
 # default selection), ECA_CTEST_ARGS (extra ctest arguments).
 set -euo pipefail
