@@ -126,6 +126,8 @@ class Loader {
   }
   std::optional<std::string> readable_file(const Section& s, const std::string& key);
   std::optional<std::string> readable_dir(const Section& s, const std::string& key);
+  enum class PathKind { File, Directory };
+  std::optional<std::string> readable_path(const Section& s, const std::string& key, PathKind kind);
   // ca_file, ca_dir, pinned_public_key and insecure_skip_verify of a service whose
   // (validated) address is `url` (empty when invalid: then only syntax is checked).
   void load_tls(const Section& s, const std::string& url, std::string& ca_file, std::string& ca_dir,
@@ -243,31 +245,15 @@ std::optional<std::string> Loader::choice(const Section& s, const std::string& k
 }
 
 std::optional<std::string> Loader::readable_file(const Section& s, const std::string& key) {
-  auto v = str(s, key, Need::Optional);
-  if (!v) return std::nullopt;
-  const MergedNode* n = s.find(key);
-  if (v->empty()) {
-    error(*n, join(s.prefix, key), "must not be empty (remove the key instead)");
-    return std::nullopt;
-  }
-  std::filesystem::path p = resolve(*v);
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) {
-    error(*n, join(s.prefix, key), "cannot access " + p.string() + ": " + std::strerror(errno));
-    return std::nullopt;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    error(*n, join(s.prefix, key), p.string() + " is not a regular file");
-    return std::nullopt;
-  }
-  if (::access(p.c_str(), R_OK) != 0) {
-    error(*n, join(s.prefix, key), "cannot read " + p.string() + ": " + std::strerror(errno));
-    return std::nullopt;
-  }
-  return p.string();
+  return readable_path(s, key, PathKind::File);
 }
 
 std::optional<std::string> Loader::readable_dir(const Section& s, const std::string& key) {
+  return readable_path(s, key, PathKind::Directory);
+}
+
+std::optional<std::string> Loader::readable_path(const Section& s, const std::string& key,
+                                                 PathKind kind) {
   auto v = str(s, key, Need::Optional);
   if (!v) return std::nullopt;
   const MergedNode* n = s.find(key);
@@ -281,12 +267,14 @@ std::optional<std::string> Loader::readable_dir(const Section& s, const std::str
     error(*n, join(s.prefix, key), "cannot access " + p.string() + ": " + std::strerror(errno));
     return std::nullopt;
   }
-  if (!S_ISDIR(st.st_mode)) {
+  const bool dir = kind == PathKind::Directory;
+  if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
     error(*n, join(s.prefix, key),
-          p.string() + " is not a directory (for a single PEM bundle use ca_file)");
+          p.string() + (dir ? " is not a directory (for a single PEM bundle use ca_file)"
+                            : " is not a regular file"));
     return std::nullopt;
   }
-  if (::access(p.c_str(), R_OK | X_OK) != 0) {
+  if (::access(p.c_str(), dir ? R_OK | X_OK : R_OK) != 0) {
     error(*n, join(s.prefix, key), "cannot read " + p.string() + ": " + std::strerror(errno));
     return std::nullopt;
   }
