@@ -114,7 +114,8 @@ class RotationEngineTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  RotationEngine engine() {
+  RotationEngine engine() { return RotationEngine(deps()); }
+  EngineDeps deps() {
     EngineDeps d;
     d.config = &config_;
     d.infisical = infisc();
@@ -125,7 +126,7 @@ class RotationEngineTest : public ::testing::Test {
     d.clock = &time_;
     d.log = &log_;
     d.verify_attempts = 1;
-    return RotationEngine(std::move(d));
+    return d;
   }
   InfisicalClient* infisc() { return infc_.get(); }
   const RotationSettings& rotation() { return config_.rotations.front(); }
@@ -325,24 +326,14 @@ TEST_F(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
 TEST_F(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
   config_.rotations.front().app_id = conn_.id;  // refused: a permanent failure
   std::string asked;
-  RotationEngine retrying = [&] {
-    EngineDeps deps;
-    deps.config = &config_;
-    deps.infisical = infisc();
-    deps.salesforce["acme"] = sfc_.get();
-    deps.sealer = sealer_.get();
-    deps.journal = journal_.get();
-    deps.state = store_.get();
-    deps.clock = &time_;
-    deps.log = &log_;
-    deps.next_step = [&](const RotationSettings& r, const Error& err) {
-      asked = r.name + ":" + to_string(err.kind);
-      // The failure is recorded before the caller plans from it.
-      auto rec = store_->load(r.name);
-      return rec && rec->has_value() && (*rec)->consecutive_failures == 1 ? "planned" : "early";
-    };
-    return RotationEngine(std::move(deps));
-  }();
+  EngineDeps d = deps();
+  d.next_step = [&](const RotationSettings& r, const Error& err) {
+    asked = r.name + ":" + to_string(err.kind);
+    // The failure is recorded before the caller plans from it.
+    auto rec = store_->load(r.name);
+    return rec && rec->has_value() && (*rec)->consecutive_failures == 1 ? "planned" : "early";
+  };
+  RotationEngine retrying(std::move(d));
   auto o = retrying.rotate(rotation(), false);
   EXPECT_EQ(asked, "billing:permanent");
   EXPECT_EQ(o.next, "planned");
