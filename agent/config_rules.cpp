@@ -87,8 +87,14 @@ std::string check_secret_path(std::string_view s) {
     if (seg.empty()) return "must not contain empty segments (\"//\")";
     if (seg == "..") return "must not contain \"..\"";
     if (seg == ".") return "must not contain \".\" segments";
-    if (!is_secret_name(seg))
-      return "segments may only contain letters, digits, '_', '.' and '-'";
+    // Infisical's own rule for folder names and secret paths: a dot passes nowhere
+    // (listing answers 400, a batch upsert 500), so it is refused here, before any
+    // request is made.
+    if (!std::all_of(seg.begin(), seg.end(), [](char c) {
+          return is_alnum(c) || c == '_' || c == '-';
+        }))
+      return "segments may only contain letters, digits, '_' and '-' (Infisical's folder "
+             "name rule: no dots)";
     pos = next + 1;
   }
   return "";

@@ -24,7 +24,7 @@ bool is_salesforce_id(std::string_view s);
 bool is_secret_name(std::string_view s);
 // "HH:MM", 24 h.
 bool is_time_of_day(std::string_view s);
-// Infisical folder path: "/" or "/seg[/seg...]", seg = [A-Za-z0-9_.-]+ but not "." or "..".
+// Infisical folder path: "/" or "/seg[/seg...]", seg = [A-Za-z0-9_-]+ (Infisical's rule).
 std::string check_secret_path(std::string_view s);
 // "vNN.N" with NN.N >= 65.0
 std::string check_api_version(std::string_view s);

@@ -154,7 +154,11 @@ TEST(ConfigRules, TimeOfDay) {
 TEST(ConfigRules, SecretPaths) {
   EXPECT_EQ(cr::check_secret_path("/"), "");
   EXPECT_EQ(cr::check_secret_path("/salesforce"), "");
-  EXPECT_EQ(cr::check_secret_path("/salesforce/billing_v2.prod-1"), "");
+  EXPECT_EQ(cr::check_secret_path("/salesforce/billing_v2-prod-1"), "");
+  // The real server refuses a dot in any segment (400 on list, 500 on batch upsert).
+  EXPECT_NE(cr::check_secret_path("/salesforce/billing_v2.prod-1"), "");
+  EXPECT_NE(cr::check_secret_path("/dotted/app.v2"), "");
+  EXPECT_NE(cr::check_secret_path("/.hidden"), "");
   EXPECT_NE(cr::check_secret_path(""), "");
   EXPECT_NE(cr::check_secret_path("salesforce"), "");
   EXPECT_NE(cr::check_secret_path("/salesforce/"), "");
