@@ -435,7 +435,7 @@ std::optional<Secret> Loader::client_secret(const Section& s, const std::string&
 void Loader::load_agent(const Section& root) {
   Section s = section(root, "agent");
   check_keys(s, {"state_dir", "concurrency", "log_format", "timezone", "stale_staged_minutes",
-                 "metrics_listen", "metrics_file", "on_success", "on_failure",
+                 "splay_minutes", "metrics_listen", "metrics_file", "on_success", "on_failure",
                  "hook_timeout_seconds", "proxy", "no_proxy"});
   auto& a = cfg_.agent;
   if (s.find("state_dir")) {
@@ -453,6 +453,7 @@ void Loader::load_agent(const Section& root) {
       error(*s.find("timezone"), "agent.timezone", why);
   }
   if (auto v = integer(s, "stale_staged_minutes", 1, 525600)) a.stale_staged_minutes = static_cast<int>(*v);
+  if (auto v = integer(s, "splay_minutes", 0, 1440)) a.splay_minutes = static_cast<int>(*v);
   if (auto v = str(s, "metrics_listen", Need::Optional)) {
     // Metrics name every rotation and app: keep them on loopback unless asked otherwise.
     auto colon = v->rfind(':');
@@ -729,8 +730,8 @@ void Loader::load_rotations(const Section& root) {
     }
     if (auto v = integer(s, "interval_days", 1, 365)) r.interval_days = static_cast<int>(*v);
     if (auto v = str(s, "rotate_at", Need::Optional)) {
-      if (cr::is_time_of_day(*v))
-        r.rotate_at = *v;
+      if (auto t = TimeOfDay::parse(*v))
+        r.rotate_at = *t;
       else
         error(*s.find("rotate_at"), prefix + ".rotate_at",
               "must be a 24-hour time \"HH:MM\", e.g. \"03:30\" (got " + dq(*v) + ")");
@@ -860,6 +861,7 @@ ConfigLoadResult Loader::run() {
   load_connections(top);
   load_rotations(top);
   sources.wipe_strings_named({"client_secret"});
+  for (auto& r : cfg_.rotations) r.splay = splay_offset(r.name, cfg_.agent.splay_minutes);
 
   // Report in reading order: by file (main file, then drop-ins), then by line.
   std::unordered_map<std::string, std::size_t> file_index;
@@ -876,6 +878,29 @@ ConfigLoadResult Loader::run() {
 }
 
 }  // namespace
+
+std::optional<TimeOfDay> TimeOfDay::parse(std::string_view hhmm) {
+  if (!config_rules::is_time_of_day(hhmm)) return std::nullopt;
+  return TimeOfDay{(hhmm[0] - '0') * 10 + (hhmm[1] - '0'), (hhmm[3] - '0') * 10 + (hhmm[4] - '0')};
+}
+
+std::string TimeOfDay::text() const {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", hour % 24, minute % 60);
+  return buf;
+}
+
+std::chrono::seconds splay_offset(std::string_view rotation_name, int splay_minutes) {
+  if (splay_minutes <= 0) return std::chrono::seconds(0);
+  // FNV-1a: fixed by definition, so every agent and every version agrees on the offset
+  // (std::hash may differ between standard libraries).
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : rotation_name) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return std::chrono::seconds(static_cast<long long>(h % (static_cast<std::uint64_t>(splay_minutes) * 60)));
+}
 
 const RotationSettings* Config::find_rotation(const std::string& name) const {
   for (const auto& r : rotations)

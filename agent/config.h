@@ -2,6 +2,7 @@
 // conf.d/*.toml drop-ins, validated before anything is contacted.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -13,6 +14,16 @@
 namespace eca {
 
 enum class LogFormat { Text, Json };
+
+// A wall-clock time of day, parsed once when the config is loaded.
+struct TimeOfDay {
+  int hour = 0;    // 0-23
+  int minute = 0;  // 0-59
+  // "HH:MM" (24 h) or nullopt.
+  static std::optional<TimeOfDay> parse(std::string_view hhmm);
+  std::string text() const;  // "03:00"
+  friend bool operator==(const TimeOfDay&, const TimeOfDay&) = default;
+};
 enum class EncryptionMode { SealedBox, None };
 
 struct AgentSettings {
@@ -21,6 +32,7 @@ struct AgentSettings {
   LogFormat log_format = LogFormat::Text;
   std::string timezone = "local";     // "local", "UTC" or an IANA zone name
   int stale_staged_minutes = 60;      // an unknown Active staged credential older than this is abandoned
+  int splay_minutes = 0;              // spread scheduled rotations over [rotate_at, rotate_at + splay)
   std::string metrics_listen;         // "127.0.0.1:9464": /metrics and /healthz (daemon); empty = off
   std::filesystem::path metrics_file; // node_exporter textfile, rewritten atomically; empty = off
   std::string on_success;             // shell command run after each successful rotation
@@ -67,7 +79,10 @@ struct RotationSettings {
   std::string app_id;                 // 0xI... (15 or 18 chars)
   std::string consumer_id;            // optional; empty = first consumer, with a warning if several
   int interval_days = 30;
-  std::string rotate_at = "00:00";    // HH:MM
+  TimeOfDay rotate_at;                // local time (or [agent] timezone)
+  // Where in [agent] splay_minutes this rotation's scheduled start falls: derived from the
+  // name alone, so every agent sharing a config picks the same instant.
+  std::chrono::seconds splay{0};
   bool auto_rotation = true;
   std::string secret_path = "/";
   std::string consumer_key_secret = "SALESFORCE_CONSUMER_KEY";
@@ -88,6 +103,10 @@ struct Config {
 
   const RotationSettings* find_rotation(const std::string& name) const;
 };
+
+// The offset of a rotation's scheduled start inside a splay window of `splay_minutes`:
+// uniform over the window and a function of the name alone.
+std::chrono::seconds splay_offset(std::string_view rotation_name, int splay_minutes);
 
 struct ConfigError {
   std::string file;

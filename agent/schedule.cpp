@@ -6,13 +6,6 @@
 namespace eca {
 namespace {
 
-bool parse_hhmm(const std::string& s, int& h, int& m) {
-  if (s.size() != 5 || s[2] != ':') return false;
-  h = (s[0] - '0') * 10 + (s[1] - '0');
-  m = (s[3] - '0') * 10 + (s[4] - '0');
-  return h >= 0 && h < 24 && m >= 0 && m < 60;
-}
-
 // The instant of `hh:mm` local time on the calendar day of `day` plus `add_days`.
 // mktime normalises a time skipped by a DST change forward to the first valid minute.
 TimePoint at_time_of_day(TimePoint day, int add_days, int hh, int mm) {
@@ -47,24 +40,25 @@ TimePoint at_time_of_day(TimePoint day, int add_days, int hh, int mm) {
 std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in,
                                   TimePoint now) {
   if (!r.auto_rotation) return std::nullopt;
-  int hh = 0, mm = 0;
-  if (!parse_hhmm(r.rotate_at, hh, mm)) hh = mm = 0;
+  // The scheduled slot of a day: rotate_at plus this rotation's place in the splay window.
+  auto slot = [&r](TimePoint day, int add_days) {
+    return at_time_of_day(day, add_days, r.rotate_at.hour, r.rotate_at.minute) + r.splay;
+  };
   if (!in.last_rotated) {
     // Never rotated: due now, unless its retries were exhausted (a first rotation that
     // keeps failing would otherwise be retried at once, forever): then the next day.
-    if (in.last_failed && in.last_attempt) return at_time_of_day(*in.last_attempt, 1, hh, mm);
+    if (in.last_failed && in.last_attempt) return slot(*in.last_attempt, 1);
     return now;
   }
   int days = r.interval_days;
   if (in.last_manual) {
-    // A manual rotation after that day's rotate_at would otherwise shorten the interval.
-    TimePoint that_day = at_time_of_day(*in.last_rotated, 0, hh, mm);
-    if (*in.last_rotated > that_day) days += 1;
+    // A manual rotation after that day's slot would otherwise shorten the interval.
+    if (*in.last_rotated > slot(*in.last_rotated, 0)) days += 1;
   }
-  TimePoint due = at_time_of_day(*in.last_rotated, days, hh, mm);
+  TimePoint due = slot(*in.last_rotated, days);
   if (in.last_failed && in.last_attempt && *in.last_attempt >= due) {
-    // Retries exhausted: the next try is the next day at rotate_at.
-    due = at_time_of_day(*in.last_attempt, 1, hh, mm);
+    // Retries exhausted: the next try is the next day's slot.
+    due = slot(*in.last_attempt, 1);
   }
   return due;
 }

@@ -135,6 +135,8 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
   EXPECT_EQ(c.agent.log_format, eca::LogFormat::Text);
   EXPECT_EQ(c.agent.timezone, "local");
   EXPECT_EQ(c.agent.stale_staged_minutes, 60);
+  EXPECT_EQ(c.agent.splay_minutes, 0);
+  for (const auto& rot : c.rotations) EXPECT_EQ(rot.splay, std::chrono::seconds(0));
   EXPECT_EQ(c.infisical.url, "https://infisical.example.com");  // trailing slash stripped
   EXPECT_EQ(c.infisical.project_id, "6f1b2c3d-0000-4000-8000-000000000001");
   EXPECT_EQ(c.infisical.environment, "dev");
@@ -166,7 +168,7 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
   EXPECT_EQ(r0.app_id, "0xIKj0000004CwxKAE");
   EXPECT_EQ(r0.consumer_id, "");
   EXPECT_EQ(r0.interval_days, 30);
-  EXPECT_EQ(r0.rotate_at, "00:00");
+  EXPECT_EQ(r0.rotate_at.text(), "00:00");
   EXPECT_TRUE(r0.auto_rotation);
   EXPECT_EQ(r0.secret_path, "/");
   EXPECT_EQ(r0.consumer_key_secret, "SALESFORCE_CONSUMER_KEY");
@@ -188,6 +190,7 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_EQ(c.agent.log_format, eca::LogFormat::Json);
   EXPECT_EQ(c.agent.timezone, "Europe/Paris");
   EXPECT_EQ(c.agent.stale_staged_minutes, 15);
+  EXPECT_EQ(c.agent.splay_minutes, 45);
   EXPECT_EQ(c.agent.proxy, "http://proxy-user:proxy-SECRET-pw-555@proxy.example.com:3128");
   EXPECT_EQ(c.agent.no_proxy, "internal.example.com,.corp.example.com");
   EXPECT_EQ(c.infisical.url, "http://127.0.0.1:8443/api");
@@ -225,16 +228,20 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_EQ(b.app_id, "0xIKj0000004CwxKAE");
   EXPECT_EQ(b.consumer_id, "888Kj0000008ABCDEF");
   EXPECT_EQ(b.interval_days, 14);
-  EXPECT_EQ(b.rotate_at, "03:30");
+  EXPECT_EQ(b.rotate_at.text(), "03:30");
   EXPECT_FALSE(b.auto_rotation);
   EXPECT_EQ(b.secret_path, "/salesforce/billing");
   EXPECT_EQ(b.consumer_key_secret, "SF_KEY");
   EXPECT_EQ(b.consumer_secret_secret, "SF_SECRET");
   EXPECT_TRUE(b.adopt);
   EXPECT_EQ(c.rotations[1].interval_days, 365);
-  EXPECT_EQ(c.rotations[1].rotate_at, "23:59");
+  EXPECT_EQ(c.rotations[1].rotate_at.text(), "23:59");
   EXPECT_EQ(c.rotations[2].name, "0-sandbox");
   EXPECT_EQ(c.rotations[2].secret_path, "/");
+  for (const auto& rot : c.rotations) {
+    EXPECT_EQ(rot.splay, eca::splay_offset(rot.name, 45)) << rot.name;
+    EXPECT_LT(rot.splay, std::chrono::minutes(45)) << rot.name;
+  }
 
   // Warnings: encryption none, a non-my.salesforce.com host, an app id without 0xI.
   auto has_warning = [&](const std::string& needle) {
@@ -243,12 +250,12 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   };
   EXPECT_TRUE(has_warning("encryption.mode")) << ::testing::PrintToString(c.warnings);
   EXPECT_TRUE(
-      has_warning("full.toml:39: connections.gov.my_domain_url: host agency.my.salesforce.mil"))
+      has_warning("full.toml:40: connections.gov.my_domain_url: host agency.my.salesforce.mil"))
       << ::testing::PrintToString(c.warnings);
   EXPECT_TRUE(has_warning("rotation[2].app_id: does not start with \"0xI\"")) << ::testing::PrintToString(c.warnings);
   EXPECT_FALSE(has_warning("connections.sandbox.my_domain_url"));  // loopback: no warning
   EXPECT_TRUE(has_warning(
-      "full.toml:18: infisical.insecure_skip_verify: TLS certificate verification is off for "
+      "full.toml:19: infisical.insecure_skip_verify: TLS certificate verification is off for "
       "http://127.0.0.1:8443/api"))
       << ::testing::PrintToString(c.warnings);
   EXPECT_TRUE(

@@ -180,7 +180,7 @@ TEST_F(ConfigTest, DefaultsApplied) {
   EXPECT_EQ(c.connections.at("acme").api_version, "v65.0");
   const auto& r = c.rotations.at(0);
   EXPECT_EQ(r.interval_days, 30);
-  EXPECT_EQ(r.rotate_at, "00:00");
+  EXPECT_EQ(r.rotate_at.text(), "00:00");
   EXPECT_TRUE(r.auto_rotation);
   EXPECT_FALSE(r.adopt);
   EXPECT_EQ(r.consumer_key_secret, "SALESFORCE_CONSUMER_KEY");
