@@ -20,6 +20,8 @@
 #include "agent/config_merge.h"
 #include "agent/config_rules.h"
 #include "agent/env_expand.h"
+#include "crypto/envelope.h"
+#include "crypto/key_pair.h"
 
 namespace eca {
 namespace {
@@ -561,7 +563,7 @@ void Loader::load_infisical(const Section& root) {
 
 void Loader::load_encryption(const Section& root) {
   Section s = section(root, "encryption");
-  check_keys(s, {"mode", "recipient_public_key"});
+  check_keys(s, {"mode", "recipient_public_key", "recipient_public_keys"});
   auto& e = cfg_.encryption;
   bool mode_ok = true;
   if (auto v = choice(s, "mode", {"sealed-box", "none"})) {
@@ -575,16 +577,52 @@ void Loader::load_encryption(const Section& root) {
             "\"none\": consumer keys and secrets are published to Infisical without client-side sealing");
   }
   Need need = mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
-  if (need == Need::Required && !s.find("recipient_public_key")) {
-    missing(s, "recipient_public_key", "generate a key pair with `eca-rotator keygen` (or set mode = \"none\")");
+  if (need == Need::Required && !s.find("recipient_public_key") && !s.find("recipient_public_keys")) {
+    missing(s, "recipient_public_key",
+            "generate a key pair with `eca-rotator keygen` and set recipient_public_key (or "
+            "recipient_public_keys = [...] for several consumers' keys), or set mode = \"none\"");
     return;
   }
-  if (auto v = str(s, "recipient_public_key", need)) {
-    std::string why = cr::check_public_key(*v);
-    if (why.empty())
-      e.recipient_public_key = *v;
-    else
-      error(*s.find("recipient_public_key"), "encryption.recipient_public_key", why);
+  // Each recipient's key, wherever it was given; a key listed twice is a mistake worth
+  // reporting (a consumer removed from one place would still receive the pair).
+  std::vector<std::string> ids;
+  auto add_key = [&](const MergedNode& n, const std::string& name, const std::string& value) {
+    if (std::string why = cr::check_public_key(value); !why.empty()) return error(n, name, why);
+    auto raw = decode_key_b64(value, crypto_box_PUBLICKEYBYTES, "recipient public key");
+    const std::string id = raw ? key_id(*raw) : value;
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      return error(n, name, "key " + id + " is listed twice");
+    ids.push_back(id);
+    e.recipient_public_keys.push_back(value);
+  };
+  if (auto v = str(s, "recipient_public_key", Need::Optional)) {
+    add_key(*s.find("recipient_public_key"), "encryption.recipient_public_key", *v);
+  }
+  if (const MergedNode* list = s.find("recipient_public_keys")) {
+    if (!list->node->is_array()) {
+      error(*list, "encryption.recipient_public_keys",
+            std::string("expected an array of strings, got ") + type_name(*list->node));
+      return;
+    }
+    for (std::size_t i = 0; i < list->items.size(); ++i) {
+      const MergedNode& item = list->items[i];
+      const std::string name = "encryption.recipient_public_keys[" + std::to_string(i) + "]";
+      const auto* v = item.node->as_string();
+      std::string out, why;
+      if (!v)
+        error(item, name, std::string("expected a string, got ") + type_name(*item.node));
+      else if (!expand_env(v->get(), env_, out, why))
+        error(item, name, why);
+      else
+        add_key(item, name, out);
+    }
+    if (need == Need::Required && list->items.empty() && !s.find("recipient_public_key"))
+      error(*list, "encryption.recipient_public_keys", "must list at least one public key");
+  }
+  if (e.recipient_public_keys.size() > kMaxRecipients) {
+    error(*s.find("recipient_public_keys"), "encryption.recipient_public_keys",
+          "at most " + std::to_string(kMaxRecipients) + " recipients (got " +
+              std::to_string(e.recipient_public_keys.size()) + ")");
   }
 }
 

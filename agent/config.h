@@ -57,7 +57,9 @@ struct InfisicalSettings {
 
 struct EncryptionSettings {
   EncryptionMode mode = EncryptionMode::SealedBox;
-  std::string recipient_public_key;   // base64 X25519 public key (32 bytes) when mode = sealed-box
+  // base64 X25519 public keys (32 bytes) when mode = sealed-box: recipient_public_key first,
+  // then recipient_public_keys in order (drop-ins append). Each value carries one box each.
+  std::vector<std::string> recipient_public_keys;
 };
 
 struct ConnectionSettings {

@@ -110,7 +110,7 @@ Status Runtime::build_clients() {
     salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
   }
   if (config_.encryption.mode == EncryptionMode::SealedBox) {
-    auto s = Sealer::from_public_key(config_.encryption.recipient_public_key);
+    auto s = Sealer::from_public_keys(config_.encryption.recipient_public_keys);
     if (!s) return s.error();
     sealer_ = std::move(s.value());
   }

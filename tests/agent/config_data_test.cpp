@@ -145,7 +145,7 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
   EXPECT_EQ(c.infisical.client_id, "id-123");
   EXPECT_TRUE(c.infisical.client_secret.equals("good-inline-infisical-secret"));
   EXPECT_EQ(c.encryption.mode, eca::EncryptionMode::SealedBox);
-  EXPECT_EQ(c.encryption.recipient_public_key, kPublicKey);
+  EXPECT_EQ(c.encryption.recipient_public_keys, std::vector<std::string>{kPublicKey});
   ASSERT_EQ(c.connections.size(), 1u);
   const auto& acme = c.connections.at("acme");
   EXPECT_EQ(acme.name, "acme");
@@ -203,7 +203,7 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_EQ(c.infisical.client_id, "machine-identity-id");
   EXPECT_TRUE(c.infisical.client_secret.equals("env-SECRET-infisical-777"));
   EXPECT_EQ(c.encryption.mode, eca::EncryptionMode::None);
-  EXPECT_EQ(c.encryption.recipient_public_key, kPublicKey);
+  EXPECT_EQ(c.encryption.recipient_public_keys, std::vector<std::string>{kPublicKey});
 
   ASSERT_EQ(c.connections.size(), 3u);
   const auto& acme = c.connections.at("acme");
@@ -310,7 +310,7 @@ TEST(ConfigGoodFiles, ExpansionInsideStringValues) {
   EXPECT_EQ(c.infisical.environment, "staging");
   EXPECT_EQ(c.infisical.client_id, "identity-9");
   EXPECT_TRUE(c.infisical.client_secret.equals("env-SECRET-infisical-777"));
-  EXPECT_EQ(c.encryption.recipient_public_key, kPublicKey);
+  EXPECT_EQ(c.encryption.recipient_public_keys, std::vector<std::string>{kPublicKey});
   const auto& acme = c.connections.at("acme");
   EXPECT_EQ(acme.my_domain_url, "https://acme.my.salesforce.com");
   EXPECT_TRUE(acme.client_secret.equals("prefix-SECRET-value-def456-suffix"));

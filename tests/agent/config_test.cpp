@@ -13,6 +13,7 @@
 #include <string>
 
 #include "agent/config.h"
+#include "crypto/key_pair.h"
 
 namespace fs = std::filesystem;
 
@@ -378,6 +379,51 @@ TEST_F(ConfigTest, MissingSectionsReportRequiredKeys) {
   for (const char* key : {"infisical.url", "infisical.project_id", "infisical.environment", "infisical.auth.client_id",
                           "infisical.auth.client_secret", "encryption.recipient_public_key"})
     EXPECT_NE(all.find(std::string(": ") + key + ": required key is missing"), std::string::npos) << key << "\n" << all;
+}
+
+TEST_F(ConfigTest, SeveralRecipientKeysFromTheMainFileAndDropInsInOrder) {
+  const std::string k2 = eca::generate_key_pair().public_key_b64;
+  const std::string k3 = eca::generate_key_pair().public_key_b64;
+  // The main file has both forms; a drop-in adds a consumer's key (arrays append across
+  // files, as [[rotation]] does).
+  std::string text = header();
+  text.replace(text.find("[connections.acme]"), 0,
+               "recipient_public_keys = [\"" + k2 + "\"]\n");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("conf.d/50-consumer.toml", "[encryption]\nrecipient_public_keys = [\"" + k3 + "\"]\n");
+  const auto& c = valid(load());
+  EXPECT_EQ(c.encryption.recipient_public_keys, (std::vector<std::string>{kKey, k2, k3}));
+}
+
+TEST_F(ConfigTest, RecipientKeyListedTwiceOrMalformedIsAnErrorNamingTheEntry) {
+  std::string text = header();
+  text.replace(text.find("[connections.acme]"), 0,
+               "recipient_public_keys = [\"" + kKey + "\", \"not-a-key\", 3]\n");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  auto r = load();
+  ASSERT_FALSE(r.config);
+  const std::string all = errors_of(r);
+  EXPECT_NE(all.find("encryption.recipient_public_keys[0]: key "), std::string::npos) << all;
+  EXPECT_NE(all.find("is listed twice"), std::string::npos) << all;
+  EXPECT_NE(all.find("encryption.recipient_public_keys[1]: must be the base64"), std::string::npos) << all;
+  EXPECT_NE(all.find("encryption.recipient_public_keys[2]: expected a string"), std::string::npos) << all;
+}
+
+TEST_F(ConfigTest, RecipientKeysAloneAreEnoughForSealedBox) {
+  const std::string k2 = eca::generate_key_pair().public_key_b64;
+  std::string text = header();
+  text.replace(text.find("recipient_public_key = "), std::string("recipient_public_key = \"" + kKey + "\"").size(),
+               "recipient_public_keys = [\"" + k2 + "\"]");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& c = valid(load());
+  EXPECT_EQ(c.encryption.recipient_public_keys, std::vector<std::string>{k2});
+  // An empty list with no single key is not a recipient.
+  text.replace(text.find("recipient_public_keys = [\"" + k2 + "\"]"),
+               std::string("recipient_public_keys = [\"" + k2 + "\"]").size(), "recipient_public_keys = []");
+  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  auto r = load();
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(errors_of(r).find("must list at least one public key"), std::string::npos) << errors_of(r);
 }
 
 TEST_F(ConfigTest, EncryptionNoneNeedsNoKeyAndWarns) {

@@ -23,18 +23,27 @@ inline std::string to_base64(const unsigned char* p, std::size_t n) {
 struct EnvelopeKeys {
   std::string public_b64;
   Secret private_b64;
+  // A second recipient, for multi-recipient (ecr2) envelopes.
+  std::string second_public_b64;
+  Secret second_private_b64;
 };
 
-// X25519 pair from crypto_box_seed_keypair over the seed bytes 0x00..0x1f.
-// Call after sodium_init().
+// X25519 pairs from crypto_box_seed_keypair over the seed bytes 0x00..0x1f (the first)
+// and 0x40..0x5f (the second). Call after sodium_init().
 inline EnvelopeKeys envelope_keys() {
-  unsigned char seed[crypto_box_SEEDBYTES];
-  for (std::size_t i = 0; i < sizeof seed; ++i) seed[i] = static_cast<unsigned char>(i);
-  unsigned char pk[crypto_box_PUBLICKEYBYTES];
-  unsigned char sk[crypto_box_SECRETKEYBYTES];
-  crypto_box_seed_keypair(pk, sk, seed);
-  EnvelopeKeys k{to_base64(pk, sizeof pk), Secret(to_base64(sk, sizeof sk))};
-  sodium_memzero(sk, sizeof sk);
+  auto pair = [](unsigned char first, std::string& pub, Secret& priv) {
+    unsigned char seed[crypto_box_SEEDBYTES];
+    for (std::size_t i = 0; i < sizeof seed; ++i) seed[i] = static_cast<unsigned char>(first + i);
+    unsigned char pk[crypto_box_PUBLICKEYBYTES];
+    unsigned char sk[crypto_box_SECRETKEYBYTES];
+    crypto_box_seed_keypair(pk, sk, seed);
+    pub = to_base64(pk, sizeof pk);
+    priv = Secret(to_base64(sk, sizeof sk));
+    sodium_memzero(sk, sizeof sk);
+  };
+  EnvelopeKeys k;
+  pair(0x00, k.public_b64, k.private_b64);
+  pair(0x40, k.second_public_b64, k.second_private_b64);
   return k;
 }
 

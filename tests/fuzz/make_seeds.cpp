@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
       sealer->seal(
           "3MVG9rZjd7MXFdLhBQjPSsm4MLDPZfCyC3x4VvZiVqEn2ldP6U7RkYOtdZzZMkYmQMsyiyrO0hT1iAJ5PGFCX"));
   put(root / "fuzz_envelope" / "sealed-empty", sealer->seal(""));
+  auto both = eca::Sealer::from_public_keys({keys.second_public_b64, keys.public_b64});
+  if (!both) return 1;
+  put(root / "fuzz_envelope" / "sealed-two-recipients",
+      both->seal("4A1C9F8E2B7D6C5A3E1F0B9D8C7A6E5F4D3C2B1A0F9E8D7C6B5A4F3E2D1C0B9A"));
 
   ::unsetenv("CREDENTIALS_DIRECTORY");
   eca::fuzz::ScratchDir dir("seeds");
