@@ -26,14 +26,14 @@ namespace fs = std::filesystem;
 
 // What the fakes do; reset for each test. Plain globals: the fakes are function pointers.
 struct FakeDisk {
-  int eintr_writes = 0;          // the next N writes fail with EINTR
-  std::size_t max_write = 0;     // >0: each write takes at most this many bytes
+  int eintr_writes = 0;       // the next N writes fail with EINTR
+  std::size_t max_write = 0;  // >0: each write takes at most this many bytes
   bool write_returns_zero = false;
-  int fail_file_fsync = 0;       // errno for fsync of a file, 0 = succeed
-  int fail_dir_fsync = 0;        // errno for fsync of a directory
-  int fail_rename = 0;           // errno for rename
+  int fail_file_fsync = 0;  // errno for fsync of a file, 0 = succeed
+  int fail_dir_fsync = 0;   // errno for fsync of a directory
+  int fail_rename = 0;      // errno for rename
   int writes = 0;
-  int dir_fd = -1;               // the last directory opened
+  int dir_fd = -1;  // the last directory opened
 };
 FakeDisk disk;
 
@@ -104,9 +104,7 @@ class AtomicFileTest : public ::testing::Test {
     }
     return out;
   }
-  void write_old() {
-    std::ofstream(file_) << "old content";
-  }
+  void write_old() { std::ofstream(file_) << "old content"; }
 
   fs::path dir_;
   fs::path file_;
@@ -180,8 +178,7 @@ TEST_F(AtomicFileTest, RenameFailureKeepsTheOldFileAndLeavesNoTemporary) {
   EXPECT_TRUE(leftovers().empty()) << leftovers().front();
   EXPECT_NE(st.error().message.find("rename into " + file_.string()), std::string::npos)
       << st.error().message;
-  EXPECT_NE(st.error().message.find(std::strerror(EXDEV)), std::string::npos)
-      << st.error().message;
+  EXPECT_NE(st.error().message.find(std::strerror(EXDEV)), std::string::npos) << st.error().message;
 }
 
 // The rename happened, so the file is complete and new; but its survival of a power loss

@@ -13,9 +13,11 @@ namespace {
 const std::string kSecret = "s3cr3t-VALUE-never-printed";
 
 std::optional<std::string> env(const std::string& name) {
-  static const std::map<std::string, std::string> vars = {
-      {"HOST", "acme.example.com"}, {"EMPTY", ""}, {"SECRET", kSecret}, {"PORT", "8443"},
-      {"DOLLARS", "$$ and ${HOST}"}};
+  static const std::map<std::string, std::string> vars = {{"HOST", "acme.example.com"},
+                                                          {"EMPTY", ""},
+                                                          {"SECRET", kSecret},
+                                                          {"PORT", "8443"},
+                                                          {"DOLLARS", "$$ and ${HOST}"}};
   auto it = vars.find(name);
   if (it == vars.end()) return std::nullopt;
   return it->second;
@@ -63,15 +65,17 @@ TEST(EnvExpand, DefaultsApplyWhenUnsetOrEmptyAndAreThemselvesExpanded) {
 TEST(EnvExpand, UnsetVariableIsAnErrorNamingItAndSuggestingADefault) {
   auto e = expand("id-${MISSING_ID}");
   EXPECT_FALSE(e.ok);
-  EXPECT_EQ(e.error, "environment variable MISSING_ID is not set (use ${MISSING_ID:-default} to "
-                     "give a default)");
+  EXPECT_EQ(e.error,
+            "environment variable MISSING_ID is not set (use ${MISSING_ID:-default} to "
+            "give a default)");
   EXPECT_TRUE(e.out.empty()) << "no half-expanded value is handed back";
 }
 
 TEST(EnvExpand, RequiredVariableCarriesTheOperatorsMessage) {
   auto unset = expand("${TOKEN:?set TOKEN in /etc/default/eca-rotator}");
   EXPECT_FALSE(unset.ok);
-  EXPECT_EQ(unset.error, "environment variable TOKEN is not set: set TOKEN in /etc/default/eca-rotator");
+  EXPECT_EQ(unset.error,
+            "environment variable TOKEN is not set: set TOKEN in /etc/default/eca-rotator");
   auto empty = expand("${EMPTY:?needed}");
   EXPECT_FALSE(empty.ok);
   EXPECT_EQ(empty.error, "environment variable EMPTY is empty: needed");
@@ -83,11 +87,10 @@ TEST(EnvExpand, MalformedReferencesAreErrors) {
     const char* in;
     const char* error_part;
   };
-  for (const Case& c : {Case{"${", "expected a variable name"},
-                        Case{"${1ABC}", "expected a variable name"},
-                        Case{"${HOST", "unterminated ${HOST"},
-                        Case{"${HOST:-x", "unterminated ${...}"},
-                        Case{"${HOST-x}", "expected '}', ':-' or ':?'"}}) {
+  for (const Case& c :
+       {Case{"${", "expected a variable name"}, Case{"${1ABC}", "expected a variable name"},
+        Case{"${HOST", "unterminated ${HOST"}, Case{"${HOST:-x", "unterminated ${...}"},
+        Case{"${HOST-x}", "expected '}', ':-' or ':?'"}}) {
     auto e = expand(c.in);
     EXPECT_FALSE(e.ok) << c.in;
     EXPECT_NE(e.error.find(c.error_part), std::string::npos) << c.in << " -> " << e.error;
@@ -107,9 +110,9 @@ TEST(EnvExpand, HostileNestingIsAnErrorNotACrash) {
 // Errors name variables; they never carry a value, also not one reached through a nested
 // reference in a message or a default.
 TEST(EnvExpand, NoErrorContainsAVariablesValue) {
-  for (const char* in : {"${SECRET}${MISSING}", "${SECRET:-x}${",
-                         "${EMPTY:?${SECRET}}", "${MISSING:?got ${SECRET}}",
-                         "${SECRET:-${MISSING}}${MISSING}", "${SECRET"}) {
+  for (const char* in :
+       {"${SECRET}${MISSING}", "${SECRET:-x}${", "${EMPTY:?${SECRET}}", "${MISSING:?got ${SECRET}}",
+        "${SECRET:-${MISSING}}${MISSING}", "${SECRET"}) {
     auto e = expand(in);
     EXPECT_FALSE(e.ok) << in;
     EXPECT_EQ(e.error.find(kSecret), std::string::npos) << in << " -> " << e.error;

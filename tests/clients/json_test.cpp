@@ -87,8 +87,9 @@ TEST(Json, FieldAccessToleratesMissingAndMistypedFields) {
 }
 
 TEST(Json, EscapedTextRoundTripsThroughAParser) {
-  const std::string nasty = std::string("quote \" backslash \\ newline \n tab \t cr \r bell \x07 nul ") +
-                            '\0' + " end \xc3\xa9";
+  const std::string nasty =
+      std::string("quote \" backslash \\ newline \n tab \t cr \r bell \x07 nul ") + '\0' +
+      " end \xc3\xa9";
   const std::string escaped = json::escape(nasty);
   EXPECT_EQ(escaped.find('\n'), std::string::npos) << "no raw control characters";
   EXPECT_NE(escaped.find("\\u0007"), std::string::npos);
