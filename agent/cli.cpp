@@ -34,6 +34,13 @@ namespace {
 
 constexpr const char* kDefaultConfig = "/etc/eca-rotator/agent.toml";
 
+// Exit codes (also in --help, README.md and the man page). 1 and 2 are the usual failure and
+// usage codes; the others let cron and monitoring tell cases apart without parsing output.
+constexpr int kExitFailed = 1;          // something failed or was refused; stderr says what
+constexpr int kExitUsage = 2;           // usage or configuration error; nothing contacted
+constexpr int kExitStatusProblem = 3;   // status --online: a row shows a problem
+constexpr int kExitDeferred = 75;       // rotate: deferred, none failed (EX_TEMPFAIL: try later)
+
 constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotates Salesforce External Client App credentials into Infisical
 
 Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
@@ -52,7 +59,10 @@ Commands:
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
                            --online also checks that the pair Infisical holds is one
-                           Salesforce accepts (by fingerprint; changes nothing).
+                           Salesforce accepts (by fingerprint; changes nothing) and exits 3
+                           if any row shows a problem. --json: one object per rotation with
+                           typed fields (RFC 3339 UTC times, null when unknown; see the
+                           man page).
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
@@ -61,11 +71,15 @@ Commands:
                            secret folder, and reports per rotation (changes nothing).
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
-                           leak. Refused unless Infisical holds the current pair.
+                           leak. Refused (exit 1) unless there is a previous credential
+                           and Infisical holds the current pair; a refusal is not recorded
+                           as a rotation failure.
   apps --connection NAME [--snippet]
                            List the External Client Apps reachable through a connection
                            (app id, developer name, consumer count, label); --snippet
-                           prints a ready [[rotation]] entry for each instead.
+                           prints a ready [[rotation]] entry for each instead (none for
+                           the connection's own app; consumer_id and the choices for
+                           apps with several consumers).
   keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
                            0600) and FILE.pub. Put the public key in [encryption].
   open --private-key-file FILE [ENVELOPE]
@@ -81,8 +95,12 @@ Options:
   --version                Print the version.
   --help                   Print this help.
 
-Exit codes: 0 success, 1 some rotations failed (each explained on stderr),
-            2 usage or configuration error.
+Exit codes: 0  success
+            1  something failed or was refused (each explained on stderr)
+            2  usage or configuration error (nothing contacted)
+            3  status --online: at least one row shows a problem
+            75 rotate: nothing failed, but a rotation was deferred because another
+               agent is mid-rotation; run it again later
 )";
 
 struct Args {
@@ -131,7 +149,7 @@ class ProgressScope {
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "eca-rotator: %s\nRun 'eca-rotator --help' for usage.\n", msg.c_str());
-  return 2;
+  return kExitUsage;
 }
 
 std::optional<Config> load_or_report(const std::string& path, Logger& log) {
@@ -309,13 +327,14 @@ int cmd_rotate(const Args& a) {
            std::to_string(ts.requests) + " HTTP requests, " + std::to_string(ts.new_connections) +
                " new connections for " + std::to_string(outcomes.size()) + " rotation(s)");
   int failed = 0;
+  int deferred = 0;
   for (const auto& o : outcomes) {
     const char* word = "failed";
     switch (o.result) {
       case RotationResult::Rotated: word = "rotated"; break;
       case RotationResult::Published: word = "published"; break;
       case RotationResult::NotDue: word = "not due"; break;
-      case RotationResult::Deferred: word = "deferred"; break;
+      case RotationResult::Deferred: word = "deferred"; ++deferred; break;
       case RotationResult::Revoked: word = "revoked"; break;
       case RotationResult::Failed: ++failed; break;
     }
@@ -324,7 +343,15 @@ int cmd_rotate(const Args& a) {
   if (failed > 0) {
     std::fprintf(stderr, "%d of %zu rotation%s failed; see the errors above\n", failed,
                  outcomes.size(), outcomes.size() == 1 ? "" : "s");
-    return 1;
+    return kExitFailed;
+  }
+  if (deferred > 0) {
+    // Not a success (nothing new was published) and not a failure (nothing is wrong):
+    // cron can tell "run me again later" from both.
+    std::fprintf(stderr, "%d of %zu rotation%s deferred: another agent is mid-rotation; run "
+                 "the command again later (exit code %d)\n", deferred, outcomes.size(),
+                 outcomes.size() == 1 ? "" : "s", kExitDeferred);
+    return kExitDeferred;
   }
   return 0;
 }
@@ -337,33 +364,58 @@ std::string pad(std::string s, std::size_t w) {
 // status --online: which credential Infisical holds, by fingerprint (sealed values cannot
 // be read back here), and whether Salesforce accepts it: the primary always does, the
 // previous (Rotated) one until it expires or is revoked.
-std::string published_pair_check(Runtime& rt, const RotationSettings& r) {
+struct OnlineCheck {
+  // "primary", "previous", "nothing-published", "unknown-to-salesforce", "check-failed"
+  const char* result = "check-failed";
+  std::string detail;
+  // What makes `status --online` exit 3: a pair that will not authenticate, or a check
+  // that could not be made (so nobody knows).
+  bool problem() const {
+    return std::strcmp(result, "unknown-to-salesforce") == 0 ||
+           std::strcmp(result, "check-failed") == 0;
+  }
+};
+
+OnlineCheck published_pair_check(Runtime& rt, const RotationSettings& r) {
+  auto failed = [](std::string why) { return OnlineCheck{"check-failed", std::move(why)}; };
   SalesforceClient* sf = rt.salesforce(r.connection);
-  if (sf == nullptr) return "no such connection";
+  if (sf == nullptr) return failed("no such connection");
   auto held = rt.infisical().list(r.secret_path);
-  if (!held) return "Infisical: " + held.error().message;
+  if (!held) return failed("Infisical: " + held.error().message);
   std::string fp;
   for (const auto& s : *held) {
     auto m = s.metadata.find(meta::kFingerprint);
     if (s.name == r.consumer_key_secret && m != s.metadata.end()) fp = m->second;
   }
-  if (fp.empty()) return "nothing published by eca-rotator";
+  if (fp.empty()) return {"nothing-published", "nothing published by eca-rotator"};
   auto consumers = sf->consumers(r.app_id);
-  if (!consumers) return "Salesforce: " + consumers.error().message;
+  if (!consumers) return failed("Salesforce: " + consumers.error().message);
   auto picked = choose_consumer(r, *consumers, sf->endpoint(), nullptr);
-  if (!picked) return picked.error().message;
-  if (fingerprint(picked.value()->key.view()) == fp) return "published pair is the primary: authenticates";
+  if (!picked) return failed(picked.error().message);
+  if (fingerprint(picked.value()->key.view()) == fp) {
+    return {"primary", "published pair is the primary: authenticates"};
+  }
   auto slot = sf->staged(r.app_id, picked.value()->id);
   if (slot) {
     for (const auto& st : *slot) {
       if (fingerprint(st.key.view()) == fp && st.state == StagedState::Rotated) {
-        return "published pair is the previous one (valid until " +
-               (st.expiration_date.empty() ? std::string("revoked") : st.expiration_date) +
-               "): a rotation is unfinished";
+        return {"previous", "published pair is the previous one (valid until " +
+                                (st.expiration_date.empty() ? std::string("revoked")
+                                                            : st.expiration_date) +
+                                "): a rotation is unfinished"};
       }
     }
   }
-  return "PROBLEM: the published pair is unknown to Salesforce and will not authenticate";
+  return {"unknown-to-salesforce",
+          "PROBLEM: the published pair is unknown to Salesforce and will not authenticate"};
+}
+
+std::string json_string_or_null(const std::string& s) {
+  return s.empty() ? "null" : "\"" + json::escape(s) + "\"";
+}
+
+std::string json_time_or_null(const std::optional<TimePoint>& t) {
+  return t ? "\"" + format_utc(*t) + "\"" : "null";
 }
 
 int cmd_status(const Args& a) {
@@ -377,7 +429,11 @@ int cmd_status(const Args& a) {
   const TimePoint now = std::chrono::system_clock::now();
 
   struct Row {
-    std::string name, app, key, last, next, state, error, online;
+    std::string name, app, key, last, next, state, error;
+    OnlineCheck online;
+    // The same facts for --json, typed; empty optionals are JSON null.
+    std::optional<RotationRecord> record;
+    std::optional<TimePoint> next_due;
   };
   std::vector<Row> rows;
   std::unique_ptr<Runtime> rt;
@@ -389,7 +445,7 @@ int cmd_status(const Args& a) {
   shown.no_progress = a.no_progress || !a.online;  // offline, status only reads files
   ProgressScope progress(log, *cfg, shown, "checking", cfg->rotations.size());
   for (const auto& r : cfg->rotations) {
-    Row row{r.name, r.app_id, "-", "never", "-", "due", "", ""};
+    Row row{r.name, r.app_id, "-", "never", "-", "due", "", {}, {}, {}};
     auto rec = store.load(r.name);
     ScheduleInput in;
     if (!rec) {
@@ -397,6 +453,7 @@ int cmd_status(const Args& a) {
       row.error = rec.error().message;
     } else if (rec->has_value()) {
       const RotationRecord& x = **rec;
+      row.record = x;
       if (!x.fingerprint.empty()) row.key = short_fingerprint(x.fingerprint);
       if (x.last_rotated) row.last = format_local(*x.last_rotated) + (x.last_manual ? " (manual)" : "");
       in.last_rotated = x.last_rotated;
@@ -410,6 +467,7 @@ int cmd_status(const Args& a) {
       row.next = "manual only";
       row.state = "paused";
     } else if (due) {
+      row.next_due = *due;
       row.next = *due <= now ? "now" : format_local(*due);
       row.state = *due <= now ? "due" : "ok";
     }
@@ -418,25 +476,43 @@ int cmd_status(const Args& a) {
     if (rt) {
       progress->begin(r.name);
       row.online = published_pair_check(*rt, r);
-      progress->end(r.name, row.online.rfind("published pair is", 0) != 0 &&
-                                row.online != "nothing published by eca-rotator");
+      progress->end(r.name, row.online.problem());
     }
     rows.push_back(std::move(row));
   }
   progress.finish();
+  bool problems = false;
+  for (const auto& r : rows) problems = problems || (a.online && r.online.problem());
+  const int code = problems ? kExitStatusProblem : 0;
   if (a.json) {
+    // Machine fields (documented in README.md and the man page): RFC 3339 UTC times, null
+    // for what is unknown; the text table below keeps the display strings.
     std::string out = "[";
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
+      const RotationRecord* x = r.record ? &*r.record : nullptr;
+      const auto* rs = cfg->find_rotation(r.name);
       out += std::string(i ? "," : "") + "{\"rotation\":\"" + json::escape(r.name) +
-             "\",\"app_id\":\"" + json::escape(r.app) + "\",\"key_fingerprint\":\"" +
-             json::escape(r.key) + "\",\"last_rotated\":\"" + json::escape(r.last) +
-             "\",\"next_due\":\"" + json::escape(r.next) + "\",\"state\":\"" +
-             json::escape(r.state) + "\",\"last_error\":\"" + json::escape(r.error) + "\"" +
-             (a.online ? ",\"online\":\"" + json::escape(r.online) + "\"" : std::string()) + "}";
+             "\",\"app_id\":\"" + json::escape(r.app) + "\",\"key_fingerprint\":" +
+             json_string_or_null(x ? x->fingerprint : "") + ",\"generation\":" +
+             (x && x->generation > 0 ? std::to_string(x->generation) : "null") +
+             ",\"last_rotated\":" + json_time_or_null(x ? x->last_rotated : std::nullopt) +
+             ",\"manual\":" + (x && x->last_rotated ? (x->last_manual ? "true" : "false") : "null") +
+             ",\"last_attempt\":" + json_time_or_null(x ? x->last_attempt : std::nullopt) +
+             ",\"auto_rotation\":" + (rs != nullptr && rs->auto_rotation ? "true" : "false") +
+             ",\"next_due\":" + json_time_or_null(r.next_due) +
+             ",\"state\":\"" + json::escape(r.state) + "\",\"consecutive_failures\":" +
+             std::to_string(x ? x->consecutive_failures : 0) +
+             ",\"last_error\":" + json_string_or_null(r.error);
+      if (a.online) {
+        out += std::string(",\"online\":{\"result\":\"") + r.online.result + "\",\"problem\":" +
+               (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
+               json::escape(r.online.detail) + "\"}";
+      }
+      out += "}";
     }
     std::printf("%s]\n", out.c_str());
-    return 0;
+    return code;
   }
   std::size_t wn = 8, wa = 6, wl = 12, wx = 8;
   for (const auto& r : rows) {
@@ -452,9 +528,14 @@ int cmd_status(const Args& a) {
     std::printf("%s  %s  %s  %s  %s  %s  %s\n", pad(r.name, wn).c_str(), pad(r.app, wa).c_str(),
                 pad(r.key, 12).c_str(), pad(r.last, wl).c_str(), pad(r.next, wx).c_str(),
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
-    if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.c_str());
+    if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
   }
-  return 0;
+  if (problems) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "status --online: at least one rotation has a problem (see \"online:\" "
+                         "above); exit code %d\n", kExitStatusProblem);
+  }
+  return code;
 }
 
 int cmd_revoke_previous(const Args& a) {
@@ -485,7 +566,18 @@ int cmd_revoke_previous(const Args& a) {
     std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return 2;
   }
+  // The engine books every failed step as a rotation failure (last_error, consecutive
+  // failures), which `status`, the metrics and /healthz read. A revoke that is refused or
+  // fails is the operator's command failing, not the rotation: the credentials are as they
+  // were. So the record is put back as it was; the operator has the message and exit 1.
+  // We hold the state directory lock, so nothing else writes the record meanwhile.
+  auto before = rt.state().load(r->name);
   auto o = rt.engine().revoke_previous(*r);
+  if (o.result != RotationResult::Revoked && before) {
+    RotationRecord restored = before->value_or(RotationRecord{});
+    restored.name = r->name;
+    if (auto st = rt.state().save(restored); !st) log.warn(r->name, "revoke", st.error().message);
+  }
   std::printf("%-24s %-10s %s\n", o.name.c_str(),
               o.result == RotationResult::Revoked ? "revoked" : "failed", o.detail.c_str());
   return o.result == RotationResult::Revoked ? 0 : 1;
@@ -518,11 +610,36 @@ int cmd_apps(const Args& a) {
       }
       while (!slug.empty() && slug.back() == '-') slug.pop_back();
       if (slug.empty()) slug = "app";
+      auto consumers = sf->consumers(app.id);
+      bool own = false;
+      if (consumers) {
+        for (const auto& c : *consumers) own = own || c.key.equals(sf->endpoint().client_id);
+      }
+      if (own) {
+        // Every rotate would refuse it: rotating it would cut off the agent's own access.
+        std::printf("# %s (%s) is the app connection \"%s\" authenticates with; it cannot "
+                    "rotate itself, so no [[rotation]] is printed for it.\n\n",
+                    app.developer_name.c_str(), app.id.c_str(), a.connection.c_str());
+        continue;
+      }
       std::printf("[[rotation]]\nname = \"%s\"\ndescription = \"%s\"\nconnection = \"%s\"\n"
-                  "app_id = \"%s\"\ninterval_days = 30\nrotate_at = \"03:00\"\n"
-                  "secret_path = \"/salesforce/%s\"\n\n",
+                  "app_id = \"%s\"\n",
                   slug.substr(0, 63).c_str(), json::escape(app.label).c_str(),
-                  a.connection.c_str(), app.id.c_str(), slug.c_str());
+                  a.connection.c_str(), app.id.c_str());
+      if (!consumers) {
+        std::printf("# consumers not listed (%s); with several, set consumer_id\n",
+                    consumers.error().message.c_str());
+      } else if (consumers->size() > 1) {
+        // Without consumer_id the first is rotated with a warning; make the choice visible.
+        std::printf("# this app has %zu consumers; keep the one to rotate:\n",
+                    consumers->size());
+        for (const auto& c : *consumers) {
+          std::printf("#   %s%s%s\n", c.id.c_str(), c.name.empty() ? "" : "  ", c.name.c_str());
+        }
+        std::printf("consumer_id = \"%s\"\n", consumers->front().id.c_str());
+      }
+      std::printf("interval_days = 30\nrotate_at = \"03:00\"\nsecret_path = \"/salesforce/%s\"\n\n",
+                  slug.c_str());
     }
     return 0;
   }

@@ -83,12 +83,16 @@ class Expander {
         return false;
       }
       std::string word;
+      const std::size_t word_start = pos_;
       bool ok = run(true, word, error);
       --depth_;
       if (!ok) {
         wipe(word);
         return false;
       }
+      // The message as written, not expanded: a reference in it (`${A:?no ${B}}`) could
+      // otherwise put B's value, perhaps a secret, into the error.
+      const std::string_view message = in_.substr(word_start, pos_ - word_start);
       ++pos_;  // past '}'
       bool usable = value && !value->empty();
       if (usable) {
@@ -97,7 +101,7 @@ class Expander {
         out += word;
       } else {
         error = "environment variable " + name + (value ? " is empty" : " is not set") +
-                (word.empty() ? std::string() : ": " + word);
+                (message.empty() ? std::string() : ": " + std::string(message));
       }
       if (value) wipe(*value);
       wipe(word);

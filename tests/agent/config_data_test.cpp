@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -115,7 +116,33 @@ INSTANTIATE_TEST_SUITE_P(ConfigData, ConfigBadFile, ::testing::ValuesIn(bad_case
                            return n;
                          });
 
-TEST(ConfigBadFiles, EnoughCases) { EXPECT_GE(bad_cases().size(), 25u); }
+// What the bad cases cover, not how many files there are: every section of the config has
+// a case failing because of it, drop-ins and syntax errors are located in their own file,
+// and every error a user sees names the file, and a line when one is at fault.
+TEST(ConfigBadFiles, CasesCoverEverySectionAndEveryErrorIsLocated) {
+  std::set<std::string> sections;  // first part of each error's key ("rotation[2].x" -> "rotation")
+  bool dropin_located = false, syntax_located = false, env_expansion = false;
+  for (const auto& name : bad_cases()) {
+    fs::path file = kBad / (name + ".toml");
+    if (!fs::exists(file)) file = kBad / name / "agent.toml";
+    reset_env(bad_config_env());
+    auto result = eca::load_config(file, lookup);
+    for (const auto& e : result.errors) {
+      EXPECT_FALSE(e.file.empty()) << name << ": " << e.to_string();
+      if (!e.key.empty()) sections.insert(e.key.substr(0, e.key.find_first_of(".[")));
+      if (e.file.find("/conf.d/") != std::string::npos && e.line > 0) dropin_located = true;
+      if (e.column > 0 && e.line > 0) syntax_located = true;
+      if (e.message.find("environment variable") != std::string::npos) env_expansion = true;
+    }
+  }
+  for (const char* section : {"agent", "infisical", "encryption", "connections", "rotation"}) {
+    EXPECT_EQ(sections.count(section), 1u) << "no bad config fails because of [" << section
+                                           << "]";
+  }
+  EXPECT_TRUE(dropin_located) << "no case locates an error inside a conf.d drop-in";
+  EXPECT_TRUE(syntax_located) << "no case locates a TOML syntax error by line and column";
+  EXPECT_TRUE(env_expansion) << "no case covers ${VAR} expansion";
+}
 
 // Fails with a readable dump when the config is not valid.
 const eca::Config& require_valid(const eca::ConfigLoadResult& r) {

@@ -352,12 +352,21 @@ TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
 TEST_F(RotationEngineTest, RecentForeignStagedCredentialDefersOldOneIsDeleted) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   ASSERT_TRUE(sf_->revoke_staged_by_hand(app_.id));
-  ASSERT_TRUE(sf_->stage_by_hand(app_.id).has_value());
+  const auto foreign = sf_->stage_by_hand(app_.id);
+  ASSERT_TRUE(foreign.has_value());
   auto o = engine().rotate(rotation(), true);
   EXPECT_EQ(o.result, RotationResult::Deferred) << o.detail;
+  EXPECT_TRUE(sf_->authenticates(foreign->credential.key, foreign->credential.secret))
+      << "someone else's recent rotation is left alone";
   clock_->advance(std::chrono::minutes(61));
   auto later = engine().rotate(rotation(), true);
   EXPECT_EQ(later.result, RotationResult::Rotated) << later.detail;
+  // The abandoned credential was deleted, not promoted or left behind.
+  EXPECT_FALSE(sf_->authenticates(foreign->credential.key, foreign->credential.secret));
+  EXPECT_TRUE(sf_->app_of_key(foreign->credential.key).empty());
+  const auto slot = sf_->staged(app_.id);
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_NE(slot->credential.key, foreign->credential.key);
 }
 
 TEST_F(RotationEngineTest, DueCheckUsesTheMetadataInInfisical) {

@@ -131,37 +131,53 @@ TEST_F(DaemonE2e, SigtermDuringARotationLeavesAStateTheNextStartCompletes) {
 }
 
 TEST_F(DaemonE2e, FaultBurstsAreRetriedWithBackoffNotHotLoops) {
-  // Every app's first staging attempt meets a 503, the first publish a 429 with a wait.
+  // Staging fails with 503 until cleared; the first Infisical list meets a 429 with a wait.
   sb_->salesforce().inject(sandbox::Fault::answer(
-      "sf.stage", 503, R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])", 3));
+      "sf.stage", 503, R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])", -1));
   sandbox::Fault limited = sandbox::Fault::answer(
       "inf.list", 429,
       R"({"reqId":"req-1","statusCode":429,"error":"RateLimitExceeded","message":"Rate limit exceeded. Please try again in 90 seconds"})",
       1);
   sb_->infisical().inject(limited);
+  // Attempts are counted against the agent's (fake) clock, not wall time: each backoff
+  // (1, 2, 4 min +-20 %, or the 90 s asked for) ends only when the test moves the clock,
+  // so every app gets exactly one attempt per move. A retry that ignored the backoff
+  // would push a count past the number of moves.
+  auto failures_are = [&](int k) {
+    for (int n = 1; n <= 3; ++n) {
+      std::ifstream in(dir_ / "state" / "rotations" / ("app-" + std::to_string(n) + ".json"));
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find("\"consecutive_failures\":" + std::to_string(k) + "}") == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
   auto d = start_daemon();
-  ASSERT_TRUE(eventually([&] { return sb_->salesforce().request_count("sf.stage") >= 2; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  const int stages = sb_->salesforce().request_count("sf.stage");
-  const int lists = sb_->infisical().request_count("inf.list");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), stages) << "no retry before the backoff";
-  EXPECT_EQ(sb_->infisical().request_count("inf.list"), lists);
-  // Move past each backoff (1, 2, 4 min +-20 %, or the 90 s the server asked for) until
-  // every rotation completed; a retry that meets the last fault needs one more step.
-  bool done = false;
-  for (int step = 0; step < 4 && !done; ++step) {
+  ASSERT_TRUE(eventually([&] { return failures_are(1); }));
+  // One app's first attempt stopped at the 429, before staging.
+  EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 2);
+  for (int moves = 1; moves <= 2; ++moves) {
     advance(std::chrono::hours(1));
-    done = eventually([&] { return committed(1); }, 4);
+    ASSERT_TRUE(eventually([&] { return failures_are(moves + 1); })) << "move " << moves;
+    EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 2 + 3 * moves) << "move " << moves;
   }
+  EXPECT_EQ(sb_->infisical().log().count("inf.list", 429), 1);
+  // With the fault gone, one more move completes every rotation.
+  sb_->salesforce().clear_faults();
+  advance(std::chrono::hours(1));
+  const bool done = eventually([&] { return committed(1); });
   auto r = stop(*d);
   ASSERT_TRUE(done) << "completes once the faults clear; daemon said:\n" << r.err;
   EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 2 + 3 * 2 + 3)
+      << "one attempt per app per clock move";
   // The failure line itself says what it means and when it is retried.
   EXPECT_THAT(r.err, ::testing::ContainsRegex(
                          "error: \\[app-[0-9]\\] stage: [^\n]*503[^\n]*\\. Credential: nothing "
                          "was staged; the current credential stays valid[^\n]*\\. Next: retrying "
                          "in [0-9]+ (s|min), at [^\n]* \\(attempt 2 of 5\\)\\.\n"));
+  EXPECT_THAT(r.err, HasSubstr("(attempt 4 of 5)"));
   EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3);
 }
 

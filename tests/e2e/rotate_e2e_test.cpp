@@ -336,10 +336,129 @@ TEST_F(RotateE2e, StatusOnlineTellsWhetherThePublishedPairAuthenticates) {
   ASSERT_TRUE(sb_->salesforce().revoke_staged_by_hand(app2.id));
   sb_->clear_violations();  // the hand-made breakage is the point of this test
   auto r = run({"status", "--online"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A problem row makes the exit code say so, for cron and monitoring.
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("at least one rotation has a problem"));
   EXPECT_THAT(r.out, HasSubstr("published pair is the primary: authenticates"));
   EXPECT_THAT(r.out, HasSubstr("PROBLEM: the published pair is unknown to Salesforce"));
   EXPECT_THAT(r.out, HasSubstr("nothing published by eca-rotator"));
+  auto j = run({"status", "--online", "--json"});
+  EXPECT_EQ(j.exit_code, 3) << j.err;
+  EXPECT_THAT(j.out, HasSubstr("\"online\":{\"result\":\"unknown-to-salesforce\",\"problem\":true"));
+  EXPECT_THAT(j.out, HasSubstr("\"online\":{\"result\":\"primary\",\"problem\":false"));
+  // Once Infisical holds a pair Salesforce knows again, the same check passes.
+  ASSERT_EQ(run({"rotate", "app-2"}).exit_code, 0);
+  auto ok = run({"status", "--online"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, ::testing::Not(HasSubstr("PROBLEM")));
+}
+
+}  // namespace
+}  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// A refused revoke-previous is the operator's command failing, not the rotation: it says
+// why and exits 1, but status, the metrics and /healthz stay as they were.
+TEST_F(RotateE2e, RevokePreviousWithNothingToRevokeIsRefusedWithoutMarkingTheRotationFailing) {
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  ASSERT_EQ(run({"revoke-previous", "app-1", "--yes"}).exit_code, 0);
+  auto again = run({"revoke-previous", "app-1", "--yes"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.err, HasSubstr("there is no previous (Rotated) credential to revoke"));
+  auto st = run({"status"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_THAT(st.out, ::testing::Not(HasSubstr("failing")));
+  EXPECT_THAT(st.out, ::testing::Not(HasSubstr("no previous")));
+  auto j = run({"status", "--json"});
+  EXPECT_THAT(j.out, HasSubstr("{\"rotation\":\"app-1\""));
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("\"state\":\"failing\"")));
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("\"consecutive_failures\":1")));
+  // What /healthz answers comes from the same records: the metrics file of the next pass
+  // (which rotates app-2 and app-3) shows app-1 healthy.
+  const auto metrics = dir_ / "eca.prom";
+  std::filesystem::create_directories(dir_ / "conf.d");
+  std::ofstream(dir_ / "conf.d" / "10-ops.toml")
+      << "[agent]\nmetrics_file = \"" << metrics.string() << "\"\n";
+  ASSERT_EQ(run({"run", "--once"}).exit_code, 0);
+  std::ifstream in(metrics);
+  const std::string m((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(m, HasSubstr("eca_rotator_consecutive_failures{rotation=\"app-1\"} 0"));
+  EXPECT_THAT(m, HasSubstr("eca_rotator_healthy 1"));
+}
+
+// status --json: machine fields, not the table's display strings.
+TEST_F(RotateE2e, StatusJsonHasTypedFields) {
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  auto j = run({"status", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  const std::string fp = fingerprint(published(1)->key);
+  EXPECT_THAT(j.out, ::testing::ContainsRegex(
+                         "\\{\"rotation\":\"app-1\",\"app_id\":\"" + sb_->target_apps()[0].id +
+                         "\",\"key_fingerprint\":\"" + fp +
+                         "\",\"generation\":1,\"last_rotated\":\"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T"
+                         "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z\",\"manual\":true,\"last_attempt\":"
+                         "(null|\"[^\"]+Z\"),\"auto_rotation\":true,\"next_due\":\"[^\"]+T[^\"]+Z\","
+                         "\"state\":\"ok\",\"consecutive_failures\":0,\"last_error\":null\\}"));
+  // Never rotated: unknowns are null, not "-" or "never".
+  EXPECT_THAT(j.out, HasSubstr("{\"rotation\":\"app-2\",\"app_id\":\"" + sb_->target_apps()[1].id +
+                               "\",\"key_fingerprint\":null,\"generation\":null,"
+                               "\"last_rotated\":null,\"manual\":null"));
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("UTC")));
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("(manual)")));
+  EXPECT_THAT(j.out, ::testing::Not(HasSubstr("\"-\"")));
+  // The table keeps its display strings.
+  auto t = run({"status"});
+  EXPECT_THAT(t.out, HasSubstr("(manual)"));
+}
+
+// Another agent mid-rotation (a fresh Active staged credential the journal does not know):
+// rotate backs off with its own exit code, neither success nor failure.
+TEST_F(RotateE2e, DeferredRotationExitsWithTempfail) {
+  const auto& app1 = sb_->target_apps()[0];
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  ASSERT_TRUE(sb_->salesforce().revoke_staged_by_hand(app1.id));
+  ASSERT_TRUE(sb_->salesforce().stage_by_hand(app1.id).has_value());
+  sb_->clear_violations();  // the hand-staged credential is the point of this test
+  auto r = run({"rotate", "app-1"});
+  EXPECT_EQ(r.exit_code, 75) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("deferred"));
+  EXPECT_THAT(r.err, HasSubstr("another agent is mid-rotation"));
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 1) << "only the first rotation";
+  // A failure elsewhere wins: exit 1 tells cron something needs a human.
+  sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
+  auto both = run({"rotate", "app-1", "app-2"});
+  EXPECT_EQ(both.exit_code, 1) << both.out << both.err;
+}
+
+// apps --snippet: nothing every rotate would refuse, and a visible consumer choice.
+TEST_F(RotateE2e, AppsSnippetLeavesOutTheOwnAppAndNamesConsumerChoices) {
+  const auto multi = sb_->salesforce().add_app("Multi_Consumer", "Multi", 2);
+  auto s = run({"apps", "--connection", "sandbox", "--snippet"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const auto& own = sb_->connection_app();
+  EXPECT_THAT(s.out, ::testing::Not(HasSubstr("app_id = \"" + own.id + "\"")));
+  EXPECT_THAT(s.out, HasSubstr("# " + own.developer_name + " (" + own.id +
+                               ") is the app connection \"sandbox\" authenticates with"));
+  EXPECT_THAT(s.out, HasSubstr("app_id = \"" + multi.id + "\"\n# this app has 2 consumers"));
+  EXPECT_THAT(s.out, HasSubstr("#   " + multi.consumers[0].id));
+  EXPECT_THAT(s.out, HasSubstr("#   " + multi.consumers[1].id));
+  EXPECT_THAT(s.out, HasSubstr("consumer_id = \"" + multi.consumers[0].id + "\"\n"));
+  // Single-consumer apps need no choice.
+  const std::string one = "app_id = \"" + sb_->target_apps()[0].id + "\"\n";
+  EXPECT_THAT(s.out, HasSubstr(one + "interval_days = 30\n"));
+  // The snippet is valid config: in place of the sandbox config's own rotations, it validates.
+  std::string cfg = slurp_config();
+  cfg = cfg.substr(0, cfg.find("[[rotation]]")) + s.out;
+  std::ofstream(dir_ / "snippet.toml") << cfg;
+  std::filesystem::permissions(dir_ / "snippet.toml", std::filesystem::perms::owner_read |
+                                                          std::filesystem::perms::owner_write);
+  auto v = run_agent({"--config", (dir_ / "snippet.toml").string(), "validate"},
+                     {{"!CREDENTIALS_DIRECTORY", ""}});
+  remember(v);
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_THAT(v.out, HasSubstr("4 rotations")) << "three targets and Multi_Consumer";
 }
 
 }  // namespace
