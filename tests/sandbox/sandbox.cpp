@@ -7,13 +7,8 @@
 namespace eca::sandbox {
 namespace {
 
-// tests/data/tls beside this file's folder: the sandbox library has no build-time
-// path of its own, and __FILE__ is absolute under CMake.
-std::string default_tls_dir() {
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "tls")
-      .lexically_normal()
-      .string();
-}
+// tests/data/tls of the source tree, set by tests/CMakeLists.txt.
+std::string default_tls_dir() { return ECA_SANDBOX_TLS_DIR; }
 
 }  // namespace
 
