@@ -155,7 +155,9 @@ constexpr bool impacts_in_order() {
 }
 static_assert(impacts_in_order(), "kImpacts has one text per Impact, in declaration order");
 
-const char* impact_text(Impact i) { return kImpacts[static_cast<std::size_t>(i)].text; }
+const char* impact_text(Impact i) {
+  return kImpacts[static_cast<std::size_t>(i)].text;
+}
 
 Impact interrupted(const JournalEntry& entry) {
   return entry.phase == JournalPhase::Intent ? Impact::IntentInterrupted
@@ -247,17 +249,17 @@ Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
   } else {
     chosen = &consumers.front();
     if (consumers.size() > 1 && warning != nullptr) {
-      *warning = "app " + r.app_id + " has " + std::to_string(consumers.size()) +
-                 " consumers (" + list_consumers(consumers) + "); rotating the first, " +
-                 chosen->id + ". Set consumer_id to choose; every other consumer of this app " +
+      *warning = "app " + r.app_id + " has " + std::to_string(consumers.size()) + " consumers (" +
+                 list_consumers(consumers) + "); rotating the first, " + chosen->id +
+                 ". Set consumer_id to choose; every other consumer of this app " +
                  "keeps its own credentials";
     }
   }
   // Rotating the ECA the connection itself authenticates with would cut off our own access.
   if (chosen->key.equals(connection.client_id)) {
     return Error::permanent("refusing to rotate app " + r.app_id +
-                            ": it is the External Client App that connection \"" +
-                            r.connection + "\" uses to authenticate");
+                            ": it is the External Client App that connection \"" + r.connection +
+                            "\" uses to authenticate");
   }
   return chosen;
 }
@@ -421,24 +423,21 @@ RotationEngine::Stop RotationEngine::reconcile(Context& c, const Inspection& in)
 RotationOutcome RotationEngine::republish_primary(Context& c, const Inspection& in,
                                                   const SfStaged* rotated) {
   const RotationSettings& r = c.r;
-  const bool held_rotated =
-      rotated != nullptr && in.held.holds(fingerprint(rotated->key.view()));
+  const bool held_rotated = rotated != nullptr && in.held.holds(fingerprint(rotated->key.view()));
   d_.log->warn(r.name, "reconcile",
-               held_rotated
-                   ? "Infisical still holds the previous pair (an earlier rotation was "
-                     "promoted but not published); publishing the current pair first"
-                   : "Infisical holds a pair Salesforce no longer knows as primary or "
-                     "rotated (changed by hand?); re-publishing the current primary pair");
+               held_rotated ? "Infisical still holds the previous pair (an earlier rotation was "
+                              "promoted but not published); publishing the current pair first"
+                            : "Infisical holds a pair Salesforce no longer knows as primary or "
+                              "rotated (changed by hand?); re-publishing the current primary pair");
   auto pair = c.sf->read_primary(r.app_id, c.consumer_id);
   if (!pair) {
-    return fail(c, "reconcile",
-                with_context(pair.error(),
-                             "cannot re-read the current primary pair (R3) to publish it: "),
-                held_rotated ? Impact::HeldRotatedUnreadable : Impact::DriftUnreadable);
+    return fail(
+        c, "reconcile",
+        with_context(pair.error(), "cannot re-read the current primary pair (R3) to publish it: "),
+        held_rotated ? Impact::HeldRotatedUnreadable : Impact::DriftUnreadable);
   }
   if (!pair->key.equals(in.primary_key.view())) {
-    return fail(c, "reconcile",
-                Error::transient("the primary key changed while it was being read"),
+    return fail(c, "reconcile", Error::transient("the primary key changed while it was being read"),
                 Impact::PrimaryChangedWhileRead);
   }
   const long gen = in.held.generation + 1;
@@ -500,8 +499,9 @@ RotationEngine::Stop RotationEngine::revoke_previous_previous(Context& c, const 
   if (auto st = c.sf->revoke(c.r.app_id, c.consumer_id, rotated.id); !st) {
     return fail(c, "revoke", st.error(), Impact::PreviousPreviousRemains);
   }
-  d_.log->info(c.r.name, "revoke", "deleted the previous-previous credential (" +
-                                       short_fingerprint(fingerprint(rotated.key.view())) + ")");
+  d_.log->info(c.r.name, "revoke",
+               "deleted the previous-previous credential (" +
+                   short_fingerprint(fingerprint(rotated.key.view())) + ")");
   return std::nullopt;
 }
 
@@ -514,7 +514,8 @@ RotationEngine::Stop RotationEngine::recheck_primary(Context& c, const Inspectio
   if (!again) {
     return fail(c, "reconcile",
                 Error::transient("could not look at the primary credential again right before "
-                                 "staging (" + again.error().describe() + ")"),
+                                 "staging (" +
+                                 again.error().describe() + ")"),
                 Impact::NothingStaged);
   }
   const SfConsumer* now = find_consumer(*again, c.consumer_id);
@@ -532,8 +533,8 @@ RotationEngine::Stop RotationEngine::stage_and_journal(Context& c, const Inspect
                                                        JournalEntry& entry) {
   const RotationSettings& r = c.r;
   const long generation = std::max(in.held.generation, 0L) + 1;
-  const JournalEntry intent = journal_entry(r, c.consumer_id, generation, c.manual,
-                                            JournalPhase::Intent, d_.clock->now());
+  const JournalEntry intent =
+      journal_entry(r, c.consumer_id, generation, c.manual, JournalPhase::Intent, d_.clock->now());
   if (auto st = d_.journal->write(intent); !st) {
     return fail(c, "journal", with_context(st.error(), "cannot write the journal: "),
                 Impact::NothingStaged);
@@ -550,8 +551,8 @@ RotationEngine::Stop RotationEngine::stage_and_journal(Context& c, const Inspect
       }
     }
   }
-  entry = journal_entry(r, c.consumer_id, generation, c.manual, JournalPhase::Staged,
-                        d_.clock->now());
+  entry =
+      journal_entry(r, c.consumer_id, generation, c.manual, JournalPhase::Staged, d_.clock->now());
   entry.staged_id = fresh.id;
   entry.key = fresh.key.clone();
   entry.secret = fresh.secret.clone();
@@ -848,8 +849,8 @@ bool holds_writes(const std::vector<SecretWrite>& writes, const std::vector<Stor
 }  // namespace
 
 // 7. Publish: seal both values, one batch upsert with the metadata of step 8, read back.
-Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secret,
-                               long generation, bool manual) {
+Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secret, long generation,
+                               bool manual) {
   const RotationSettings& r = c.r;
   const std::string fp = fingerprint(key.view());
   const std::map<std::string, std::string> md = {
@@ -873,8 +874,9 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
     // failed upsert. A failure here is tolerated: the upsert creates the folder on
     // "Folder not found" and reports its own failure.
     if (auto st = d_.infisical->create_folder(r.secret_path); !st) {
-      d_.log->info(r.name, "publish", "creating the folder failed (" + st.error().describe() +
-                                          "); the upsert creates it");
+      d_.log->info(
+          r.name, "publish",
+          "creating the folder failed (" + st.error().describe() + "); the upsert creates it");
     }
   }
   std::vector<StoredSecret> echoed;
@@ -917,7 +919,8 @@ RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePo
     // Tolerated: this is only a local cache of what Infisical's metadata says; the next
     // run adopts it again.
     if (auto st = d_.state->save(r); !st) {
-      d_.log->warn(c.r.name, "inspect", "could not save the local record: " + st.error().describe());
+      d_.log->warn(c.r.name, "inspect",
+                   "could not save the local record: " + st.error().describe());
     }
   }
   RotationOutcome o;

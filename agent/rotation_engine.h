@@ -28,19 +28,19 @@
 namespace eca {
 
 enum class RotationResult {
-  Rotated,        // a new pair was staged, verified, promoted and published
-  Published,      // an earlier, unfinished rotation was completed (no new pair)
-  NotDue,         // another agent rotated it within the interval
-  Deferred,       // another agent is mid-rotation; try later
-  Revoked,        // revoke_previous deleted the Rotated credential
+  Rotated,    // a new pair was staged, verified, promoted and published
+  Published,  // an earlier, unfinished rotation was completed (no new pair)
+  NotDue,     // another agent rotated it within the interval
+  Deferred,   // another agent is mid-rotation; try later
+  Revoked,    // revoke_previous deleted the Rotated credential
   Failed,
 };
 
 struct RotationOutcome {
   std::string name;
   RotationResult result = RotationResult::Failed;
-  std::string detail;           // one line for the operator; never a secret
-  Error error;                  // meaningful when result == Failed
+  std::string detail;  // one line for the operator; never a secret
+  Error error;         // meaningful when result == Failed
   // When Failed: what the failure means for the credential ("the current credential stays
   // valid; nothing was changed") and what happens next ("retrying in 2 min ...").
   std::string impact;
@@ -62,8 +62,8 @@ inline constexpr const char* kEncryption = "eca-rotator.encryption";
 struct EngineDeps {
   const Config* config = nullptr;
   InfisicalApi* infisical = nullptr;
-  std::map<std::string, SalesforceApi*> salesforce;     // by connection name
-  const Sealer* sealer = nullptr;                        // null when encryption mode = none
+  std::map<std::string, SalesforceApi*> salesforce;  // by connection name
+  const Sealer* sealer = nullptr;                    // null when encryption mode = none
   Journal* journal = nullptr;
   RotationRecords* state = nullptr;
   const Clock* clock = nullptr;
@@ -84,9 +84,9 @@ std::string rerun_hint(const RotationSettings& r, const Error& e);
 // What Infisical holds for a rotation, read from the metadata of the mapped key secret (the
 // agent cannot read sealed values back, so the fingerprint is how it knows which pair).
 struct HeldPair {
-  bool exists = false;       // either mapped secret exists
-  bool ours = false;         // the key secret carries eca-rotator's fingerprint
-  std::string fingerprint;   // of the consumer key it holds; empty unless `ours`
+  bool exists = false;      // either mapped secret exists
+  bool ours = false;        // the key secret carries eca-rotator's fingerprint
+  std::string fingerprint;  // of the consumer key it holds; empty unless `ours`
   long generation = 0;
   std::optional<TimePoint> rotated_at;
   bool manual = false;
@@ -123,13 +123,13 @@ class RotationEngine {
   using Stop = std::optional<RotationOutcome>;
 
   // DESIGN.md §3, one function per step.
-  RotationOutcome rotate_fresh(Context& c);                   // steps 1-8, no journal entry
-  Stop inspect(Context& c, Inspection& in);                   // 1
+  RotationOutcome rotate_fresh(Context& c);  // steps 1-8, no journal entry
+  Stop inspect(Context& c, Inspection& in);  // 1
   Stop not_due_yet(Context& c, const Inspection& in);
-  Stop reconcile(Context& c, const Inspection& in);           // 2
-  Stop stage_and_journal(Context& c, const Inspection& in, JournalEntry& entry);  // 3, 4
+  Stop reconcile(Context& c, const Inspection& in);                                      // 2
+  Stop stage_and_journal(Context& c, const Inspection& in, JournalEntry& entry);         // 3, 4
   RotationOutcome finish(Context& c, JournalEntry& entry, bool resumed, bool promoted);  // 5-8
-  RotationOutcome resume(Context& c, JournalEntry& entry);    // roll a journal entry forward
+  RotationOutcome resume(Context& c, JournalEntry& entry);  // roll a journal entry forward
 
   // Parts of those steps.
   RotationOutcome republish_primary(Context& c, const Inspection& in, const SfStaged* rotated);
@@ -146,13 +146,11 @@ class RotationEngine {
   void drop_journal(Context& c, const char* step);
 
   RotationOutcome not_due(Context& c, const HeldPair& held, TimePoint due);
-  Status publish(Context& c, const Secret& key, const Secret& secret, long generation,
-                 bool manual);
+  Status publish(Context& c, const Secret& key, const Secret& secret, long generation, bool manual);
   Status commit(Context& c, const std::string& fp, long generation, bool manual);
   // A failed step: `impact` says what it means for the credential, from how far the protocol
   // got; `next` defaults to the next_step dependency's answer.
-  RotationOutcome fail(Context& c, const char* step, Error e, Impact impact,
-                       std::string next = {});
+  RotationOutcome fail(Context& c, const char* step, Error e, Impact impact, std::string next = {});
   // Another agent is mid-rotation: leave it alone and look again later.
   RotationOutcome deferred(Context& c, const char* step, std::string detail);
 

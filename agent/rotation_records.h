@@ -16,11 +16,11 @@ struct RotationRecord {
   std::optional<TimePoint> last_rotated;
   bool last_manual = false;
   long generation = 0;
-  std::string fingerprint;      // of the published consumer key
+  std::string fingerprint;  // of the published consumer key
   std::string app_id;
   std::string consumer_id;
   std::optional<TimePoint> last_attempt;
-  std::string last_error;       // empty after a success
+  std::string last_error;  // empty after a success
   int consecutive_failures = 0;
 };
 

@@ -44,10 +44,10 @@ struct SfPair {
 };
 
 struct SalesforceEndpoint {
-  std::string name;             // connection name, for messages
-  std::string my_domain_url;    // no trailing slash
+  std::string name;           // connection name, for messages
+  std::string my_domain_url;  // no trailing slash
   std::string api_version = "v65.0";
-  std::string client_id;        // the connection ECA's consumer key
+  std::string client_id;  // the connection ECA's consumer key
   Secret client_secret;
   TlsSettings tls;
 };

@@ -25,7 +25,8 @@ SfStaged to_staged(const SlotCredential& s) {
 
 }  // namespace
 
-World::World() : now(std::chrono::sys_days(std::chrono::year{2026} / 11 / 2) + std::chrono::hours(3)) {
+World::World()
+    : now(std::chrono::sys_days(std::chrono::year{2026} / 11 / 2) + std::chrono::hours(3)) {
   connection = new_pair();
   primary = new_pair();
 }

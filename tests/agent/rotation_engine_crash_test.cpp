@@ -32,7 +32,9 @@ class Agent {
     d.verify_attempts = 1;
     engine_ = std::make_unique<RotationEngine>(std::move(d));
   }
-  RotationOutcome scheduled_run(const RotationSettings& r) { return engine_->rotate(r, false, true); }
+  RotationOutcome scheduled_run(const RotationSettings& r) {
+    return engine_->rotate(r, false, true);
+  }
 
  private:
   SfFake sf_;
@@ -45,8 +47,8 @@ class Agent {
 
 // What the world looked like before the rotation under test.
 struct Before {
-  Pair in_use;                   // the pair consumers hold (Infisical's, or the original)
-  std::set<std::string> valid;   // keys valid at Salesforce
+  Pair in_use;                  // the pair consumers hold (Infisical's, or the original)
+  std::set<std::string> valid;  // keys valid at Salesforce
   long generation = 0;
   int promotes = 0;
 };
@@ -121,9 +123,8 @@ class EngineCrashTest : public ::testing::Test {
       EXPECT_TRUE(known) << "a valid credential nobody durable knows of";
     }
     if (w.slot && w.slot->state == StagedState::Active) {
-      const bool journaled =
-          j != w.journal.end() &&
-          (j->second.phase == JournalPhase::Intent || j->second.key.equals(w.slot->pair.key));
+      const bool journaled = j != w.journal.end() && (j->second.phase == JournalPhase::Intent ||
+                                                      j->second.key.equals(w.slot->pair.key));
       EXPECT_TRUE(journaled) << "a staged credential that exists only in memory";
     }
   }
@@ -183,8 +184,8 @@ class EngineCrashTest : public ::testing::Test {
         ++cov.crash_points;
       }
     }
-    std::printf("[crash matrix] %s: %d operations (%d external calls), %d crash points\n",
-                scenario, cov.operations, cov.external_calls, cov.crash_points);
+    std::printf("[crash matrix] %s: %d operations (%d external calls), %d crash points\n", scenario,
+                cov.operations, cov.external_calls, cov.crash_points);
     return cov;
   }
 
