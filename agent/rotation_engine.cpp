@@ -1,7 +1,7 @@
 #include "agent/rotation_engine.h"
 
-#include <sodium.h>
-
+#include <array>
+#include <cstdlib>
 #include <thread>
 
 #include "agent/schedule.h"
@@ -21,50 +21,154 @@ struct RotationEngine::Context {
   const RotationSettings& r;
   bool manual;
   bool only_if_due;
-  SalesforceClient* sf = nullptr;
+  SalesforceApi* sf = nullptr;
   std::string consumer_id;
+  bool held_exists = false;  // inspect saw a mapped secret, so the folder exists
+};
+
+// What step 1 learned: the consumer's primary key, its staged slot, what Infisical holds.
+struct RotationEngine::Inspection {
   Secret primary_key;
+  std::string primary_fp;
   std::vector<SfStaged> slot;
-  bool held_exists = false;   // either mapped secret exists in Infisical
-  bool held_ours = false;     // ... and carries our metadata
-  std::string held_fp;
-  long held_generation = 0;
+  HeldPair held;
+};
+
+// What a failed rotation means for the credentials, keyed by how far it got. Every failure
+// names one of these; the texts are what an operator reads in the log and in `status`.
+enum class RotationEngine::Impact : int {
+  NothingChanged,
+  JournalUnreadable,
+  NothingStaged,
+  StageUncertain,
+  PrimaryChangedWhileRead,
+  HeldRotatedUnreadable,
+  DriftUnreadable,
+  HeldRotatedUnpublished,
+  DriftUnpublished,
+  AbandonedStagedRemains,
+  PreviousPreviousRemains,
+  StagedNotJournaledDeleted,
+  StagedNotJournaledRemains,
+  IntentInterrupted,
+  StagedInterrupted,
+  JournalConsumerGone,
+  JournaledStagedGone,
+  JournaledPromotedSuperseded,
+  UnverifiedDeleted,
+  UnverifiedNotDeleted,
+  StagedNotPromoted,
+  PromotedNotPublished,
+  PublishedNotRecorded,
+  NothingRevoked,
+  NoPreviousCredential,
 };
 
 namespace {
+
+using Impact = RotationEngine::Impact;
+
+struct ImpactText {
+  Impact impact;
+  const char* text;
+};
+
+constexpr ImpactText kImpacts[] = {
+    {Impact::NothingChanged, "the current credential stays valid; nothing was changed"},
+    {Impact::JournalUnreadable,
+     "the current credential stays valid; nothing was changed, and this rotation is paused "
+     "until the journal record is repaired or removed"},
+    {Impact::NothingStaged,
+     "nothing was staged; the current credential stays valid and stays in Infisical"},
+    {Impact::StageUncertain,
+     "a new credential may have been staged, but it was never handed to anyone and stays "
+     "announced in the journal, so the next attempt deletes it; the current credential stays "
+     "valid and stays in Infisical"},
+    {Impact::PrimaryChangedWhileRead,
+     "nothing was staged or published; the primary credential stays valid"},
+    {Impact::HeldRotatedUnreadable,
+     "nothing was staged; Infisical keeps the previous pair, which stays valid until "
+     "Salesforce expires it"},
+    {Impact::DriftUnreadable,
+     "nothing was staged; Infisical holds a pair that may no longer authenticate: rotate by "
+     "hand or restore access"},
+    {Impact::HeldRotatedUnpublished,
+     "nothing was staged; Infisical still holds the previous pair, which stays valid until "
+     "Salesforce expires it; the next attempt publishes the current primary"},
+    {Impact::DriftUnpublished,
+     "nothing was staged; Infisical holds a pair that may no longer authenticate until the "
+     "next attempt publishes the current primary"},
+    {Impact::AbandonedStagedRemains,
+     "the current credential stays valid; the abandoned staged credential (never published) "
+     "is still there and the next attempt deletes it"},
+    {Impact::PreviousPreviousRemains,
+     "nothing was staged; the current credential stays valid, and the one before it keeps "
+     "authenticating until the next attempt deletes it"},
+    {Impact::StagedNotJournaledDeleted,
+     "the new credential could not be journaled, so the staged credential was deleted; the "
+     "current credential stays valid and stays in Infisical"},
+    {Impact::StagedNotJournaledRemains,
+     "the new credential could not be journaled and deleting the staged credential also "
+     "failed; it was never published and the next run cleans it up; the current credential "
+     "stays valid and stays in Infisical"},
+    {Impact::IntentInterrupted,
+     "the current credential stays valid; the interrupted rotation had staged nothing that "
+     "anyone uses, and the next attempt starts it over"},
+    {Impact::StagedInterrupted,
+     "the pair Infisical holds stays valid; the new credential of the interrupted rotation "
+     "stays journaled and the next attempt completes it"},
+    {Impact::JournalConsumerGone,
+     "the interrupted rotation cannot be completed; this rotation is paused until its journal "
+     "record is removed"},
+    {Impact::JournaledStagedGone,
+     "it was never promoted or published; the current credential stays valid and the next "
+     "attempt starts the rotation over"},
+    {Impact::JournaledPromotedSuperseded,
+     "nothing was revoked; the interrupted rotation's credential was replaced as primary by a "
+     "later promote, and the next attempt publishes the current primary if Infisical does not "
+     "hold it"},
+    {Impact::UnverifiedDeleted,
+     "the new credential was deleted and never promoted; the current credential stays valid "
+     "and stays in Infisical"},
+    {Impact::UnverifiedNotDeleted,
+     "the new credential was never promoted; deleting it failed, so it stays journaled and the "
+     "next attempt deletes it; the current credential stays valid and stays in Infisical"},
+    {Impact::StagedNotPromoted,
+     "the new credential is staged and journaled but not promoted; the current credential "
+     "stays valid and stays in Infisical; the next attempt continues with the staged one"},
+    {Impact::PromotedNotPublished,
+     "the new credential is primary at Salesforce, but Infisical still holds the previous "
+     "pair, which stays valid until the next rotation; the new pair stays journaled and is "
+     "published on the next attempt"},
+    {Impact::PublishedNotRecorded,
+     "the new pair is published and authenticates; only the local record of it was not saved, "
+     "which the next attempt completes"},
+    {Impact::NothingRevoked, "nothing was revoked; the previous credential still authenticates"},
+    {Impact::NoPreviousCredential, "nothing was revoked; only the current credential exists"},
+};
+
+constexpr bool impacts_in_order() {
+  for (std::size_t i = 0; i < std::size(kImpacts); ++i) {
+    if (static_cast<std::size_t>(kImpacts[i].impact) != i) return false;
+  }
+  return static_cast<std::size_t>(Impact::NoPreviousCredential) + 1 == std::size(kImpacts);
+}
+static_assert(impacts_in_order(), "kImpacts has one text per Impact, in declaration order");
+
+const char* impact_text(Impact i) {
+  return kImpacts[static_cast<std::size_t>(i)].text;
+}
+
+Impact interrupted(const JournalEntry& entry) {
+  return entry.phase == JournalPhase::Intent ? Impact::IntentInterrupted
+                                             : Impact::StagedInterrupted;
+}
 
 const SfStaged* find_state(const std::vector<SfStaged>& slot, StagedState s) {
   for (const auto& c : slot) {
     if (c.state == s) return &c;
   }
   return nullptr;
-}
-
-// What a failed step means for the credentials, by how far the protocol got.
-constexpr const char* kNothingChanged = "the current credential stays valid; nothing was changed";
-constexpr const char* kNothingStaged =
-    "nothing was staged; the current credential stays valid and stays in Infisical";
-constexpr const char* kStagedNotPromoted =
-    "the new credential is staged and journaled but not promoted; the current credential stays "
-    "valid and stays in Infisical; the next attempt continues with the staged one";
-constexpr const char* kPromotedNotPublished =
-    "the new credential is primary at Salesforce, but Infisical still holds the previous pair, "
-    "which stays valid until the next rotation; the new pair stays journaled and is published "
-    "on the next attempt";
-constexpr const char* kPublishedNotRecorded =
-    "the new pair is published and authenticates; only the local record of it was not saved, "
-    "which the next attempt completes";
-constexpr const char* kNothingRevoked =
-    "nothing was revoked; the previous credential still authenticates";
-
-// A journal entry from an interrupted run is being completed.
-std::string interrupted_impact(const JournalEntry& entry) {
-  if (entry.phase == JournalPhase::Intent) {
-    return "the current credential stays valid; the interrupted rotation had staged nothing "
-           "that anyone uses, and the next attempt starts it over";
-  }
-  return "the pair Infisical holds stays valid; the new credential of the interrupted rotation "
-         "stays journaled and the next attempt completes it";
 }
 
 std::string list_consumers(const std::vector<SfConsumer>& cs) {
@@ -76,7 +180,59 @@ std::string list_consumers(const std::vector<SfConsumer>& cs) {
   return out;
 }
 
+Error with_context(Error e, const std::string& what) {
+  e.message = what + e.message;
+  return e;
+}
+
+JournalEntry journal_entry(const RotationSettings& r, const std::string& consumer_id,
+                           long generation, bool manual, JournalPhase phase, TimePoint now) {
+  JournalEntry e;
+  e.rotation = r.name;
+  e.generation = generation;
+  e.app_id = r.app_id;
+  e.consumer_id = consumer_id;
+  e.phase = phase;
+  e.manual = manual;
+  e.config_fingerprint = rotation_config_fingerprint(r);
+  e.written_at = format_utc(now);
+  return e;
+}
+
 }  // namespace
+
+HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& secrets) {
+  HeldPair h;
+  const StoredSecret* key = nullptr;
+  for (const auto& s : secrets) {
+    if (s.name == r.consumer_key_secret) key = &s;
+    if (s.name == r.consumer_key_secret || s.name == r.consumer_secret_secret) h.exists = true;
+  }
+  if (key == nullptr) return h;
+  auto field = [&](const char* name) -> const std::string* {
+    auto it = key->metadata.find(name);
+    return it == key->metadata.end() ? nullptr : &it->second;
+  };
+  const std::string* fp = field(meta::kFingerprint);
+  if (fp == nullptr) return h;
+  h.ours = true;
+  h.fingerprint = *fp;
+  if (const std::string* gen = field(meta::kGeneration)) h.generation = std::atol(gen->c_str());
+  TimePoint at;
+  if (const std::string* s = field(meta::kRotatedAt); s && parse_timestamp(*s, at)) {
+    h.rotated_at = at;
+  }
+  const std::string* manual = field(meta::kManual);
+  h.manual = manual != nullptr && *manual == "true";
+  return h;
+}
+
+const SfConsumer* find_consumer(const std::vector<SfConsumer>& consumers, std::string_view id) {
+  for (const auto& c : consumers) {
+    if (same_sf_id(c.id, id)) return &c;
+  }
+  return nullptr;
+}
 
 Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
                                           const std::vector<SfConsumer>& consumers,
@@ -85,9 +241,7 @@ Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
   if (consumers.empty()) return Error::permanent("app " + r.app_id + " has no OAuth consumer");
   const SfConsumer* chosen = nullptr;
   if (!r.consumer_id.empty()) {
-    for (const auto& con : consumers) {
-      if (same_sf_id(con.id, r.consumer_id)) chosen = &con;
-    }
+    chosen = find_consumer(consumers, r.consumer_id);
     if (chosen == nullptr) {
       return Error::permanent("consumer " + r.consumer_id + " is not a consumer of app " +
                               r.app_id + "; its consumers are: " + list_consumers(consumers));
@@ -95,19 +249,25 @@ Result<const SfConsumer*> choose_consumer(const RotationSettings& r,
   } else {
     chosen = &consumers.front();
     if (consumers.size() > 1 && warning != nullptr) {
-      *warning = "app " + r.app_id + " has " + std::to_string(consumers.size()) +
-                 " consumers (" + list_consumers(consumers) + "); rotating the first, " +
-                 chosen->id + ". Set consumer_id to choose; every other consumer of this app " +
+      *warning = "app " + r.app_id + " has " + std::to_string(consumers.size()) + " consumers (" +
+                 list_consumers(consumers) + "); rotating the first, " + chosen->id +
+                 ". Set consumer_id to choose; every other consumer of this app " +
                  "keeps its own credentials";
     }
   }
   // Rotating the ECA the connection itself authenticates with would cut off our own access.
   if (chosen->key.equals(connection.client_id)) {
     return Error::permanent("refusing to rotate app " + r.app_id +
-                            ": it is the External Client App that connection \"" +
-                            r.connection + "\" uses to authenticate");
+                            ": it is the External Client App that connection \"" + r.connection +
+                            "\" uses to authenticate");
   }
   return chosen;
+}
+
+std::string rerun_hint(const RotationSettings& r, const Error& e) {
+  const std::string cmd = "run `eca-rotator rotate " + r.name + "`";
+  if (e.kind == ErrorKind::Transient || e.kind == ErrorKind::Unknown) return cmd + " again";
+  return "fix the cause above, then " + cmd + " again";
 }
 
 RotationOutcome RotationEngine::deferred(Context& c, const char* step, std::string detail) {
@@ -119,28 +279,24 @@ RotationOutcome RotationEngine::deferred(Context& c, const char* step, std::stri
   return o;
 }
 
-std::string rerun_hint(const RotationSettings& r, const Error& e) {
-  const std::string cmd = "run `eca-rotator rotate " + r.name + "`";
-  if (e.kind == ErrorKind::Transient || e.kind == ErrorKind::Unknown) return cmd + " again";
-  return "fix the cause above, then " + cmd + " again";
-}
-
-RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, std::string impact,
+RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, Impact impact,
                                      std::string next) {
   RotationOutcome o;
   o.name = c.r.name;
   o.result = RotationResult::Failed;
   o.detail = e.describe();
-  o.impact = std::move(impact);
-  // Bookkeeping for `status` and the scheduler (before next_step, which plans from it); a
-  // failure to save it must not hide the original error.
+  o.impact = impact_text(impact);
+  // Bookkeeping for `status` and the scheduler (before next_step, which plans from it).
+  // Failing to save it is tolerated: it must not hide the original error, which follows.
   if (auto rec = d_.state->load(c.r.name); rec) {
     RotationRecord r = rec->value_or(RotationRecord{});
     r.name = c.r.name;
     r.last_attempt = d_.clock->now();
     r.last_error = o.detail;
     r.consecutive_failures += 1;
-    (void)d_.state->save(r);
+    if (auto st = d_.state->save(r); !st) {
+      d_.log->warn(c.r.name, step, "could not record the failure: " + st.error().describe());
+    }
   }
   if (next.empty()) next = d_.next_step ? d_.next_step(c.r, e) : rerun_hint(c.r, e);
   o.next = std::move(next);
@@ -157,450 +313,471 @@ RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, std:
   return o;
 }
 
+// Removing the journal record of a rotation that ended without completing. A failure is
+// tolerated: the next run finds the record and checks it against Salesforce before acting.
+void RotationEngine::drop_journal(Context& c, const char* step) {
+  if (auto st = d_.journal->clear(c.r.name); !st) {
+    d_.log->warn(c.r.name, step,
+                 "could not remove the journal record (" + st.error().describe() +
+                     "); the next run checks it against Salesforce again");
+  }
+}
+
 RotationOutcome RotationEngine::rotate(const RotationSettings& r, bool manual, bool only_if_due) {
   Context c(r, manual, only_if_due);
   auto it = d_.salesforce.find(r.connection);
   if (it == d_.salesforce.end() || it->second == nullptr) {
     return fail(c, "inspect",
                 Error::permanent("connection \"" + r.connection + "\" is not configured"),
-                kNothingChanged);
+                Impact::NothingChanged);
   }
   c.sf = it->second;
 
   // A journal entry means an earlier run stopped mid-rotation: roll it forward first.
   auto entry = d_.journal->read(r.name);
-  if (!entry) {
-    return fail(c, "recover", entry.error(),
-                "the current credential stays valid; nothing was changed, and this rotation is "
-                "paused until the journal record is repaired or removed");
+  if (!entry) return fail(c, "recover", entry.error(), Impact::JournalUnreadable);
+  if (!entry->has_value()) return rotate_fresh(c);
+  if ((*entry)->config_fingerprint != rotation_config_fingerprint(r)) {
+    d_.log->warn(r.name, "recover",
+                 "the journal entry was written under different settings for this rotation "
+                 "(app, consumer or secret mapping changed); completing it with the "
+                 "settings it was written for is impossible, so it is checked against "
+                 "Salesforce as it is now");
   }
-  if (entry->has_value()) {
-    if ((*entry)->config_fingerprint != rotation_config_fingerprint(r)) {
-      d_.log->warn(r.name, "recover",
-                   "the journal entry was written under different settings for this rotation "
-                   "(app, consumer or secret mapping changed); completing it with the "
-                   "settings it was written for is impossible, so it is checked against "
-                   "Salesforce as it is now");
-    }
-    return recover(c, **entry);
-  }
-  return run(c);
+  return resume(c, **entry);
 }
 
-// ---------------------------------------------------------------------------------------
-// Steps 1–8 for a rotation with no journal entry.
-RotationOutcome RotationEngine::run(Context& c) {
+// Steps 1-8 of DESIGN.md §3 for a rotation with no journal entry.
+RotationOutcome RotationEngine::rotate_fresh(Context& c) {
+  Inspection in;
+  if (auto stop = inspect(c, in)) return std::move(*stop);
+  if (auto stop = not_due_yet(c, in)) return std::move(*stop);
+  if (auto stop = reconcile(c, in)) return std::move(*stop);
+  JournalEntry entry;
+  if (auto stop = stage_and_journal(c, in, entry)) return std::move(*stop);
+  return finish(c, entry, /*resumed=*/false, /*promoted=*/false);
+}
+
+// 1. Inspect: the consumer (R2), its staged slot (R4) and what Infisical holds.
+RotationEngine::Stop RotationEngine::inspect(Context& c, Inspection& in) {
   const RotationSettings& r = c.r;
-  SalesforceClient& sf = *c.sf;
-
-  // 1. Inspect: the consumer, the staged slot and what Infisical holds.
-  auto consumers = sf.consumers(r.app_id);
-  if (!consumers) return fail(c, "inspect", consumers.error(), kNothingChanged);
+  auto consumers = c.sf->consumers(r.app_id);
+  if (!consumers) return fail(c, "inspect", consumers.error(), Impact::NothingChanged);
   std::string warning;
-  auto picked = choose_consumer(r, *consumers, sf.endpoint(), &warning);
-  if (!picked) return fail(c, "inspect", picked.error(), kNothingChanged);
+  auto picked = choose_consumer(r, *consumers, c.sf->endpoint(), &warning);
+  if (!picked) return fail(c, "inspect", picked.error(), Impact::NothingChanged);
   if (!warning.empty()) d_.log->warn(r.name, "inspect", warning);
-  const SfConsumer* chosen = picked.value();
-  c.consumer_id = chosen->id;
-  c.primary_key = chosen->key.clone();
+  c.consumer_id = picked.value()->id;
+  in.primary_key = picked.value()->key.clone();
+  in.primary_fp = fingerprint(in.primary_key.view());
 
-  auto slot = sf.staged(r.app_id, c.consumer_id);
-  if (!slot) return fail(c, "inspect", slot.error(), kNothingChanged);
-  c.slot = std::move(slot.value());
+  auto slot = c.sf->staged(r.app_id, c.consumer_id);
+  if (!slot) return fail(c, "inspect", slot.error(), Impact::NothingChanged);
+  in.slot = std::move(slot.value());
 
   auto held = d_.infisical->list(r.secret_path);
-  if (!held) return fail(c, "inspect", held.error(), kNothingChanged);
-  const StoredSecret* held_key = nullptr;
-  const StoredSecret* held_secret = nullptr;
-  for (const auto& s : *held) {
-    if (s.name == r.consumer_key_secret) held_key = &s;
-    if (s.name == r.consumer_secret_secret) held_secret = &s;
-  }
-  c.held_exists = held_key != nullptr || held_secret != nullptr;
-  if (held_key != nullptr) {
-    auto fp = held_key->metadata.find(meta::kFingerprint);
-    if (fp != held_key->metadata.end()) {
-      c.held_ours = true;
-      c.held_fp = fp->second;
-      auto gen = held_key->metadata.find(meta::kGeneration);
-      if (gen != held_key->metadata.end()) c.held_generation = std::atol(gen->second.c_str());
-    }
-  }
-  if (c.held_exists && !c.held_ours && !r.adopt) {
+  if (!held) return fail(c, "inspect", held.error(), Impact::NothingChanged);
+  in.held = held_pair(r, *held);
+  c.held_exists = in.held.exists;
+  if (in.held.exists && !in.held.ours && !r.adopt) {
     return fail(c, "inspect",
                 Error::permanent("secrets " + r.consumer_key_secret + "/" +
                                  r.consumer_secret_secret + " at " + r.secret_path +
                                  " exist but were not written by eca-rotator; set adopt = true "
                                  "on this rotation to take them over (their values will be "
                                  "replaced at the next rotation)"),
-                kNothingChanged);
+                Impact::NothingChanged);
   }
+  return std::nullopt;
+}
 
-  const std::string primary_fp = fingerprint(c.primary_key.view());
-  if (c.only_if_due && c.held_ours && c.held_fp == primary_fp) {
-    // The shared record of when this ECA was last rotated lives with the secrets, so an
-    // agent with an empty state directory, or a second agent on the same config, sees it.
-    TimePoint rotated_at;
-    auto at = held_key->metadata.find(meta::kRotatedAt);
-    auto man = held_key->metadata.find(meta::kManual);
-    if (at != held_key->metadata.end() && parse_timestamp(at->second, rotated_at)) {
-      ScheduleInput in;
-      in.last_rotated = rotated_at;
-      in.last_manual = man != held_key->metadata.end() && man->second == "true";
-      auto due = next_due(r, in, d_.clock->now());
-      if (due && *due > d_.clock->now()) return not_due(c, rotated_at, in.last_manual, *due);
-    }
-  }
+// The shared record of when this ECA was last rotated lives with the secrets, so an agent
+// with an empty state directory, or a second agent on the same config, sees it.
+RotationEngine::Stop RotationEngine::not_due_yet(Context& c, const Inspection& in) {
+  if (!c.only_if_due || !in.held.holds(in.primary_fp) || !in.held.rotated_at) return std::nullopt;
+  ScheduleInput s;
+  s.last_rotated = in.held.rotated_at;
+  s.last_manual = in.held.manual;
+  auto due = next_due(c.r, s, d_.clock->now());
+  if (!due || *due <= d_.clock->now()) return std::nullopt;
+  return not_due(c, in.held, *due);
+}
 
-  // 2. Reconcile: never revoke a credential that Infisical still holds.
-  const SfStaged* rotated = find_state(c.slot, StagedState::Rotated);
-  const SfStaged* active = find_state(c.slot, StagedState::Active);
-  if (c.held_ours && c.held_fp != primary_fp) {
-    const bool holds_rotated = rotated != nullptr && c.held_fp == fingerprint(rotated->key.view());
-    // An earlier run promoted but never published (holds_rotated), or the pair was
-    // changed behind our back (drift). Either way the current primary must be published
-    // before anything is revoked or staged.
-    d_.log->warn(r.name, "reconcile",
-                 holds_rotated
-                     ? "Infisical still holds the previous pair (an earlier rotation was "
-                       "promoted but not published); publishing the current pair first"
-                     : "Infisical holds a pair Salesforce no longer knows as primary or "
-                       "rotated (changed by hand?); re-publishing the current primary pair");
-    auto pair = sf.read_primary(r.app_id, c.consumer_id);
-    if (!pair) {
-      Error e = pair.error();
-      e.message = "cannot re-read the current primary pair (R3) to publish it: " + e.message;
-      return fail(c, "reconcile", std::move(e),
-                  holds_rotated ? "nothing was staged; Infisical keeps the previous pair, which "
-                                  "stays valid until Salesforce expires it"
-                                : "nothing was staged; Infisical holds a pair that may no longer "
-                                  "authenticate: rotate by hand or restore access");
-    }
-    if (!pair->key.equals(c.primary_key.view())) {
-      return fail(c, "reconcile",
-                  Error::transient("the primary key changed while it was being read"),
-                  "nothing was staged or published; the primary credential stays valid");
-    }
-    const char* unpublished =
-        holds_rotated ? "nothing was staged; Infisical still holds the previous pair, which stays "
-                        "valid until Salesforce expires it; the next attempt publishes the "
-                        "current primary"
-                      : "nothing was staged; Infisical holds a pair that may no longer "
-                        "authenticate until the next attempt publishes the current primary";
-    long gen = c.held_generation + 1;
-    if (auto st = publish(c, pair->key, pair->secret, gen, c.manual); !st) {
-      return fail(c, "publish", st.error(), unpublished);
-    }
-    if (auto st = commit(c, primary_fp, gen, c.manual); !st) {
-      return fail(c, "commit", st.error(), kPublishedNotRecorded);
-    }
-    RotationOutcome o;
-    o.name = r.name;
-    o.result = RotationResult::Published;
-    o.generation = gen;
-    o.fingerprint = primary_fp;
-    o.detail = "published the current primary pair (generation " + std::to_string(gen) + ")";
-    d_.log->info(r.name, "commit", o.detail);
-    return o;
-  }
-
+// 2. Reconcile, then revoke previous-previous: never revoke a credential Infisical holds.
+RotationEngine::Stop RotationEngine::reconcile(Context& c, const Inspection& in) {
+  const SfStaged* rotated = find_state(in.slot, StagedState::Rotated);
+  const SfStaged* active = find_state(in.slot, StagedState::Active);
+  if (in.held.ours && !in.held.holds(in.primary_fp)) return republish_primary(c, in, rotated);
   if (active != nullptr) {
-    // An Active staged credential we have no journal for: another agent's rotation in
-    // progress if recent, abandoned otherwise. Nobody can hold it (it was never published).
-    TimePoint created;
-    const bool known_age = parse_timestamp(active->created_date, created);
-    const auto age = d_.clock->now() - created;
-    if (known_age && age < std::chrono::minutes(d_.config->agent.stale_staged_minutes) &&
-        age > -std::chrono::minutes(5)) {
-      return deferred(c, "reconcile",
-                      "another rotation is in progress (a credential was staged at " +
-                      active->created_date + " by someone else); checking again later");
-    }
-    d_.log->warn(r.name, "reconcile",
-                 "deleting an abandoned staged credential (staged at " + active->created_date +
-                     ", never promoted or published)");
-    if (auto st = sf.revoke(r.app_id, c.consumer_id, active->id); !st) {
-      return fail(c, "reconcile", st.error(),
-                  "the current credential stays valid; the abandoned staged credential (never "
-                  "published) is still there and the next attempt deletes it");
-    }
+    if (auto stop = clear_foreign_staged(c, *active)) return stop;
   }
-  if (rotated != nullptr && !c.held_ours) {
+  if (rotated != nullptr) {
+    if (auto stop = revoke_previous_previous(c, in, *rotated)) return stop;
+  }
+  return recheck_primary(c, in);
+}
+
+// Infisical holds the Rotated pair (an earlier run promoted but never published) or a pair
+// Salesforce no longer knows (drift). Either way the current primary must be published
+// before anything is revoked or staged.
+RotationOutcome RotationEngine::republish_primary(Context& c, const Inspection& in,
+                                                  const SfStaged* rotated) {
+  const RotationSettings& r = c.r;
+  const bool held_rotated = rotated != nullptr && in.held.holds(fingerprint(rotated->key.view()));
+  d_.log->warn(r.name, "reconcile",
+               held_rotated ? "Infisical still holds the previous pair (an earlier rotation was "
+                              "promoted but not published); publishing the current pair first"
+                            : "Infisical holds a pair Salesforce no longer knows as primary or "
+                              "rotated (changed by hand?); re-publishing the current primary pair");
+  auto pair = c.sf->read_primary(r.app_id, c.consumer_id);
+  if (!pair) {
+    return fail(
+        c, "reconcile",
+        with_context(pair.error(), "cannot re-read the current primary pair (R3) to publish it: "),
+        held_rotated ? Impact::HeldRotatedUnreadable : Impact::DriftUnreadable);
+  }
+  if (!pair->key.equals(in.primary_key.view())) {
+    return fail(c, "reconcile", Error::transient("the primary key changed while it was being read"),
+                Impact::PrimaryChangedWhileRead);
+  }
+  const long gen = in.held.generation + 1;
+  if (auto st = publish(c, pair->key, pair->secret, gen, c.manual); !st) {
+    return fail(c, "publish", st.error(),
+                held_rotated ? Impact::HeldRotatedUnpublished : Impact::DriftUnpublished);
+  }
+  if (auto st = commit(c, in.primary_fp, gen, c.manual); !st) {
+    return fail(c, "commit", st.error(), Impact::PublishedNotRecorded);
+  }
+  RotationOutcome o;
+  o.name = r.name;
+  o.result = RotationResult::Published;
+  o.generation = gen;
+  o.fingerprint = in.primary_fp;
+  o.detail = "published the current primary pair (generation " + std::to_string(gen) + ")";
+  d_.log->info(r.name, "commit", o.detail);
+  return o;
+}
+
+// An Active staged credential we have no journal for: another agent's rotation in progress
+// if recent, abandoned otherwise. Nobody can hold it (it was never published).
+RotationEngine::Stop RotationEngine::clear_foreign_staged(Context& c, const SfStaged& active) {
+  TimePoint created;
+  const bool known_age = parse_timestamp(active.created_date, created);
+  const auto age = d_.clock->now() - created;
+  if (known_age && age < std::chrono::minutes(d_.config->agent.stale_staged_minutes) &&
+      age > -std::chrono::minutes(5)) {
+    return deferred(c, "reconcile",
+                    "another rotation is in progress (a credential was staged at " +
+                        active.created_date + " by someone else); checking again later");
+  }
+  d_.log->warn(c.r.name, "reconcile",
+               "deleting an abandoned staged credential (staged at " + active.created_date +
+                   ", never promoted or published)");
+  if (auto st = c.sf->revoke(c.r.app_id, c.consumer_id, active.id); !st) {
+    return fail(c, "reconcile", st.error(), Impact::AbandonedStagedRemains);
+  }
+  return std::nullopt;
+}
+
+// Generation N-1: Infisical holds the primary (or nothing of ours yet), so nobody should
+// still be handed this one.
+RotationEngine::Stop RotationEngine::revoke_previous_previous(Context& c, const Inspection& in,
+                                                              const SfStaged& rotated) {
+  TimePoint expires;
+  if (!in.held.ours && parse_timestamp(rotated.expiration_date, expires)) {
     // Nothing of ours in Infisical yet, but a credential was promoted: if that happened
     // moments ago, another agent sharing this config is between its promote and its
     // publish. Salesforce expires a Rotated credential ~30 days after the promote.
-    TimePoint expires;
-    if (parse_timestamp(rotated->expiration_date, expires)) {
-      const auto promoted_at = expires - std::chrono::hours(24 * 30);
-      const auto window = std::chrono::minutes(d_.config->agent.stale_staged_minutes);
-      if (promoted_at > d_.clock->now() - window) {
-        return deferred(c, "reconcile",
-                        "a credential was promoted moments ago by someone else and is not yet "
-                        "published; checking again later");
-      }
-    }
-  }
-  if (rotated != nullptr) {
-    // Generation N-1: Infisical holds the primary (or nothing of ours yet), so nobody
-    // should still be handed this one.
-    if (auto st = sf.revoke(r.app_id, c.consumer_id, rotated->id); !st) {
-      return fail(c, "revoke", st.error(),
-                  "nothing was staged; the current credential stays valid, and the one before "
-                  "it keeps authenticating until the next attempt deletes it");
-    }
-    d_.log->info(r.name, "revoke", "deleted the previous-previous credential (" +
-                                       short_fingerprint(fingerprint(rotated->key.view())) + ")");
-  }
-
-  // Agents sharing a config may both have found this rotation due. A promote by another
-  // agent changes the primary key before it publishes, and an Active credential it
-  // staged makes our R5 fail: so looking at the primary once more, right before taking
-  // the slot, means at most one of us rotates.
-  if (auto again = sf.consumers(r.app_id); again) {
-    bool unchanged = false;
-    for (const auto& x : *again) {
-      if (x.id == c.consumer_id && x.key.equals(c.primary_key.view())) unchanged = true;
-    }
-    if (!unchanged) {
+    const auto promoted_at = expires - std::chrono::hours(24 * 30);
+    const auto window = std::chrono::minutes(d_.config->agent.stale_staged_minutes);
+    if (promoted_at > d_.clock->now() - window) {
       return deferred(c, "reconcile",
-                      "the primary credential changed meanwhile (another agent is rotating); "
-                      "checking again later");
+                      "a credential was promoted moments ago by someone else and is not yet "
+                      "published; checking again later");
     }
   }
+  if (auto st = c.sf->revoke(c.r.app_id, c.consumer_id, rotated.id); !st) {
+    return fail(c, "revoke", st.error(), Impact::PreviousPreviousRemains);
+  }
+  d_.log->info(c.r.name, "revoke",
+               "deleted the previous-previous credential (" +
+                   short_fingerprint(fingerprint(rotated.key.view())) + ")");
+  return std::nullopt;
+}
 
-  // 3. Stage, announced in the journal first so a crash mid-call leaves no orphan.
-  const long generation = std::max(c.held_generation, 0L) + 1;
-  JournalEntry intent;
-  intent.rotation = r.name;
-  intent.generation = generation;
-  intent.app_id = r.app_id;
-  intent.consumer_id = c.consumer_id;
-  intent.phase = JournalPhase::Intent;
-  intent.manual = c.manual;
-  intent.config_fingerprint = rotation_config_fingerprint(r);
-  intent.written_at = format_utc(d_.clock->now());
+// Agents sharing a config may both have found this rotation due. A promote by another agent
+// changes the primary key before it publishes, and an Active credential it staged makes our
+// R5 fail: so looking at the primary once more, right before taking the slot, means at most
+// one of us rotates. Without that look the guarantee is gone, so a failed look stops here.
+RotationEngine::Stop RotationEngine::recheck_primary(Context& c, const Inspection& in) {
+  auto again = c.sf->consumers(c.r.app_id);
+  if (!again) {
+    return fail(c, "reconcile",
+                Error::transient("could not look at the primary credential again right before "
+                                 "staging (" +
+                                 again.error().describe() + ")"),
+                Impact::NothingStaged);
+  }
+  const SfConsumer* now = find_consumer(*again, c.consumer_id);
+  if (now == nullptr || !now->key.equals(in.primary_key.view())) {
+    return deferred(c, "reconcile",
+                    "the primary credential changed meanwhile (another agent is rotating); "
+                    "checking again later");
+  }
+  return std::nullopt;
+}
+
+// 3. Stage (R5), announced in the journal first so a crash mid-call leaves no orphan, and
+// 4. journal the new pair before anything depends on it.
+RotationEngine::Stop RotationEngine::stage_and_journal(Context& c, const Inspection& in,
+                                                       JournalEntry& entry) {
+  const RotationSettings& r = c.r;
+  const long generation = std::max(in.held.generation, 0L) + 1;
+  const JournalEntry intent =
+      journal_entry(r, c.consumer_id, generation, c.manual, JournalPhase::Intent, d_.clock->now());
   if (auto st = d_.journal->write(intent); !st) {
-    Error e = st.error();
-    e.message = "cannot write the journal: " + e.message;
-    return fail(c, "journal", std::move(e), kNothingStaged);
+    return fail(c, "journal", with_context(st.error(), "cannot write the journal: "),
+                Impact::NothingStaged);
   }
-  auto staged = sf.stage(r.app_id, c.consumer_id);
-  if (!staged) {
-    // The answer may have been lost after Salesforce created it (Unknown), or the slot
-    // may be occupied after all: look before deciding.
-    auto again = sf.staged(r.app_id, c.consumer_id);
-    const SfStaged* other = again ? find_state(again.value(), StagedState::Active) : nullptr;
-    if (other != nullptr && staged.error().kind != ErrorKind::Unknown) {
-      // Refused because the slot is taken by a credential staged since we looked:
-      // another agent sharing this config got there first.
-      (void)d_.journal->clear(r.name);
-      return deferred(c, "stage",
-                      "another rotation staged a credential first; checking again later");
-    }
-    if (other != nullptr) {
-      // Our request may have created it before the answer was lost. It was never handed
-      // to anyone, so deleting it is safe whoever made it.
-      (void)sf.revoke(r.app_id, c.consumer_id, other->id);
-    }
-    (void)d_.journal->clear(r.name);
-    return fail(c, "stage", staged.error(), kNothingStaged);
-  }
+  auto staged = c.sf->stage(r.app_id, c.consumer_id);
+  if (!staged) return stage_failed(c, staged.error());
   SfStaged& fresh = staged.value();
   if (fresh.id.empty()) {
-    // The answer carried no id: the slot read tells us.
-    auto again = sf.staged(r.app_id, c.consumer_id);
-    if (again) {
+    // The answer carried no id: the slot read tells us. If that read fails too, the pair is
+    // journaled without an id below and the roll-forward finds it by its key.
+    if (auto again = c.sf->staged(r.app_id, c.consumer_id); again) {
       for (auto& s : again.value()) {
         if (s.key.equals(fresh.key.view())) fresh.id = s.id;
       }
     }
   }
-
-  // 4. Journal the pair before anything depends on it.
-  JournalEntry entry;
-  entry.rotation = r.name;
-  entry.generation = generation;
-  entry.app_id = r.app_id;
-  entry.consumer_id = c.consumer_id;
+  entry =
+      journal_entry(r, c.consumer_id, generation, c.manual, JournalPhase::Staged, d_.clock->now());
   entry.staged_id = fresh.id;
   entry.key = fresh.key.clone();
   entry.secret = fresh.secret.clone();
-  entry.phase = JournalPhase::Staged;
-  entry.manual = c.manual;
-  entry.config_fingerprint = intent.config_fingerprint;
-  entry.written_at = format_utc(d_.clock->now());
-  if (auto st = d_.journal->write(entry); !st) {
-    // Never promote or publish a pair that exists only in memory.
-    auto rv = sf.revoke(r.app_id, c.consumer_id, fresh.id);
-    (void)d_.journal->clear(r.name);
-    Error e = st.error();
-    e.message = "cannot write the journal: " + e.message;
-    return fail(c, "journal", std::move(e),
-                rv ? "the new credential could not be journaled, so the staged credential was "
-                     "deleted; the current credential stays valid and stays in Infisical"
-                   : "the new credential could not be journaled and deleting the staged "
-                     "credential also failed; it was never published and the next run cleans "
-                     "it up; the current credential stays valid and stays in Infisical");
+  if (auto st = d_.journal->write(entry); !st) return journal_failed(c, fresh.id, st.error());
+  if (entry.staged_id.empty()) {
+    return fail(c, "stage",
+                Error::transient("Salesforce did not say which id the new staged credential has"),
+                Impact::StagedNotPromoted);
   }
-  return recover(c, entry);
+  return std::nullopt;
 }
 
-// ---------------------------------------------------------------------------------------
-// Steps 5–8, also the roll-forward of a journal entry after a crash.
-RotationOutcome RotationEngine::recover(Context& c, JournalEntry& entry) {
-  const RotationSettings& r = c.r;
-  SalesforceClient& sf = *c.sf;
-  const bool resumed = c.consumer_id.empty();  // run() fills it; a journal replay does not
-  if (resumed) {
-    d_.log->info(r.name, "recover", "completing an interrupted rotation found in the journal");
+// R5 failed. The answer may have been lost after Salesforce created the credential
+// (Unknown), or the slot may be occupied after all: look before deciding.
+RotationEngine::Stop RotationEngine::stage_failed(Context& c, Error e) {
+  auto again = c.sf->staged(c.r.app_id, c.consumer_id);
+  if (!again) {
+    // Whether R5 created something is unknown: the intent record stays, so the next run
+    // deletes whatever Active credential appeared after it.
+    return fail(c, "stage", std::move(e), Impact::StageUncertain);
   }
-  c.consumer_id = entry.consumer_id;
+  const SfStaged* other = find_state(again.value(), StagedState::Active);
+  if (other != nullptr && e.kind != ErrorKind::Unknown) {
+    // Refused because the slot is taken by a credential staged since we looked: another
+    // agent sharing this config got there first.
+    drop_journal(c, "stage");
+    return deferred(c, "stage", "another rotation staged a credential first; checking again later");
+  }
+  if (other != nullptr) {
+    // Our request may have created it before the answer was lost. It was never handed to
+    // anyone, so deleting it is safe whoever made it; if that fails, the intent stays.
+    if (auto st = c.sf->revoke(c.r.app_id, c.consumer_id, other->id); !st) {
+      return fail(c, "stage", std::move(e), Impact::StageUncertain);
+    }
+  }
+  drop_journal(c, "stage");
+  return fail(c, "stage", std::move(e), Impact::NothingStaged);
+}
 
-  bool promoted = false;
-  if (resumed) {
-    // Salesforce is the ground truth for how far the interrupted run got.
-    auto consumers = sf.consumers(entry.app_id);
-    if (!consumers) return fail(c, "recover", consumers.error(), interrupted_impact(entry));
-    const SfConsumer* con = nullptr;
-    for (const auto& x : *consumers) {
-      if (same_sf_id(x.id, entry.consumer_id)) con = &x;
-    }
-    if (con == nullptr) {
-      return fail(c, "recover",
-                  Error::permanent("consumer " + entry.consumer_id + " of app " + entry.app_id +
-                                   " from the journal no longer exists; remove the journal "
-                                   "record after checking the app"),
-                  "the interrupted rotation cannot be completed; this rotation is paused "
-                  "until its journal record is removed");
-    }
-    if (entry.phase == JournalPhase::Intent) {
-      // We stopped around R5. An Active credential staged after the intent is ours and was
-      // never handed to anyone: delete it and start over.
-      auto slot = sf.staged(entry.app_id, entry.consumer_id);
-      if (!slot) return fail(c, "recover", slot.error(), interrupted_impact(entry));
-      TimePoint intent_at;
-      const bool have_time = parse_timestamp(entry.written_at, intent_at);
-      for (const auto& s : *slot) {
-        TimePoint created;
-        if (s.state == StagedState::Active &&
-            (!have_time || !parse_timestamp(s.created_date, created) ||
-             created >= intent_at - std::chrono::minutes(5))) {
-          if (auto st = sf.revoke(entry.app_id, entry.consumer_id, s.id); !st) {
-            return fail(c, "recover", st.error(), interrupted_impact(entry));
-          }
-          d_.log->info(r.name, "recover", "deleted the credential staged before the interruption");
-        }
-      }
-      if (auto st = d_.journal->clear(r.name); !st) {
-        return fail(c, "recover", st.error(), interrupted_impact(entry));
-      }
-      Context fresh_ctx(c.r, c.manual, c.only_if_due);
-      fresh_ctx.sf = c.sf;
-      return run(fresh_ctx);
-    }
-    promoted = con->key.equals(entry.key.view());
-    if (!promoted) {
-      auto slot = sf.staged(entry.app_id, entry.consumer_id);
-      if (!slot) return fail(c, "recover", slot.error(), interrupted_impact(entry));
-      const SfStaged* ours = nullptr;
-      for (const auto& s : *slot) {
-        if (s.key.equals(entry.key.view()) && s.state == StagedState::Active) ours = &s;
-      }
-      if (ours == nullptr) {
-        // Gone (deleted, expired, or replaced): nothing depends on it, since it was never
-        // promoted or published.
-        (void)d_.journal->clear(r.name);
-        return fail(c, "recover",
-                    Error::transient("the journaled staged credential no longer exists at "
-                                     "Salesforce"),
-                    "it was never promoted or published; the current credential stays valid "
-                    "and the next attempt starts the rotation over");
-      }
-      if (entry.staged_id.empty()) entry.staged_id = ours->id;
-    }
+// The new pair could not be journaled: never promote or publish a pair that exists only in
+// memory. Delete it; if that fails too, the intent record (still on disk, since journal
+// writes replace records atomically) leads the next run to it.
+RotationEngine::Stop RotationEngine::journal_failed(Context& c, const std::string& staged_id,
+                                                    Error e) {
+  e = with_context(std::move(e), "cannot write the journal: ");
+  if (auto rv = c.sf->revoke(c.r.app_id, c.consumer_id, staged_id); !rv) {
+    return fail(c, "journal", std::move(e), Impact::StagedNotJournaledRemains);
   }
+  drop_journal(c, "journal");
+  return fail(c, "journal", std::move(e), Impact::StagedNotJournaledDeleted);
+}
+
+// 5-8: verify and promote (unless already promoted), publish (unless a resumed run finds it
+// published already) and commit.
+RotationOutcome RotationEngine::finish(Context& c, JournalEntry& entry, bool resumed,
+                                       bool promoted) {
   if (!promoted) {
-
-    // 5. Verify: a pair that does not authenticate is never promoted.
-    Status verified = Error::permanent("not attempted");
-    for (int attempt = 0; attempt < std::max(1, d_.verify_attempts); ++attempt) {
-      if (attempt > 0 && d_.sleep) d_.sleep(std::chrono::milliseconds(2000 << (attempt - 1)));
-      verified = sf.verify(entry.key, entry.secret);
-      if (verified || verified.error().kind == ErrorKind::Permanent) break;
-    }
-    if (!verified) {
-      if (verified.error().kind == ErrorKind::Auth) {
-        (void)sf.revoke(entry.app_id, entry.consumer_id, entry.staged_id);
-        (void)d_.journal->clear(r.name);
-        Error e = verified.error();
-        e.message = "the new credential did not authenticate (" + e.message + ")";
-        return fail(c, "verify", std::move(e),
-                    "the new credential was deleted and never promoted; the current credential "
-                    "stays valid and stays in Infisical");
-      }
-      // Journal kept: verified again on the next run.
-      return fail(c, "verify", verified.error(), kStagedNotPromoted);
-    }
-    d_.log->info(r.name, "verify", "the new credential authenticates");
-
-    // 6. Promote: generation N becomes Rotated and keeps working.
-    auto st = sf.promote(entry.app_id, entry.consumer_id, entry.staged_id);
-    if (!st) {
-      // The answer may be lost after Salesforce applied it: ask before deciding.
-      auto again = sf.consumers(entry.app_id);
-      bool applied = false;
-      if (again) {
-        for (const auto& x : *again) {
-          if (same_sf_id(x.id, entry.consumer_id) && x.key.equals(entry.key.view())) applied = true;
-        }
-      }
-      if (!applied) {
-        return fail(c, "promote", st.error(), kStagedNotPromoted);
-      }
-    }
-    d_.log->info(r.name, "promote",
-                 "the new credential is primary; the previous one stays valid until the next "
-                 "rotation");
+    if (auto stop = verify(c, entry)) return std::move(*stop);
+    if (auto stop = promote(c, entry)) return std::move(*stop);
   }
-
-  // 7. Publish (unless an interrupted run already did) and 8. commit.
   const std::string fp = fingerprint(entry.key.view());
   // A pair staged by this run cannot be in Infisical yet (inspect listed the folder moments
-  // ago and nobody else knows the pair); only a replayed journal entry may have been
-  // published before the interruption.
-  bool already = false;
-  if (resumed) {
-    auto held = d_.infisical->list(r.secret_path);
-    if (held) {
-      for (const auto& s : *held) {
-        auto m = s.metadata.find(meta::kFingerprint);
-        if (s.name == r.consumer_key_secret && m != s.metadata.end() && m->second == fp) {
-          already = true;
-        }
-      }
+  // ago and nobody else knows the pair); only a resumed entry may have been published.
+  if (!resumed || !infisical_holds(c, fp)) {
+    if (auto st = publish(c, entry.key, entry.secret, entry.generation, entry.manual); !st) {
+      return fail(c, "publish", st.error(), Impact::PromotedNotPublished);
     }
   }
-  if (!already) {
-    if (auto pst = publish(c, entry.key, entry.secret, entry.generation, entry.manual); !pst) {
-      return fail(c, "publish", pst.error(), kPromotedNotPublished);
-    }
+  if (auto st = commit(c, fp, entry.generation, entry.manual); !st) {
+    return fail(c, "commit", st.error(), Impact::PublishedNotRecorded);
   }
-  if (auto cst = commit(c, fp, entry.generation, entry.manual); !cst) {
-    return fail(c, "commit", cst.error(), kPublishedNotRecorded);
+  if (auto st = d_.journal->clear(c.r.name); !st) {
+    return fail(c, "commit", st.error(), Impact::PublishedNotRecorded);
   }
-  if (auto jst = d_.journal->clear(r.name); !jst) {
-    return fail(c, "commit", jst.error(), kPublishedNotRecorded);
-  }
-
   RotationOutcome o;
-  o.name = r.name;
+  o.name = c.r.name;
   o.result = RotationResult::Rotated;
   o.generation = entry.generation;
   o.fingerprint = fp;
   o.detail = "rotated to generation " + std::to_string(entry.generation) + " (key " +
              short_fingerprint(fp) + ")" + (resumed ? ", completed after an interruption" : "");
-  d_.log->info(r.name, "commit", o.detail);
+  d_.log->info(c.r.name, "commit", o.detail);
   return o;
+}
+
+// 5. Verify: a pair that does not authenticate is never promoted or published.
+RotationEngine::Stop RotationEngine::verify(Context& c, const JournalEntry& entry) {
+  Status verified = Error::permanent("not attempted");
+  for (int attempt = 0; attempt < std::max(1, d_.verify_attempts); ++attempt) {
+    if (attempt > 0 && d_.sleep) d_.sleep(std::chrono::milliseconds(2000 << (attempt - 1)));
+    verified = c.sf->verify(entry.key, entry.secret);
+    if (verified || verified.error().kind == ErrorKind::Permanent) break;
+  }
+  if (verified) {
+    d_.log->info(c.r.name, "verify", "the new credential authenticates");
+    return std::nullopt;
+  }
+  if (verified.error().kind != ErrorKind::Auth) {
+    // Journal kept: verified again on the next run.
+    return fail(c, "verify", verified.error(), Impact::StagedNotPromoted);
+  }
+  Error e = verified.error();
+  e.message = "the new credential did not authenticate (" + e.message + ")";
+  if (auto rv = c.sf->revoke(entry.app_id, entry.consumer_id, entry.staged_id); !rv) {
+    // Journal kept, so the next run tries the deletion again.
+    return fail(c, "verify", std::move(e), Impact::UnverifiedNotDeleted);
+  }
+  drop_journal(c, "verify");
+  return fail(c, "verify", std::move(e), Impact::UnverifiedDeleted);
+}
+
+// 6. Promote (R7): generation N becomes Rotated and keeps working.
+RotationEngine::Stop RotationEngine::promote(Context& c, JournalEntry& entry) {
+  auto st = c.sf->promote(entry.app_id, entry.consumer_id, entry.staged_id);
+  if (!st) {
+    // The answer may be lost after Salesforce applied it: ask before deciding.
+    auto again = c.sf->consumers(entry.app_id);
+    const SfConsumer* con = again ? find_consumer(*again, entry.consumer_id) : nullptr;
+    if (con == nullptr || !con->key.equals(entry.key.view())) {
+      return fail(c, "promote", st.error(), Impact::StagedNotPromoted);
+    }
+  }
+  d_.log->info(c.r.name, "promote",
+               "the new credential is primary; the previous one stays valid until the next "
+               "rotation");
+  // Recorded so that a resumed run never promotes again. Failing to record it is tolerated:
+  // the Staged record still leads a resumed run to R2, where the promote shows.
+  entry.phase = JournalPhase::Promoted;
+  if (auto jst = d_.journal->write(entry); !jst) {
+    d_.log->warn(c.r.name, "promote",
+                 "could not record the promote in the journal (" + jst.error().describe() +
+                     "); a resumed run learns it from Salesforce");
+  }
+  return std::nullopt;
+}
+
+// Whether Infisical already holds the pair with this key fingerprint. A failed look is
+// tolerated: publishing the same pair again is harmless, and the publish reports its own
+// failure.
+bool RotationEngine::infisical_holds(Context& c, const std::string& fp) {
+  auto held = d_.infisical->list(c.r.secret_path);
+  return held && held_pair(c.r, *held).holds(fp);
+}
+
+// Recovery on start: roll a journal entry forward, with Salesforce as the ground truth for
+// how far the interrupted run got.
+RotationOutcome RotationEngine::resume(Context& c, JournalEntry& entry) {
+  const RotationSettings& r = c.r;
+  d_.log->info(r.name, "recover", "completing an interrupted rotation found in the journal");
+  c.consumer_id = entry.consumer_id;
+  auto consumers = c.sf->consumers(entry.app_id);
+  if (!consumers) return fail(c, "recover", consumers.error(), interrupted(entry));
+  const SfConsumer* con = find_consumer(*consumers, entry.consumer_id);
+  if (con == nullptr) {
+    return fail(c, "recover",
+                Error::permanent("consumer " + entry.consumer_id + " of app " + entry.app_id +
+                                 " from the journal no longer exists; remove the journal "
+                                 "record after checking the app"),
+                Impact::JournalConsumerGone);
+  }
+  if (entry.phase == JournalPhase::Intent) {
+    if (auto stop = discard_intent(c, entry)) return std::move(*stop);
+    Context fresh(c.r, c.manual, c.only_if_due);
+    fresh.sf = c.sf;
+    return rotate_fresh(fresh);
+  }
+  const bool promoted = con->key.equals(entry.key.view());
+  if (!promoted && entry.phase == JournalPhase::Promoted) {
+    // Promoted by the interrupted run, and since replaced as primary by another promote:
+    // promoting it again is impossible, and publishing it would hand out an older pair.
+    drop_journal(c, "recover");
+    return fail(c, "recover",
+                Error::transient("the journaled credential was promoted and has since been "
+                                 "replaced as primary at Salesforce"),
+                Impact::JournaledPromotedSuperseded);
+  }
+  if (!promoted) {
+    if (auto stop = find_journaled_staged(c, entry)) return std::move(*stop);
+  }
+  return finish(c, entry, /*resumed=*/true, promoted);
+}
+
+// We stopped around R5. An Active credential staged after the intent is ours and was never
+// handed to anyone: delete it, so the rotation can start over.
+RotationEngine::Stop RotationEngine::discard_intent(Context& c, const JournalEntry& intent) {
+  auto slot = c.sf->staged(intent.app_id, intent.consumer_id);
+  if (!slot) return fail(c, "recover", slot.error(), Impact::IntentInterrupted);
+  TimePoint intent_at;
+  const bool have_time = parse_timestamp(intent.written_at, intent_at);
+  for (const auto& s : *slot) {
+    TimePoint created;
+    if (s.state == StagedState::Active &&
+        (!have_time || !parse_timestamp(s.created_date, created) ||
+         created >= intent_at - std::chrono::minutes(5))) {
+      if (auto st = c.sf->revoke(intent.app_id, intent.consumer_id, s.id); !st) {
+        return fail(c, "recover", st.error(), Impact::IntentInterrupted);
+      }
+      d_.log->info(c.r.name, "recover", "deleted the credential staged before the interruption");
+    }
+  }
+  if (auto st = d_.journal->clear(c.r.name); !st) {
+    return fail(c, "recover", st.error(), Impact::IntentInterrupted);
+  }
+  return std::nullopt;
+}
+
+// Not promoted yet: the journaled credential must still be in the slot, Active.
+RotationEngine::Stop RotationEngine::find_journaled_staged(Context& c, JournalEntry& entry) {
+  auto slot = c.sf->staged(entry.app_id, entry.consumer_id);
+  if (!slot) return fail(c, "recover", slot.error(), interrupted(entry));
+  const SfStaged* ours = nullptr;
+  for (const auto& s : *slot) {
+    if (s.key.equals(entry.key.view()) && s.state == StagedState::Active) ours = &s;
+  }
+  if (ours == nullptr) {
+    // Gone (deleted, expired, or replaced): nothing depends on it, since it was never
+    // promoted or published.
+    drop_journal(c, "recover");
+    return fail(c, "recover",
+                Error::transient("the journaled staged credential no longer exists at "
+                                 "Salesforce"),
+                Impact::JournaledStagedGone);
+  }
+  if (entry.staged_id.empty()) entry.staged_id = ours->id;
+  return std::nullopt;
 }
 
 RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
@@ -611,44 +788,36 @@ RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   if (it == d_.salesforce.end() || it->second == nullptr) {
     return fail(c, "revoke",
                 Error::permanent("connection \"" + r.connection + "\" is not configured"),
-                kNothingRevoked, again);
+                Impact::NothingRevoked, again);
   }
-  SalesforceClient& sf = *it->second;
+  SalesforceApi& sf = *it->second;
   auto consumers = sf.consumers(r.app_id);
-  if (!consumers) return fail(c, "revoke", consumers.error(), kNothingRevoked, again);
+  if (!consumers) return fail(c, "revoke", consumers.error(), Impact::NothingRevoked, again);
   auto picked = choose_consumer(r, *consumers, sf.endpoint(), nullptr);
-  if (!picked) return fail(c, "revoke", picked.error(), kNothingRevoked, again);
+  if (!picked) return fail(c, "revoke", picked.error(), Impact::NothingRevoked, again);
   const SfConsumer& con = *picked.value();
   auto slot = sf.staged(r.app_id, con.id);
-  if (!slot) return fail(c, "revoke", slot.error(), kNothingRevoked, again);
+  if (!slot) return fail(c, "revoke", slot.error(), Impact::NothingRevoked, again);
   const SfStaged* rotated = find_state(*slot, StagedState::Rotated);
   if (rotated == nullptr) {
     return fail(c, "revoke",
                 Error::permanent("there is no previous (Rotated) credential to revoke"),
-                "nothing was revoked; only the current credential exists",
+                Impact::NoPreviousCredential,
                 "nothing to do until the next rotation creates a previous credential");
   }
   auto held = d_.infisical->list(r.secret_path);
-  if (!held) return fail(c, "revoke", held.error(), kNothingRevoked, again);
-  bool holds_primary = false;
-  for (const auto& s : *held) {
-    auto m = s.metadata.find(meta::kFingerprint);
-    if (s.name == r.consumer_key_secret && m != s.metadata.end() &&
-        m->second == fingerprint(con.key.view())) {
-      holds_primary = true;
-    }
-  }
-  if (!holds_primary) {
+  if (!held) return fail(c, "revoke", held.error(), Impact::NothingRevoked, again);
+  if (!held_pair(r, *held).holds(fingerprint(con.key.view()))) {
     return fail(c, "revoke",
                 Error::permanent("Infisical does not hold the current primary pair, so consumers "
                                  "may still depend on the previous one; run `eca-rotator rotate " +
                                  r.name + "` first"),
-                kNothingRevoked,
+                Impact::NothingRevoked,
                 "run `eca-rotator rotate " + r.name + "`, then `eca-rotator revoke-previous " +
                     r.name + " --yes` if the previous credential must go before the next rotation");
   }
   if (auto st = sf.revoke(r.app_id, con.id, rotated->id); !st) {
-    return fail(c, "revoke", st.error(), kNothingRevoked, again);
+    return fail(c, "revoke", st.error(), Impact::NothingRevoked, again);
   }
   RotationOutcome o;
   o.name = r.name;
@@ -660,11 +829,32 @@ RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   return o;
 }
 
-Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secret,
-                               long generation, bool manual) {
+namespace {
+
+// Read back: whether `stored` holds both written values (after the server's trimming), and,
+// with `fp`, the fingerprint metadata written with them.
+bool holds_writes(const std::vector<SecretWrite>& writes, const std::vector<StoredSecret>& stored,
+                  const std::string* fp) {
+  int matched = 0;
+  for (const auto& s : stored) {
+    for (const auto& w : writes) {
+      if (s.name != w.name || !infisical_same_value(w.value.view(), s.value.view())) continue;
+      auto m = s.metadata.find(meta::kFingerprint);
+      if (fp == nullptr || (m != s.metadata.end() && m->second == *fp)) ++matched;
+    }
+  }
+  return matched == 2;
+}
+
+}  // namespace
+
+// 7. Publish: seal both values, one batch upsert with the metadata of step 8, read back.
+Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secret, long generation,
+                               bool manual) {
   const RotationSettings& r = c.r;
-  std::map<std::string, std::string> md = {
-      {meta::kFingerprint, fingerprint(key.view())},
+  const std::string fp = fingerprint(key.view());
+  const std::map<std::string, std::string> md = {
+      {meta::kFingerprint, fp},
       {meta::kGeneration, std::to_string(generation)},
       {meta::kRotatedAt, format_utc(d_.clock->now())},
       {meta::kManual, manual ? "true" : "false"},
@@ -674,45 +864,31 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   std::vector<SecretWrite> writes(2);
   writes[0].name = r.consumer_key_secret;
   writes[1].name = r.consumer_secret_secret;
-  if (d_.sealer != nullptr) {
-    writes[0].value = Secret(d_.sealer->seal(key.view()));
-    writes[1].value = Secret(d_.sealer->seal(secret.view()));
-  } else {
-    writes[0].value = key.clone();
-    writes[1].value = secret.clone();
-  }
+  writes[0].value = d_.sealer ? Secret(d_.sealer->seal(key.view())) : key.clone();
+  writes[1].value = d_.sealer ? Secret(d_.sealer->seal(secret.view())) : secret.clone();
   writes[0].metadata = md;
   writes[1].metadata = md;
   if (!c.held_exists && r.secret_path != "/") {
     // Inspect found nothing there, usually because the folder does not exist yet, and
     // secret writes never create folders: create it first instead of learning it from a
-    // failed upsert. If this fails, the upsert still creates it on "Folder not found".
-    (void)d_.infisical->create_folder(r.secret_path);
+    // failed upsert. A failure here is tolerated: the upsert creates the folder on
+    // "Folder not found" and reports its own failure.
+    if (auto st = d_.infisical->create_folder(r.secret_path); !st) {
+      d_.log->info(
+          r.name, "publish",
+          "creating the folder failed (" + st.error().describe() + "); the upsert creates it");
+    }
   }
   std::vector<StoredSecret> echoed;
   Status st = d_.infisical->upsert(r.secret_path, writes, &echoed);
   if (!st && st.error().kind != ErrorKind::Unknown) return st;
-
-  // Read back: an answer is not proof (approval flows, proxies, lost responses). The
-  // upsert answer carries the stored values (after the server's trimming); when it is
-  // missing or incomplete, read the folder.
-  auto matches = [&](const std::vector<StoredSecret>& stored, bool check_metadata) {
-    int matched = 0;
-    for (const auto& s : stored) {
-      for (const auto& w : writes) {
-        if (s.name != w.name || !infisical_same_value(w.value.view(), s.value.view())) continue;
-        auto m = s.metadata.find(meta::kFingerprint);
-        if (!check_metadata || (m != s.metadata.end() && m->second == md[meta::kFingerprint])) {
-          ++matched;
-        }
-      }
-    }
-    return matched == 2;
-  };
-  if (!(st && matches(echoed, false))) {
+  // An answer is not proof (approval flows, proxies, lost responses). The upsert answer
+  // carries the stored values but no metadata; when it is missing or incomplete, read the
+  // folder and check the metadata too.
+  if (!(st && holds_writes(writes, echoed, nullptr))) {
     auto back = d_.infisical->list(r.secret_path);
     if (!back) return back.error();
-    if (!matches(*back, true)) {
+    if (!holds_writes(writes, *back, &fp)) {
       if (!st) return st;
       return Error::transient("Infisical did not return the values just written at " +
                               r.secret_path + " (read-back mismatch)");
@@ -725,34 +901,40 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   return ok_status();
 }
 
-RotationOutcome RotationEngine::not_due(Context& c, TimePoint rotated_at, bool manual,
-                                        TimePoint due) {
+RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePoint due) {
+  const TimePoint rotated_at = *held.rotated_at;
   // Adopt the shared record locally (a rebuilt VM schedules from it).
   auto rec = d_.state->load(c.r.name);
   RotationRecord r = rec && rec->has_value() ? **rec : RotationRecord{};
-  if (!r.last_rotated || *r.last_rotated != rotated_at || r.fingerprint != c.held_fp) {
+  if (!r.last_rotated || *r.last_rotated != rotated_at || r.fingerprint != held.fingerprint) {
     r.name = c.r.name;
     r.last_rotated = rotated_at;
-    r.last_manual = manual;
-    r.generation = c.held_generation;
-    r.fingerprint = c.held_fp;
+    r.last_manual = held.manual;
+    r.generation = held.generation;
+    r.fingerprint = held.fingerprint;
     r.app_id = c.r.app_id;
     r.consumer_id = c.consumer_id;
     r.last_error.clear();
     r.consecutive_failures = 0;
-    (void)d_.state->save(r);
+    // Tolerated: this is only a local cache of what Infisical's metadata says; the next
+    // run adopts it again.
+    if (auto st = d_.state->save(r); !st) {
+      d_.log->warn(c.r.name, "inspect",
+                   "could not save the local record: " + st.error().describe());
+    }
   }
   RotationOutcome o;
   o.name = c.r.name;
   o.result = RotationResult::NotDue;
-  o.generation = c.held_generation;
-  o.fingerprint = c.held_fp;
+  o.generation = held.generation;
+  o.fingerprint = held.fingerprint;
   o.detail = "rotated at " + format_utc(rotated_at) + " (generation " +
-             std::to_string(c.held_generation) + "); next due " + format_utc(due);
+             std::to_string(held.generation) + "); next due " + format_utc(due);
   d_.log->info(c.r.name, "inspect", "not due: " + o.detail);
   return o;
 }
 
+// 8. Commit: the local record (the Infisical metadata went with the publish).
 Status RotationEngine::commit(Context& c, const std::string& fp, long generation, bool manual) {
   RotationRecord rec;
   rec.name = c.r.name;

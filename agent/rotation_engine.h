@@ -10,33 +10,37 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "agent/clock.h"
 #include "agent/config.h"
 #include "agent/journal.h"
 #include "agent/logger.h"
-#include "agent/state_store.h"
-#include "clients/infisical_client.h"
-#include "clients/salesforce_client.h"
+#include "agent/rotation_records.h"
+#include "clients/infisical_api.h"
+#include "clients/infisical_client.h"  // StoredSecret, SecretWrite
+#include "clients/salesforce_api.h"
 #include "crypto/envelope.h"
 
 namespace eca {
 
 enum class RotationResult {
-  Rotated,        // a new pair was staged, verified, promoted and published
-  Published,      // an earlier, unfinished rotation was completed (no new pair)
-  NotDue,         // another agent rotated it within the interval
-  Deferred,       // another agent is mid-rotation; try later
-  Revoked,        // revoke_previous deleted the Rotated credential
+  Rotated,    // a new pair was staged, verified, promoted and published
+  Published,  // an earlier, unfinished rotation was completed (no new pair)
+  NotDue,     // another agent rotated it within the interval
+  Deferred,   // another agent is mid-rotation; try later
+  Revoked,    // revoke_previous deleted the Rotated credential
   Failed,
 };
 
 struct RotationOutcome {
   std::string name;
   RotationResult result = RotationResult::Failed;
-  std::string detail;           // one line for the operator; never a secret
-  Error error;                  // meaningful when result == Failed
+  std::string detail;  // one line for the operator; never a secret
+  Error error;         // meaningful when result == Failed
   // When Failed: what the failure means for the credential ("the current credential stays
   // valid; nothing was changed") and what happens next ("retrying in 2 min ...").
   std::string impact;
@@ -57,11 +61,11 @@ inline constexpr const char* kEncryption = "eca-rotator.encryption";
 
 struct EngineDeps {
   const Config* config = nullptr;
-  InfisicalClient* infisical = nullptr;
-  std::map<std::string, SalesforceClient*> salesforce;  // by connection name
-  const Sealer* sealer = nullptr;                        // null when encryption mode = none
+  InfisicalApi* infisical = nullptr;
+  std::map<std::string, SalesforceApi*> salesforce;  // by connection name
+  const Sealer* sealer = nullptr;                    // null when encryption mode = none
   Journal* journal = nullptr;
-  StateStore* state = nullptr;
+  RotationRecords* state = nullptr;
   const Clock* clock = nullptr;
   Logger* log = nullptr;
   // Waits between verification attempts (a new credential can take a moment to be
@@ -77,8 +81,29 @@ struct EngineDeps {
 // The next step after a failed rotation when nothing retries it automatically.
 std::string rerun_hint(const RotationSettings& r, const Error& e);
 
+// What Infisical holds for a rotation, read from the metadata of the mapped key secret (the
+// agent cannot read sealed values back, so the fingerprint is how it knows which pair).
+struct HeldPair {
+  bool exists = false;      // either mapped secret exists
+  bool ours = false;        // the key secret carries eca-rotator's fingerprint
+  std::string fingerprint;  // of the consumer key it holds; empty unless `ours`
+  long generation = 0;
+  std::optional<TimePoint> rotated_at;
+  bool manual = false;
+  // Whether it provably holds the pair whose key has fingerprint `fp`.
+  bool holds(const std::string& fp) const { return ours && fingerprint == fp; }
+};
+HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& secrets);
+
+// The consumer with this id (15- or 18-character form), or null.
+const SfConsumer* find_consumer(const std::vector<SfConsumer>& consumers, std::string_view id);
+
 class RotationEngine {
  public:
+  // How far a failed rotation got, which says what the failure means for the credentials
+  // (one table of operator texts in the .cpp).
+  enum class Impact : int;
+
   explicit RotationEngine(EngineDeps deps) : d_(std::move(deps)) {}
 
   // Runs the protocol once for `r` (rolling forward any journal entry first).
@@ -93,16 +118,39 @@ class RotationEngine {
 
  private:
   struct Context;
-  RotationOutcome not_due(Context& c, TimePoint rotated_at, bool manual, TimePoint due);
-  RotationOutcome run(Context& c);
-  RotationOutcome recover(Context& c, JournalEntry& entry);
-  Status publish(Context& c, const Secret& key, const Secret& secret, long generation,
-                 bool manual);
+  struct Inspection;
+  // A step either carries on (nullopt) or ends the rotation with this outcome.
+  using Stop = std::optional<RotationOutcome>;
+
+  // DESIGN.md §3, one function per step.
+  RotationOutcome rotate_fresh(Context& c);  // steps 1-8, no journal entry
+  Stop inspect(Context& c, Inspection& in);  // 1
+  Stop not_due_yet(Context& c, const Inspection& in);
+  Stop reconcile(Context& c, const Inspection& in);                                      // 2
+  Stop stage_and_journal(Context& c, const Inspection& in, JournalEntry& entry);         // 3, 4
+  RotationOutcome finish(Context& c, JournalEntry& entry, bool resumed, bool promoted);  // 5-8
+  RotationOutcome resume(Context& c, JournalEntry& entry);  // roll a journal entry forward
+
+  // Parts of those steps.
+  RotationOutcome republish_primary(Context& c, const Inspection& in, const SfStaged* rotated);
+  Stop clear_foreign_staged(Context& c, const SfStaged& active);
+  Stop revoke_previous_previous(Context& c, const Inspection& in, const SfStaged& rotated);
+  Stop recheck_primary(Context& c, const Inspection& in);
+  Stop stage_failed(Context& c, Error e);
+  Stop journal_failed(Context& c, const std::string& staged_id, Error e);
+  Stop discard_intent(Context& c, const JournalEntry& intent);
+  Stop find_journaled_staged(Context& c, JournalEntry& entry);
+  Stop verify(Context& c, const JournalEntry& entry);
+  Stop promote(Context& c, JournalEntry& entry);
+  bool infisical_holds(Context& c, const std::string& fp);
+  void drop_journal(Context& c, const char* step);
+
+  RotationOutcome not_due(Context& c, const HeldPair& held, TimePoint due);
+  Status publish(Context& c, const Secret& key, const Secret& secret, long generation, bool manual);
   Status commit(Context& c, const std::string& fp, long generation, bool manual);
-  // A failed step: `impact` is what it means for the credential (from how far the protocol
-  // got); `next` defaults to the next_step dependency's answer.
-  RotationOutcome fail(Context& c, const char* step, Error e, std::string impact,
-                       std::string next = {});
+  // A failed step: `impact` says what it means for the credential, from how far the protocol
+  // got; `next` defaults to the next_step dependency's answer.
+  RotationOutcome fail(Context& c, const char* step, Error e, Impact impact, std::string next = {});
   // Another agent is mid-rotation: leave it alone and look again later.
   RotationOutcome deferred(Context& c, const char* step, std::string detail);
 

@@ -15,6 +15,7 @@
 #include "agent/rotation_engine.h"
 #include "agent/state_store.h"
 #include "clients/curl_transport.h"
+#include "clients/salesforce_client.h"
 
 namespace eca {
 

@@ -10,29 +10,17 @@
 #include <string>
 
 #include "agent/clock.h"
+#include "agent/rotation_records.h"
 #include "clients/result.h"
 
 namespace eca {
 
-struct RotationRecord {
-  std::string name;
-  std::optional<TimePoint> last_rotated;
-  bool last_manual = false;
-  long generation = 0;
-  std::string fingerprint;      // of the published consumer key
-  std::string app_id;
-  std::string consumer_id;
-  std::optional<TimePoint> last_attempt;
-  std::string last_error;       // empty after a success
-  int consecutive_failures = 0;
-};
-
-class StateStore {
+class StateStore : public RotationRecords {
  public:
   explicit StateStore(std::filesystem::path state_dir);
   Status init();  // creates the directories (0700)
-  Result<std::optional<RotationRecord>> load(const std::string& name) const;
-  Status save(const RotationRecord& record);
+  Result<std::optional<RotationRecord>> load(const std::string& name) const override;
+  Status save(const RotationRecord& record) override;
   const std::filesystem::path& dir() const { return dir_; }
 
  private:

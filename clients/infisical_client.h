@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "clients/http_transport.h"
+#include "clients/infisical_api.h"
 #include "clients/result.h"
 #include "clients/token_flight.h"
 #include "crypto/secret.h"
@@ -41,17 +42,17 @@ struct SecretWrite {
   std::map<std::string, std::string> metadata;
 };
 
-class InfisicalClient {
+class InfisicalClient : public InfisicalApi {
  public:
   using Now = std::function<std::chrono::system_clock::time_point()>;
   InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint, Now now = {});
 
-  Status login();
+  Status login() override;
   // Renews the token (POST /api/v1/auth/token/renew), replacing it with the new one.
-  Status renew();
+  Status renew() override;
 
   // Secrets in one folder (not recursive). A missing folder is an empty list.
-  Result<std::vector<StoredSecret>> list(const std::string& path);
+  Result<std::vector<StoredSecret>> list(const std::string& path) override;
 
   // One batch upsert of all `writes` (so a key and its secret change together); creates
   // the folder on "Folder not found" and retries once. An approval answer is an error:
@@ -59,9 +60,9 @@ class InfisicalClient {
   // `echoed` (optional) receives the secrets the server says it stored (the answer carries
   // values but not metadata).
   Status upsert(const std::string& path, std::vector<SecretWrite>& writes,
-                std::vector<StoredSecret>* echoed = nullptr);
+                std::vector<StoredSecret>* echoed = nullptr) override;
 
-  Status create_folder(const std::string& path);
+  Status create_folder(const std::string& path) override;
 
  private:
   // Before a call: renew at 2/3 of the token's lifetime, or log in again when renewing

@@ -11,69 +11,35 @@
 
 #include "clients/http_transport.h"
 #include "clients/result.h"
+#include "clients/salesforce_api.h"
 #include "clients/token_flight.h"
 #include "crypto/secret.h"
 
 namespace eca {
 
-struct SfApp {
-  std::string id;
-  std::string developer_name;
-  std::string label;
-};
-
-struct SfConsumer {
-  std::string id;
-  Secret key;  // the primary consumer key
-  std::string name;
-};
-
-enum class StagedState { Active, Rotated, Expired, Other };
-
-struct SfStaged {
-  std::string id;
-  Secret key;
-  Secret secret;
-  StagedState state = StagedState::Other;
-  std::string created_date;     // as Salesforce wrote it
-  std::string expiration_date;  // may be empty
-};
-
-struct SfPair {
-  Secret key;
-  Secret secret;
-};
-
-struct SalesforceEndpoint {
-  std::string name;             // connection name, for messages
-  std::string my_domain_url;    // no trailing slash
-  std::string api_version = "v65.0";
-  std::string client_id;        // the connection ECA's consumer key
-  Secret client_secret;
-  TlsSettings tls;
-};
-
-class SalesforceClient {
+class SalesforceClient : public SalesforceApi {
  public:
   SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint);
 
-  const SalesforceEndpoint& endpoint() const { return ep_; }
+  const SalesforceEndpoint& endpoint() const override { return ep_; }
 
   Result<std::vector<SfApp>> apps(int page_size = 50);                       // R1
-  Result<std::vector<SfConsumer>> consumers(const std::string& app_id);     // R2
-  Result<SfPair> read_primary(const std::string& app_id, const std::string& consumer_id);  // R3
+  Result<std::vector<SfConsumer>> consumers(const std::string& app_id) override;  // R2
+  Result<SfPair> read_primary(const std::string& app_id,
+                              const std::string& consumer_id) override;  // R3
   Result<std::vector<SfStaged>> staged(const std::string& app_id,
-                                       const std::string& consumer_id);     // R4
-  Result<SfStaged> stage(const std::string& app_id, const std::string& consumer_id);  // R5
+                                       const std::string& consumer_id) override;  // R4
+  Result<SfStaged> stage(const std::string& app_id,
+                         const std::string& consumer_id) override;  // R5
   Status promote(const std::string& app_id, const std::string& consumer_id,
-                 const std::string& staged_id);                             // R7
+                 const std::string& staged_id) override;  // R7
   // 404 (already gone) counts as success.
   Status revoke(const std::string& app_id, const std::string& consumer_id,
-                const std::string& staged_id);                              // R8
+                const std::string& staged_id) override;  // R8
 
   // Requests a token with the given pair: ok when Salesforce accepts it. Auth error when
   // refused; Transient on network trouble.
-  Status verify(const Secret& key, const Secret& secret);
+  Status verify(const Secret& key, const Secret& secret) override;
 
   // Fetches the connection's token now (validate --online); normally done lazily.
   Status authenticate();
@@ -96,8 +62,5 @@ class SalesforceClient {
   Secret token_;
   long token_generation_ = 0;
 };
-
-// Compares Salesforce IDs: 18-char forms exactly, otherwise the first 15 chars case-sensitively.
-bool same_sf_id(std::string_view a, std::string_view b);
 
 }  // namespace eca

@@ -54,6 +54,21 @@ TEST_F(FileJournalTest, RoundTripsAnEntry) {
   EXPECT_FALSE(gone->has_value());
 }
 
+// The engine records a successful promote; the record format is the one earlier versions
+// wrote (they already read "promoted"), and each phase reads back as written.
+TEST_F(FileJournalTest, EachPhaseRoundTrips) {
+  FileJournal j(dir_);
+  ASSERT_TRUE(j.open().ok());
+  for (JournalPhase p : {JournalPhase::Intent, JournalPhase::Staged, JournalPhase::Promoted}) {
+    JournalEntry e = entry();
+    e.phase = p;
+    ASSERT_TRUE(j.write(e).ok());
+    auto back = j.read("billing");
+    ASSERT_TRUE(back.ok() && back->has_value());
+    EXPECT_EQ((*back)->phase, p);
+  }
+}
+
 TEST_F(FileJournalTest, FilesArePrivateAndHoldNoPlaintext) {
   FileJournal j(dir_);
   ASSERT_TRUE(j.open().ok());

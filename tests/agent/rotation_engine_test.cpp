@@ -1,5 +1,7 @@
 // The rotation protocol against the in-process fakes, over real loopback HTTP:
-// what each step does to which credentials, and what happens when a step fails.
+// what each step does to which credentials, and what happens when a step fails. These are
+// integration tests of the engine with the real clients; rotation_engine_crash_test.cpp
+// runs the engine alone against an in-memory world and crashes it at every call.
 #include "agent/rotation_engine.h"
 
 #include <gtest/gtest.h>
@@ -7,7 +9,10 @@
 #include <filesystem>
 
 #include "agent/file_journal.h"
+#include "agent/state_store.h"
 #include "clients/curl_transport.h"
+#include "clients/infisical_client.h"
+#include "clients/salesforce_client.h"
 #include "crypto/fingerprint.h"
 #include "crypto/key_pair.h"
 #include "tests/sandbox/fake_infisical.h"

@@ -1,0 +1,34 @@
+// RotationRecords: what the rotation engine needs of the per-rotation records (load and
+// save one record by rotation name). StateStore keeps them as files under state_dir;
+// engine tests keep them in memory.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "agent/clock.h"
+#include "clients/result.h"
+
+namespace eca {
+
+struct RotationRecord {
+  std::string name;
+  std::optional<TimePoint> last_rotated;
+  bool last_manual = false;
+  long generation = 0;
+  std::string fingerprint;  // of the published consumer key
+  std::string app_id;
+  std::string consumer_id;
+  std::optional<TimePoint> last_attempt;
+  std::string last_error;  // empty after a success
+  int consecutive_failures = 0;
+};
+
+class RotationRecords {
+ public:
+  virtual ~RotationRecords() = default;
+  virtual Result<std::optional<RotationRecord>> load(const std::string& name) const = 0;
+  virtual Status save(const RotationRecord& record) = 0;
+};
+
+}  // namespace eca

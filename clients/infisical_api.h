@@ -1,0 +1,35 @@
+// InfisicalApi: the calls the rotation engine makes on Infisical (the public methods of
+// InfisicalClient), so engine tests can put an in-memory Infisical behind it.
+//
+// StoredSecret and SecretWrite are defined in infisical_client.h next to the client that
+// produces them; they are only named here, so this header stays free of the client's
+// internals (its routes change independently of what the engine asks of it).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clients/result.h"
+
+namespace eca {
+
+struct StoredSecret;
+struct SecretWrite;
+
+class InfisicalApi {
+ public:
+  virtual ~InfisicalApi() = default;
+
+  virtual Status login() = 0;
+  virtual Status renew() = 0;
+  // Secrets in one folder (not recursive). A missing folder is an empty list.
+  virtual Result<std::vector<StoredSecret>> list(const std::string& path) = 0;
+  // One batch upsert of all `writes` (a key and its secret change together), creating the
+  // folder when it is missing. An approval answer is an error: nothing was written.
+  // `echoed` (optional) receives what the server says it stored (values, not metadata).
+  virtual Status upsert(const std::string& path, std::vector<SecretWrite>& writes,
+                        std::vector<StoredSecret>* echoed = nullptr) = 0;
+  virtual Status create_folder(const std::string& path) = 0;
+};
+
+}  // namespace eca
