@@ -566,18 +566,9 @@ int cmd_revoke_previous(const Args& a) {
     std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return 2;
   }
-  // The engine books every failed step as a rotation failure (last_error, consecutive
-  // failures), which `status`, the metrics and /healthz read. A revoke that is refused or
-  // fails is the operator's command failing, not the rotation: the credentials are as they
-  // were. So the record is put back as it was; the operator has the message and exit 1.
-  // We hold the state directory lock, so nothing else writes the record meanwhile.
-  auto before = rt.state().load(r->name);
+  // A refused or failed revoke is not booked as a rotation failure (the engine's
+  // revoke_previous leaves the record alone): the operator has the message and exit 1.
   auto o = rt.engine().revoke_previous(*r);
-  if (o.result != RotationResult::Revoked && before) {
-    RotationRecord restored = before->value_or(RotationRecord{});
-    restored.name = r->name;
-    if (auto st = rt.state().save(restored); !st) log.warn(r->name, "revoke", st.error().message);
-  }
   std::printf("%-24s %-10s %s\n", o.name.c_str(),
               o.result == RotationResult::Revoked ? "revoked" : "failed", o.detail.c_str());
   return o.result == RotationResult::Revoked ? 0 : 1;

@@ -21,6 +21,10 @@ struct RotationEngine::Context {
   const RotationSettings& r;
   bool manual;
   bool only_if_due;
+  // A failure is booked against the rotation (status, metrics, /healthz) only when the
+  // rotation itself failed; an operator command that is refused or fails leaves the
+  // credentials as they were, and so the rotation's health too.
+  bool books_failures = true;
   SalesforceApi* sf = nullptr;
   std::string consumer_id;
   bool held_exists = false;  // inspect saw a mapped secret, so the folder exists
@@ -288,14 +292,16 @@ RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, Impa
   o.impact = impact_text(impact);
   // Bookkeeping for `status` and the scheduler (before next_step, which plans from it).
   // Failing to save it is tolerated: it must not hide the original error, which follows.
-  if (auto rec = d_.state->load(c.r.name); rec) {
-    RotationRecord r = rec->value_or(RotationRecord{});
-    r.name = c.r.name;
-    r.last_attempt = d_.clock->now();
-    r.last_error = o.detail;
-    r.consecutive_failures += 1;
-    if (auto st = d_.state->save(r); !st) {
-      d_.log->warn(c.r.name, step, "could not record the failure: " + st.error().describe());
+  if (c.books_failures) {
+    if (auto rec = d_.state->load(c.r.name); rec) {
+      RotationRecord r = rec->value_or(RotationRecord{});
+      r.name = c.r.name;
+      r.last_attempt = d_.clock->now();
+      r.last_error = o.detail;
+      r.consecutive_failures += 1;
+      if (auto st = d_.state->save(r); !st) {
+        d_.log->warn(c.r.name, step, "could not record the failure: " + st.error().describe());
+      }
     }
   }
   if (next.empty()) next = d_.next_step ? d_.next_step(c.r, e) : rerun_hint(c.r, e);
@@ -782,6 +788,7 @@ RotationEngine::Stop RotationEngine::find_journaled_staged(Context& c, JournalEn
 
 RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   Context c(r, true, false);
+  c.books_failures = false;
   const std::string again =
       "run `eca-rotator revoke-previous " + r.name + " --yes` again once the cause is fixed";
   auto it = d_.salesforce.find(r.connection);

@@ -82,7 +82,7 @@ class EngineCrashTest : public ::testing::Test {
     r.app_id = World().app_id;
     r.secret_path = World().secret_path;
     r.interval_days = 14;
-    r.rotate_at = "03:00";
+    r.rotate_at = TimeOfDay{3, 0};
     config_.agent.timezone = "UTC";
     config_.rotations.push_back(r);
   }
