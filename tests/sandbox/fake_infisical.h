@@ -1,5 +1,5 @@
 // FakeInfisical: an in-process Infisical server (the mid-2025 self-hosted build the
-// transcripts in shared/infisical-transcripts were recorded from): Universal Auth
+// transcripts in tests/data/infisical-transcripts were recorded from): Universal Auth
 // machine identities, projects, environments, folders and the v3 "raw" secret
 // routes, answering with the same status codes, error names, messages and fields.
 //

@@ -1,4 +1,4 @@
-// Replays every recorded exchange in shared/infisical-transcripts against the fake
+// Replays every recorded exchange in tests/data/infisical-transcripts against the fake
 // Infisical, in recording order, and checks that it answers as the real server
 // did: same status, same fields in the same order with the same JSON types, and
 // the same values except for ids, timestamps, tokens and request ids.
@@ -22,7 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using rapidjson::Value;
 
-const fs::path kTranscripts = ECA_SOURCE_DIR "/../shared/infisical-transcripts";
+const fs::path kTranscripts = ECA_TEST_DATA_DIR "/infisical-transcripts";
 constexpr const char* kProject = "c8ea361a-dfc2-474b-9280-2eded4cb3adf";
 constexpr const char* kClientId = "ecdfc85d-b7aa-4025-849f-fb6ae1e1fa29";
 constexpr const char* kClientSecret = "transcript-client-secret";
@@ -97,6 +97,8 @@ TEST_F(TranscriptReplay, EveryRecordedExchangeAnswersTheSame) {
   std::vector<std::pair<int, fs::path>> files;
   for (const auto& entry : fs::directory_iterator(kTranscripts)) {
     if (entry.path().extension() != ".json") continue;
+    // Recordings 110 and later (a second project) are replayed from a later commit on.
+    if (std::stoi(entry.path().filename().string()) >= 110) continue;
     files.emplace_back(std::stoi(entry.path().filename().string()), entry.path());
   }
   std::sort(files.begin(), files.end());
