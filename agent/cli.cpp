@@ -52,7 +52,8 @@ Commands:
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
                            --online also checks that the pair Infisical holds is one
-                           Salesforce accepts (by fingerprint; changes nothing).
+                           Salesforce accepts (by fingerprint; changes nothing) and
+                           names the Infisical server generation (v4 or v3 legacy).
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
@@ -173,9 +174,13 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
   };
   begin("infisical");
   auto inf_login = rt.infisical().login();
-  report("infisical", inf_login ? "logged in as " + cfg.infisical.client_id
-                                : inf_login.error().describe(),
-         inf_login.ok());
+  Result<std::string> routes = std::string();
+  if (inf_login) routes = rt.infisical().detect_generation();
+  report("infisical",
+         !inf_login ? inf_login.error().describe()
+         : !routes  ? routes.error().describe()
+                    : "logged in as " + cfg.infisical.client_id + "; server generation: " + *routes,
+         inf_login.ok() && routes.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
     begin("connection " + name);
@@ -433,7 +438,11 @@ int cmd_status(const Args& a) {
              json::escape(r.key) + "\",\"last_rotated\":\"" + json::escape(r.last) +
              "\",\"next_due\":\"" + json::escape(r.next) + "\",\"state\":\"" +
              json::escape(r.state) + "\",\"last_error\":\"" + json::escape(r.error) + "\"" +
-             (a.online ? ",\"online\":\"" + json::escape(r.online) + "\"" : std::string()) + "}";
+             (a.online ? ",\"online\":\"" + json::escape(r.online) +
+                             "\",\"infisical_server\":\"" +
+                             json::escape(rt->infisical().server_generation()) + "\""
+                       : std::string()) +
+             "}";
     }
     std::printf("%s]\n", out.c_str());
     return 0;
@@ -453,6 +462,10 @@ int cmd_status(const Args& a) {
                 pad(r.key, 12).c_str(), pad(r.last, wl).c_str(), pad(r.next, wx).c_str(),
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.c_str());
+  }
+  if (rt) {
+    std::printf("infisical server generation: %s\n",
+                rt->infisical().server_generation().c_str());
   }
   return 0;
 }

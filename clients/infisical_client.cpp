@@ -358,6 +358,14 @@ std::string InfisicalClient::server_generation() const {
   }
 }
 
+Result<std::string> InfisicalClient::detect_generation() {
+  if (generation_.load() == kUnknown) {
+    auto listed = list("/");
+    if (!listed) return listed.error();
+  }
+  return server_generation();
+}
+
 Result<HttpResponse> InfisicalClient::routed(const char* method, const char* endpoint,
                                              bool is_write,
                                              const std::function<Route(bool legacy)>& build) {

@@ -70,6 +70,8 @@ class InfisicalClient {
   // Which route generation the server answered: "v4", "v3 (legacy routes)", or
   // "unknown" before the first secret or folder call.
   std::string server_generation() const;
+  // Finds it out if still unknown (by listing "/", a read) and returns it.
+  Result<std::string> detect_generation();
 
  private:
   // Before a call: renew at 2/3 of the token's lifetime, or log in again when renewing
