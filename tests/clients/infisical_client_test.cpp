@@ -168,6 +168,9 @@ TEST_P(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
   ASSERT_TRUE(c->upsert("/salesforce/deep/app", w).ok());
   EXPECT_EQ(inf_->request_count("inf.upsert"), 2);
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
+  // "Folder not found" (a 404 with a reqId) is not mistaken for a missing route.
+  EXPECT_EQ(c->server_generation(), GetParam() ? "v3 (legacy routes)" : "v4");
+  EXPECT_EQ(inf_->route_not_found_count(), GetParam() ? 1 : 0);
   auto listed = c->list("/salesforce/deep/app");
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);

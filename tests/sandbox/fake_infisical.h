@@ -29,7 +29,11 @@
 // does (one final newline survives); an upsert without `secretMetadata` keeps the
 // stored list, with it replaces the list; lockout is on as in Infisical (3 failed
 // logins within 30 s lock the identity for 300 s); approval policies and rate limits
-// are off until configured; `${...}` secret references are not interpreted.
+// are off until configured; `${...}` secret references are not interpreted. Folder
+// creation waits `folder_race_window` between looking and inserting (the real server's
+// race, 132-147). A folder's `lastSecretModified` is set by the single-secret routes only,
+// not by batch writes or seeding: inferred from 136, 147 and 156, not documented.
+// Role checks cover secrets and folders only (read / create / edit / delete).
 #pragma once
 
 #include <chrono>
