@@ -322,7 +322,8 @@ struct FakeInfisical::Impl {
   // Inserts `missing` (from missing_folders) without looking again: a create that
   // raced another one adds a second copy, as on the real server. The leaf.
   Folder& insert_folders(Environment& env, const std::vector<std::string>& missing) {
-    std::string parent_id = find_folder(env, parent_of(missing.front()))->id;
+    // (The parent existed when looked at; a delete during the window brings it back.)
+    std::string parent_id = ensure_folder(env, parent_of(missing.front())).id;
     Folder* leaf = nullptr;
     for (const auto& path : missing) {
       auto& copies = env.folders[path];
