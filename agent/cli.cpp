@@ -59,7 +59,8 @@ Commands:
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
                            --online also checks that the pair Infisical holds is one
-                           Salesforce accepts (by fingerprint; changes nothing) and exits 3
+                           Salesforce accepts (by fingerprint; changes nothing), names the
+                           Infisical server generation (v4 or v3 legacy) and exits 3
                            if any row shows a problem. --json: one object per rotation with
                            typed fields (RFC 3339 UTC times, null when unknown; see the
                            man page).
@@ -191,9 +192,13 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
   };
   begin("infisical");
   auto inf_login = rt.infisical().login();
-  report("infisical", inf_login ? "logged in as " + cfg.infisical.client_id
-                                : inf_login.error().describe(),
-         inf_login.ok());
+  Result<std::string> routes = std::string();
+  if (inf_login) routes = rt.infisical().detect_generation();
+  report("infisical",
+         !inf_login ? inf_login.error().describe()
+         : !routes  ? routes.error().describe()
+                    : "logged in as " + cfg.infisical.client_id + "; server generation: " + *routes,
+         inf_login.ok() && routes.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
     begin("connection " + name);
@@ -507,7 +512,8 @@ int cmd_status(const Args& a) {
       if (a.online) {
         out += std::string(",\"online\":{\"result\":\"") + r.online.result + "\",\"problem\":" +
                (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
-               json::escape(r.online.detail) + "\"}";
+               json::escape(r.online.detail) + "\"},\"infisical_server\":\"" +
+               json::escape(rt->infisical().server_generation()) + "\"";
       }
       out += "}";
     }
@@ -529,6 +535,10 @@ int cmd_status(const Args& a) {
                 pad(r.key, 12).c_str(), pad(r.last, wl).c_str(), pad(r.next, wx).c_str(),
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
+  }
+  if (rt) {
+    std::printf("infisical server generation: %s\n",
+                rt->infisical().server_generation().c_str());
   }
   if (problems) {
     std::fflush(stdout);

@@ -16,7 +16,9 @@ constexpr auto kLoginBackoff = std::chrono::minutes(5);
 // adding them to a time point cannot overflow, whatever the server sends.
 constexpr long long kMaxTokenTtl = 315360000;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');
@@ -24,7 +26,9 @@ std::string parent_of(const std::string& path) {
   return path.substr(0, slash);
 }
 
-std::string name_of(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+std::string name_of(const std::string& path) {
+  return path.substr(path.find_last_of('/') + 1);
+}
 
 // "Rate limit exceeded. Please try again in 12 seconds"
 long seconds_in_message(const std::string& msg) {
@@ -125,8 +129,8 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
     e.kind = ErrorKind::Auth;
   } else if (s == 403) {
     e.kind = ErrorKind::Permanent;
-    e.message += "; give the machine identity write access to environment \"" +
-                 ep_.environment + "\" of project " + ep_.project_id;
+    e.message += "; give the machine identity write access to environment \"" + ep_.environment +
+                 "\" of project " + ep_.project_id;
     if (e.code.find("not a member") != std::string::npos) {
       e.message = what + " failed: the machine identity is not a member of project " +
                   ep_.project_id + "; add it to the project";
@@ -257,19 +261,26 @@ Status InfisicalClient::renew() {
 }
 
 void InfisicalClient::refresh_if_needed() {
-  std::chrono::system_clock::time_point renew_at, chain_end, expires;
+  std::chrono::system_clock::time_point renew_at, chain_end;
+  std::chrono::seconds ttl{0};
   {
     std::lock_guard<std::mutex> lock(token_mu_);
     if (token_.empty() || token_ttl_ <= std::chrono::seconds(0)) return;
     renew_at = token_obtained_ + token_ttl_ * 2 / 3;
-    expires = token_obtained_ + token_ttl_;
+    ttl = token_ttl_;
     chain_end = token_chain_end_;
   }
   const auto now = now_();
   if (now < renew_at) return;
-  // A renewal cannot reach past the max TTL: with default identity settings (TTL equal
-  // to max TTL) it always fails, so log in again instead of asking.
-  if (expires < chain_end && renew()) return;
+  // The server refuses a renewal whose new lifetime (now + TTL) would pass creation +
+  // max TTL, and deletes the still-valid token when it does. With default identity
+  // settings (TTL equal to max TTL) that is every renewal. Ask only when it can work
+  // (with a margin for clock skew); otherwise log in again directly.
+  constexpr auto kSkew = std::chrono::seconds(5);
+  if (chain_end == std::chrono::system_clock::time_point::max() ||
+      (chain_end - now > ttl + kSkew)) {
+    if (renew()) return;
+  }
   std::lock_guard<std::mutex> lock(token_mu_);
   token_.wipe();  // the next call logs in
 }
@@ -323,12 +334,69 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
   }
 }
 
+namespace {
+
+// Fastify's answer for a route the server does not have: 404 without a reqId
+// ({"message":"Route GET:/api/v4/secrets?... not found","error":"Not Found",...}), unlike
+// the application's own 404s ("Folder not found", with a reqId).
+bool route_not_found(const HttpResponse& response) {
+  const std::string_view body = response.body.view();
+  return response.status == 404 && body.find("\"reqId\"") == std::string_view::npos &&
+         body.find("\"Route ") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string InfisicalClient::server_generation() const {
+  switch (generation_.load()) {
+    case kCurrent:
+      return "v4";
+    case kLegacy:
+      return "v3 (legacy routes)";
+    default:
+      return "unknown";
+  }
+}
+
+Result<std::string> InfisicalClient::detect_generation() {
+  if (generation_.load() == kUnknown) {
+    auto listed = list("/");
+    if (!listed) return listed.error();
+  }
+  return server_generation();
+}
+
+Result<HttpResponse> InfisicalClient::routed(const char* method, const char* endpoint,
+                                             bool is_write,
+                                             const std::function<Route(bool legacy)>& build) {
+  std::unique_lock<std::mutex> probing;
+  if (generation_.load() == kUnknown) {
+    // The first call finds out; the others wait for it rather than probe too.
+    probing = std::unique_lock<std::mutex>(probe_mu_);
+  }
+  const bool legacy = generation_.load() == kLegacy;
+  Route route = build(legacy);
+  auto res = call(method, route.path_and_query, endpoint, route.body, is_write);
+  if (!res || legacy) return res;
+  if (!route_not_found(res.value())) {
+    // Any other answer (even an error with a reqId) shows the route exists.
+    int unknown = kUnknown;
+    generation_.compare_exchange_strong(unknown, kCurrent);
+    return res;
+  }
+  generation_.store(kLegacy);
+  route = build(true);
+  return call(method, route.path_and_query, endpoint, route.body, is_write);
+}
+
 Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {
-  std::string q = "/v3/secrets/raw?workspaceId=" + json::url_encode(ep_.project_id) +
-                  "&environment=" + json::url_encode(ep_.environment) +
-                  "&secretPath=" + json::url_encode(path) +
-                  "&include_imports=false&expandSecretReferences=false";
-  auto res = call("GET", q, "inf.list", Secret(), false);
+  auto res = routed("GET", "inf.list", false, [&](bool legacy) {
+    return Route{std::string(legacy ? "/v3/secrets/raw?workspaceId=" : "/v4/secrets?projectId=") +
+                     json::url_encode(ep_.project_id) + "&environment=" +
+                     json::url_encode(ep_.environment) + "&secretPath=" + json::url_encode(path) +
+                     "&include_imports=false&expandSecretReferences=false",
+                 Secret()};
+  });
   if (!res) return res.error();
   if (res->status != 200) return api_error(res.value(), "listing Infisical secrets at " + path);
   rapidjson::Document doc;
@@ -341,13 +409,15 @@ Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path)
 
 Status InfisicalClient::create_folder(const std::string& path) {
   if (path == "/" || path.empty()) return ok_status();
-  Secret body;
-  body.append("{\"workspaceId\":\"" + json::escape(ep_.project_id) + "\",\"projectId\":\"" +
-              json::escape(ep_.project_id) + "\",\"environment\":\"" +
-              json::escape(ep_.environment) + "\",\"name\":\"" + json::escape(name_of(path)) +
-              "\",\"path\":\"" + json::escape(parent_of(path)) + "\"}");
-  // v1 creates missing parents and answers 200 with an existing folder.
-  auto res = call("POST", "/v1/folders", "inf.folder_create", body, true);
+  // Both create missing parents and answer 200 with an existing folder.
+  auto res = routed("POST", "inf.folder_create", true, [&](bool legacy) {
+    Secret body;
+    body.append(std::string("{\"") + (legacy ? "workspaceId" : "projectId") + "\":\"" +
+                json::escape(ep_.project_id) + "\",\"environment\":\"" +
+                json::escape(ep_.environment) + "\",\"name\":\"" + json::escape(name_of(path)) +
+                "\",\"path\":\"" + json::escape(parent_of(path)) + "\"}");
+    return Route{legacy ? "/v1/folders" : "/v2/folders", std::move(body)};
+  });
   if (!res) return res.error();
   if (res->status == 200 || res->status == 201) return ok_status();
   if (res->status == 400 && res->body.view().find("already exist") != std::string_view::npos) {
@@ -359,7 +429,7 @@ Status InfisicalClient::create_folder(const std::string& path) {
 Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes,
                                std::vector<StoredSecret>* echoed) {
   Secret body;
-  body.append("{\"workspaceId\":\"" + json::escape(ep_.project_id) + "\",\"environment\":\"" +
+  body.append("\":\"" + json::escape(ep_.project_id) + "\",\"environment\":\"" +
               json::escape(ep_.environment) + "\",\"secretPath\":\"" + json::escape(path) +
               "\",\"mode\":\"upsert\",\"secrets\":[");
   for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -374,7 +444,12 @@ Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>
   }
   body.append("]}");
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto res = call("PATCH", "/v3/secrets/batch/raw", "inf.upsert", body, true);
+    auto res = routed("PATCH", "inf.upsert", true, [&](bool legacy) {
+      Secret full;
+      full.append(legacy ? "{\"workspaceId" : "{\"projectId");
+      full.append(body.view());
+      return Route{legacy ? "/v3/secrets/batch/raw" : "/v4/secrets/batch", std::move(full)};
+    });
     if (!res) return res.error();
     if (res->status == 200) {
       rapidjson::Document doc;

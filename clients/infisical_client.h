@@ -1,10 +1,14 @@
-// InfisicalClient: machine-identity login and the v3 raw secret routes that
-// eca-rotator needs (list a folder, batch upsert, create a folder).
+// InfisicalClient: machine-identity login and the secret routes that eca-rotator
+// needs (list a folder, batch upsert, create a folder).
 //
-// The v3 raw routes are used because a mid-2025 self-hosted build has no v4
-// secret routes at all, while newer servers keep v3. Thread-safe.
+// It speaks the current routes (/api/v4/secrets..., /api/v2/folders, `projectId`) and,
+// when a server answers them with Fastify's "Route ... not found" 404 (a mid-2025
+// self-hosted build has neither), falls back to the deprecated ones (/api/v3/secrets/
+// raw..., /api/v1/folders, `workspaceId`) for the rest of the client's life: one
+// probe per client, whatever the number of threads. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -21,7 +25,7 @@
 namespace eca {
 
 struct InfisicalEndpoint {
-  std::string url;          // site address, with or without "/api"
+  std::string url;  // site address, with or without "/api"
   std::string project_id;
   std::string environment;
   std::string client_id;
@@ -64,6 +68,12 @@ class InfisicalClient : public InfisicalApi {
 
   Status create_folder(const std::string& path) override;
 
+  // Which route generation the server answered: "v4", "v3 (legacy routes)", or
+  // "unknown" before the first secret or folder call.
+  std::string server_generation() const;
+  // Finds it out if still unknown (by listing "/", a read) and returns it.
+  Result<std::string> detect_generation();
+
  private:
   // Before a call: renew at 2/3 of the token's lifetime, or log in again when renewing
   // cannot help (the token is at its max TTL, which is the default identity setting).
@@ -73,7 +83,20 @@ class InfisicalClient : public InfisicalApi {
   Result<HttpResponse> call(const char* method, const std::string& path_and_query,
                             const char* endpoint, const Secret& body, bool is_write);
   Error api_error(HttpResponse& response, const std::string& what);
+  // A secret or folder call on the current routes, or on the legacy ones once the
+  // server has shown it lacks the current ones. `build` makes path and body for a
+  // generation (true = legacy).
+  struct Route {
+    std::string path_and_query;
+    Secret body;
+  };
+  Result<HttpResponse> routed(const char* method, const char* endpoint, bool is_write,
+                              const std::function<Route(bool legacy)>& build);
   std::string api() const { return api_base_; }
+
+  enum Generation : int { kUnknown = 0, kCurrent = 1, kLegacy = 2 };
+  std::atomic<int> generation_{kUnknown};
+  std::mutex probe_mu_;  // one request at a time until the generation is known
 
   HttpTransport& transport_;
   InfisicalEndpoint ep_;
@@ -87,7 +110,8 @@ class InfisicalClient : public InfisicalApi {
   std::chrono::system_clock::time_point token_obtained_{};
   std::chrono::seconds token_ttl_{0};
   std::chrono::seconds token_max_ttl_{0};
-  std::chrono::system_clock::time_point token_chain_end_ = std::chrono::system_clock::time_point::max();
+  std::chrono::system_clock::time_point token_chain_end_ =
+      std::chrono::system_clock::time_point::max();
 };
 
 // Infisical trims leading/trailing whitespace and keeps one final newline; compare

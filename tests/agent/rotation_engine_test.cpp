@@ -69,13 +69,17 @@ class FlakyJournal final : public Journal {
   Journal& inner_;
 };
 
-class RotationEngineTest : public ::testing::Test {
+// Every test runs against both Infisical server generations (current routes, and a
+// legacy-only server the client falls back from).
+class RotationEngineTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/eca-engine-XXXXXX";
     dir_ = mkdtemp(tmpl);
     sf_ = std::make_unique<FakeSalesforce>(sandbox::FakeSalesforceOptions{}, clock_);
-    inf_ = std::make_unique<FakeInfisical>(sandbox::FakeInfisicalOptions{}, clock_);
+    sandbox::FakeInfisicalOptions inf_options;
+    inf_options.legacy_routes_only = GetParam();
+    inf_ = std::make_unique<FakeInfisical>(inf_options, clock_);
     sf_->start();
     inf_->start();
     conn_ = sf_->add_app("Connection_App");
@@ -165,7 +169,7 @@ class RotationEngineTest : public ::testing::Test {
   Logger log_{LogFormat::Text, stderr};
 };
 
-TEST_F(RotationEngineTest, FirstRotationPublishesAWorkingSealedPair) {
+TEST_P(RotationEngineTest, FirstRotationPublishesAWorkingSealedPair) {
   const auto original = app_.primary();
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
@@ -183,7 +187,7 @@ TEST_F(RotationEngineTest, FirstRotationPublishesAWorkingSealedPair) {
   EXPECT_TRUE(file_journal_->pending().empty());
 }
 
-TEST_F(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
+TEST_P(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
   const auto gen0 = app_.primary();
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto gen1 = *published();
@@ -203,7 +207,7 @@ TEST_F(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
 // Every request counts against the org's daily API limit and Infisical's rate limit:
 // the steady-state rotation makes exactly the requests of the protocol, and the first
 // one into a new folder creates the folder instead of learning from a failed upsert.
-TEST_F(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
+TEST_P(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
   EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "no upsert into a missing folder";
@@ -225,7 +229,7 @@ TEST_F(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
   EXPECT_EQ(inf_->request_count("inf.login"), 0) << "the Infisical token is cached";
 }
 
-TEST_F(RotationEngineTest, AJournalEntryBroughtBackByAPowerLossOnlyCommits) {
+TEST_P(RotationEngineTest, AJournalEntryBroughtBackByAPowerLossOnlyCommits) {
   journal_->lose_clear_ = true;
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   ASSERT_FALSE(file_journal_->pending().empty());
@@ -245,7 +249,7 @@ TEST_F(RotationEngineTest, AJournalEntryBroughtBackByAPowerLossOnlyCommits) {
   EXPECT_TRUE(file_journal_->pending().empty());
 }
 
-TEST_F(RotationEngineTest, RefusesTheConnectionsOwnApp) {
+TEST_P(RotationEngineTest, RefusesTheConnectionsOwnApp) {
   config_.rotations.front().app_id = conn_.id;
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
@@ -253,7 +257,7 @@ TEST_F(RotationEngineTest, RefusesTheConnectionsOwnApp) {
   EXPECT_EQ(sf_->request_count("sf.stage"), 0);
 }
 
-TEST_F(RotationEngineTest, RefusesSecretsNotWrittenByUsUnlessAdopting) {
+TEST_P(RotationEngineTest, RefusesSecretsNotWrittenByUsUnlessAdopting) {
   inf_->put_secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY", "hand-made");
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
@@ -263,7 +267,7 @@ TEST_F(RotationEngineTest, RefusesSecretsNotWrittenByUsUnlessAdopting) {
   EXPECT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
 }
 
-TEST_F(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOldPair) {
+TEST_P(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOldPair) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto before = *published();
   journal_->fail_phase_ = JournalPhase::Staged;
@@ -279,7 +283,7 @@ TEST_F(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOl
   EXPECT_TRUE(sf_->authenticates(before.key, before.secret));
 }
 
-TEST_F(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
+TEST_P(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
   // The connection token is fetched first, so the next token request is the verify one.
   ASSERT_TRUE(sfc_->authenticate().ok());
   sf_->inject(answer("sf.token", 400,
@@ -293,7 +297,7 @@ TEST_F(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
   EXPECT_FALSE(staged.has_value()) << "the unverified credential is deleted";
 }
 
-TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
+TEST_P(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto gen1 = *published();
   inf_->inject(answer("inf.upsert", 503,
@@ -314,7 +318,7 @@ TEST_F(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   EXPECT_TRUE(file_journal_->pending().empty());
 }
 
-TEST_F(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
+TEST_P(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
   const auto original = app_.primary();
   sf_->inject(answer("sf.promote", 503,
                      R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])"));
@@ -328,7 +332,7 @@ TEST_F(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
   EXPECT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
 }
 
-TEST_F(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
+TEST_P(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
   config_.rotations.front().app_id = conn_.id;  // refused: a permanent failure
   std::string asked;
   EngineDeps d = deps();
@@ -345,7 +349,7 @@ TEST_F(RotationEngineTest, NextStepComesFromTheCallerWhenItRetries) {
   EXPECT_EQ(o.impact, "the current credential stays valid; nothing was changed");
 }
 
-TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
+TEST_P(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
   sf_->inject(lost_answer("sf.promote"));
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
@@ -354,7 +358,7 @@ TEST_F(RotationEngineTest, LostPromoteAnswerIsResolvedByAskingSalesforce) {
   EXPECT_EQ(pub->key, sf_->primary(app_.id)->key);
 }
 
-TEST_F(RotationEngineTest, RecentForeignStagedCredentialDefersOldOneIsDeleted) {
+TEST_P(RotationEngineTest, RecentForeignStagedCredentialDefersOldOneIsDeleted) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   ASSERT_TRUE(sf_->revoke_staged_by_hand(app_.id));
   const auto foreign = sf_->stage_by_hand(app_.id);
@@ -374,7 +378,7 @@ TEST_F(RotationEngineTest, RecentForeignStagedCredentialDefersOldOneIsDeleted) {
   EXPECT_NE(slot->credential.key, foreign->credential.key);
 }
 
-TEST_F(RotationEngineTest, DueCheckUsesTheMetadataInInfisical) {
+TEST_P(RotationEngineTest, DueCheckUsesTheMetadataInInfisical) {
   ASSERT_EQ(engine().rotate(rotation(), false).result, RotationResult::Rotated);
   // Another agent (fresh state dir, same config) must not rotate it again.
   std::filesystem::remove_all(config_.agent.state_dir / "rotations");
@@ -388,7 +392,7 @@ TEST_F(RotationEngineTest, DueCheckUsesTheMetadataInInfisical) {
   EXPECT_EQ(engine().rotate(rotation(), false, true).result, RotationResult::Rotated);
 }
 
-TEST_F(RotationEngineTest, PromotedButUnpublishedIsPublishedBeforeAnythingIsRevoked) {
+TEST_P(RotationEngineTest, PromotedButUnpublishedIsPublishedBeforeAnythingIsRevoked) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto gen1 = *published();
   // Someone (or a run that lost its journal) staged and promoted without publishing.
@@ -400,6 +404,11 @@ TEST_F(RotationEngineTest, PromotedButUnpublishedIsPublishedBeforeAnythingIsRevo
   EXPECT_EQ(published()->key, sf_->primary(app_.id)->key);
   EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "the pair consumers held stays valid";
 }
+
+INSTANTIATE_TEST_SUITE_P(InfisicalGenerations, RotationEngineTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "LegacyInfisical" : "CurrentInfisical";
+                         });
 
 }  // namespace
 }  // namespace eca

@@ -16,10 +16,14 @@ namespace {
 using sandbox::FakeInfisical;
 using sandbox::Fault;
 
-class InfisicalClientTest : public ::testing::Test {
+// Every test runs against both server generations: the current routes, and the
+// legacy-only build (the client falls back to v3 raw / v1 folders).
+class InfisicalClientTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    inf_ = std::make_unique<FakeInfisical>(sandbox::FakeInfisicalOptions{}, clock_);
+    sandbox::FakeInfisicalOptions options;
+    options.legacy_routes_only = GetParam();
+    inf_ = std::make_unique<FakeInfisical>(options, clock_);
     inf_->start();
     inf_->add_project("proj-1", "demo", {"prod"});
   }
@@ -45,7 +49,7 @@ class InfisicalClientTest : public ::testing::Test {
   CurlTransport transport_;
 };
 
-TEST_F(InfisicalClientTest, DefaultIdentityLogsInAgainInsteadOfRenewing) {
+TEST_P(InfisicalClientTest, DefaultIdentityLogsInAgainInsteadOfRenewing) {
   identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));  // TTL == max TTL
   auto c = client();
   ASSERT_TRUE(c->list("/").ok());
@@ -55,7 +59,7 @@ TEST_F(InfisicalClientTest, DefaultIdentityLogsInAgainInsteadOfRenewing) {
   EXPECT_EQ(inf_->request_count("inf.login"), 2);
 }
 
-TEST_F(InfisicalClientTest, ShortTokensAreRenewedBeforeExpiryAndReplaced) {
+TEST_P(InfisicalClientTest, ShortTokensAreRenewedBeforeExpiryAndReplaced) {
   identity(std::chrono::hours(1), std::chrono::hours(24 * 30));
   auto c = client();
   ASSERT_TRUE(c->list("/").ok());
@@ -68,7 +72,7 @@ TEST_F(InfisicalClientTest, ShortTokensAreRenewedBeforeExpiryAndReplaced) {
   EXPECT_EQ(inf_->log().count("inf.list", 200), 6) << "no call was refused";
 }
 
-TEST_F(InfisicalClientTest, ExpiredTokenMeansOneFreshLoginAndOneRepeat) {
+TEST_P(InfisicalClientTest, ExpiredTokenMeansOneFreshLoginAndOneRepeat) {
   identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));
   auto c = client();
   ASSERT_TRUE(c->list("/").ok());
@@ -78,7 +82,7 @@ TEST_F(InfisicalClientTest, ExpiredTokenMeansOneFreshLoginAndOneRepeat) {
   EXPECT_EQ(inf_->request_count("inf.list"), 3);
 }
 
-TEST_F(InfisicalClientTest, WrongSecretBacksOffInsteadOfTrippingTheLockout) {
+TEST_P(InfisicalClientTest, WrongSecretBacksOffInsteadOfTrippingTheLockout) {
   identity(std::chrono::hours(1), std::chrono::hours(1));
   auto c = client("wrong-secret");
   auto first = c->list("/");
@@ -90,7 +94,7 @@ TEST_F(InfisicalClientTest, WrongSecretBacksOffInsteadOfTrippingTheLockout) {
   EXPECT_EQ(inf_->request_count("inf.login"), 1) << "one refused login, then a pause";
 }
 
-TEST_F(InfisicalClientTest, ABurstOfFirstCallsLogsInOnce) {
+TEST_P(InfisicalClientTest, ABurstOfFirstCallsLogsInOnce) {
   identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));
   Fault slow_login;
   slow_login.endpoint = "inf.login";
@@ -110,7 +114,7 @@ TEST_F(InfisicalClientTest, ABurstOfFirstCallsLogsInOnce) {
   EXPECT_EQ(inf_->request_count("inf.list"), 8);
 }
 
-TEST_F(InfisicalClientTest, WorkersWaitingOnARefusedLoginDoNotRetryIt) {
+TEST_P(InfisicalClientTest, WorkersWaitingOnARefusedLoginDoNotRetryIt) {
   identity(std::chrono::hours(24 * 30), std::chrono::hours(24 * 30));
   Fault slow_login;
   slow_login.endpoint = "inf.login";
@@ -130,7 +134,7 @@ TEST_F(InfisicalClientTest, WorkersWaitingOnARefusedLoginDoNotRetryIt) {
   EXPECT_EQ(inf_->request_count("inf.login"), 1) << "a refused login counts towards the lockout";
 }
 
-TEST_F(InfisicalClientTest, RateLimitCarriesTheWaitFromMessageOrHeader) {
+TEST_P(InfisicalClientTest, RateLimitCarriesTheWaitFromMessageOrHeader) {
   identity(std::chrono::hours(1), std::chrono::hours(1));
   auto c = client();
   ASSERT_TRUE(c->login().ok());
@@ -152,7 +156,7 @@ TEST_F(InfisicalClientTest, RateLimitCarriesTheWaitFromMessageOrHeader) {
   EXPECT_EQ(r2.error().retry_after, std::chrono::seconds(42));
 }
 
-TEST_F(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
+TEST_P(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
   identity(std::chrono::hours(1), std::chrono::hours(1));
   auto c = client();
   std::vector<SecretWrite> w(2);
@@ -164,6 +168,9 @@ TEST_F(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
   ASSERT_TRUE(c->upsert("/salesforce/deep/app", w).ok());
   EXPECT_EQ(inf_->request_count("inf.upsert"), 2);
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
+  // "Folder not found" (a 404 with a reqId) is not mistaken for a missing route.
+  EXPECT_EQ(c->server_generation(), GetParam() ? "v3 (legacy routes)" : "v4");
+  EXPECT_EQ(inf_->route_not_found_count(), GetParam() ? 1 : 0);
   auto listed = c->list("/salesforce/deep/app");
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 2u);
@@ -177,7 +184,7 @@ TEST_F(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
   }
 }
 
-TEST_F(InfisicalClientTest, ApprovalAnswerIsNotAPublish) {
+TEST_P(InfisicalClientTest, ApprovalAnswerIsNotAPublish) {
   identity(std::chrono::hours(1), std::chrono::hours(1));
   inf_->set_approval_required("proj-1", "prod", "/", true);
   auto c = client();
@@ -190,13 +197,59 @@ TEST_F(InfisicalClientTest, ApprovalAnswerIsNotAPublish) {
   EXPECT_FALSE(inf_->secret("proj-1", "prod", "/", "SALESFORCE_CONSUMER_KEY").has_value());
 }
 
-TEST_F(InfisicalClientTest, NonMemberGetsAnActionableError) {
+TEST_P(InfisicalClientTest, NonMemberGetsAnActionableError) {
   inf_->add_identity("identity-1", "identity-secret");
   auto r = client()->list("/");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Permanent);
-  EXPECT_NE(r.error().message.find("add it to the project"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("add it to the project"), std::string::npos)
+      << r.error().message;
 }
+
+TEST_P(InfisicalClientTest, RenewsOnlyWithinMaxTtlAndKeepsWorkingPastIt) {
+  // 30 s tokens, 60 s max TTL: a renewal at 20 s works; one at 40 s would be refused
+  // (and would delete the token), so the client must log in instead.
+  identity(std::chrono::seconds(30), std::chrono::seconds(60));
+  auto c = client();
+  for (int second = 0; second <= 180; second += 5) {
+    ASSERT_TRUE(c->list("/").ok()) << "at " << second << " s";
+    clock_->advance(std::chrono::seconds(5));
+  }
+  EXPECT_EQ(inf_->log().count("inf.renew", 401), 0) << "a doomed renewal was sent";
+  EXPECT_GT(inf_->log().count("inf.renew", 200), 0) << "renewal within max TTL is used";
+  EXPECT_GE(inf_->request_count("inf.login"), 3) << "180 s needs fresh logins past 60 s";
+  EXPECT_EQ(inf_->log().count("inf.list", 401) + inf_->log().count("inf.list", 403), 0);
+}
+
+TEST_P(InfisicalClientTest, TheServerGenerationIsFoundOnceForAllThreads) {
+  identity(std::chrono::hours(1), std::chrono::hours(24));
+  auto c = client();
+  EXPECT_EQ(c->server_generation(), "unknown");
+  std::vector<std::thread> workers;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        std::vector<SecretWrite> writes;
+        writes.push_back(SecretWrite{"KEY", Secret("v" + std::to_string(i)), {}});
+        const std::string path = "/app-" + std::to_string(t);
+        if (!c->upsert(path, writes).ok() || !c->list(path).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  const bool legacy = GetParam();
+  EXPECT_EQ(c->server_generation(), legacy ? "v3 (legacy routes)" : "v4");
+  // The legacy server answers exactly one "route not found", whatever the number of calls.
+  EXPECT_EQ(inf_->route_not_found_count(), legacy ? 1 : 0);
+  EXPECT_EQ(inf_->secret("proj-1", "prod", "/app-3", "KEY")->value, "v4");
+}
+
+INSTANTIATE_TEST_SUITE_P(ServerGenerations, InfisicalClientTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "LegacyRoutesOnly" : "CurrentRoutes";
+                         });
 
 TEST(InfisicalSameValue, FollowsTheServersTrimmingRule) {
   EXPECT_TRUE(infisical_same_value("abc", "abc"));

@@ -91,6 +91,42 @@ TEST_F(RotateE2e, ValidateOnlinePassesForTheSandbox) {
   auto v = run({"validate", "--online"});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_THAT(v.out, HasSubstr("rotation app-3"));
+  EXPECT_THAT(v.out, HasSubstr("server generation: v4"));
+}
+
+// The same operator-visible runs against an Infisical that has only the deprecated
+// routes (v3 raw secrets, v1 folders), like the recorded mid-2025 build.
+class RotateE2eLegacyInfisical : public E2eFixture {
+ protected:
+  sandbox::SandboxOptions sandbox_options() const override {
+    sandbox::SandboxOptions options;
+    options.infisical_legacy_routes_only = true;
+    return options;
+  }
+};
+
+TEST_F(RotateE2eLegacyInfisical, FirstRotationPublishesEachPair) {
+  auto r = run({"rotate", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int n = 1; n <= 3; ++n) {
+    const auto& app = sb_->target_apps()[static_cast<std::size_t>(n - 1)];
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << "app-" << n;
+    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
+    EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key);
+  }
+  // One process, one probe of the current routes, whatever the number of rotations.
+  EXPECT_EQ(sb_->infisical().route_not_found_count(), 1);
+}
+
+TEST_F(RotateE2eLegacyInfisical, ValidateAndStatusNameTheLegacyGeneration) {
+  auto v = run({"validate", "--online"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_THAT(v.out, HasSubstr("server generation: v3 (legacy routes)"));
+  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  auto s = run({"status", "--online"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_THAT(s.out, HasSubstr("infisical server generation: v3 (legacy routes)"));
 }
 
 TEST_F(RotateE2e, ExitCode1WhenARotationFailsAndOthersStillRun) {

@@ -1,10 +1,13 @@
 #include "tests/sandbox/fake_infisical.h"
 
+#include <fnmatch.h>
 #include <rapidjson/document.h>
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
+#include <thread>
 
 #include "tests/sandbox/admin_routes.h"
 #include "tests/sandbox/form_decoding.h"
@@ -34,12 +37,17 @@ struct Folder {
   std::string name;
   std::optional<std::string> parent_id;  // none for the root
   TimePoint created;
+  // Set by the single-secret routes and by seeding, not by batch writes: folders that
+  // only batch writes touched list it as null (147 vs 136, 156).
+  std::optional<TimePoint> last_secret_modified;
 };
 
 struct Environment {
   std::string id;
   std::string slug;
-  std::map<std::string, Folder> folders;                         // full path -> folder
+  // Full path -> its copies, oldest first. Parallel creates duplicate folders like the
+  // real server does (132-147); path lookups see the oldest copy.
+  std::map<std::string, std::vector<Folder>> folders;
   std::map<std::string, std::map<std::string, Secret>> secrets;  // path -> name -> secret
   std::set<std::string> approval_paths;
 };
@@ -48,7 +56,7 @@ struct Project {
   std::string id;
   std::string slug;
   std::map<std::string, Environment> environments;  // by slug
-  std::set<std::string> members;                    // client ids
+  std::map<std::string, ProjectRole> members;       // client id -> role
 };
 
 struct Identity {
@@ -67,6 +75,7 @@ struct AccessToken {
   std::chrono::seconds ttl{0};
   std::chrono::seconds max_ttl{0};
   bool revoked = false;
+  bool deleted = false;  // a refused renewal deletes the token (150, 151)
 };
 
 // The shape of a secret object differs by route, as recorded (20-23, 49, 67, 103).
@@ -89,6 +98,26 @@ std::string normalize_path(const std::string& path) {
     at = slash + 1;
   }
   return out;
+}
+
+// Path segments may hold letters, digits, dashes and underscores only (114-118).
+bool valid_path(const std::string& normalized) {
+  return normalized.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_/") ==
+         std::string::npos;
+}
+
+constexpr const char* kInvalidPath =
+    "Invalid secret path. Only alphanumeric characters, dashes, and underscores are allowed.";
+
+// A role rule's `secretPath` glob: "/a/**" is /a and everything below it.
+bool glob_match(const std::string& pattern, const std::string& path) {
+  if (pattern.empty() || pattern == "**" || pattern == "/**") return true;
+  if (pattern.size() > 3 && pattern.compare(pattern.size() - 3, 3, "/**") == 0) {
+    const std::string base = pattern.substr(0, pattern.size() - 3);
+    if (path == base || path.rfind(base + "/", 0) == 0) return true;
+  }
+  return fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0;
 }
 
 std::string parent_of(const std::string& path) {
@@ -232,6 +261,8 @@ struct FakeInfisical::Impl {
   std::map<std::string, Project> projects;  // by id
   std::map<std::string, std::vector<std::string>> history;
   int writes = 0;
+  std::atomic<int> route_not_found{0};
+  std::function<void()> race_pause;  // set by FakeInfisical: unlock, wait, lock
   std::vector<std::function<void(const WriteEvent&)>> observers;
 
   int rate_requests = 0;
@@ -254,17 +285,54 @@ struct FakeInfisical::Impl {
     if (env.id.empty()) {
       env.id = random_uuid();
       env.slug = slug;
-      env.folders["/"] = Folder{random_uuid(), "root", std::nullopt, now()};
+      env.folders["/"].push_back(Folder{random_uuid(), "root", std::nullopt, now(), std::nullopt});
     }
     return env;
   }
 
+  static const Folder* find_folder(const Environment& env, const std::string& path) {
+    auto it = env.folders.find(path);
+    return it == env.folders.end() || it->second.empty() ? nullptr : &it->second.front();
+  }
+
   Folder& ensure_folder(Environment& env, const std::string& path) {
     auto it = env.folders.find(path);
-    if (it != env.folders.end()) return it->second;
+    if (it != env.folders.end() && !it->second.empty()) return it->second.front();
     Folder& parent = ensure_folder(env, parent_of(path));
-    Folder folder{random_uuid(), path.substr(path.rfind('/') + 1), parent.id, now()};
-    return env.folders.emplace(path, std::move(folder)).first->second;
+    Folder folder{random_uuid(), path.substr(path.rfind('/') + 1), parent.id, now(), std::nullopt};
+    auto& copies = env.folders[path];
+    copies.push_back(std::move(folder));
+    return copies.back();
+  }
+
+  void touch(Environment& env, const std::string& path) {
+    for (Folder& copy : env.folders[path]) copy.last_secret_modified = now();
+  }
+
+  // The folders a create of `path` must add, top first (nothing when it exists).
+  static std::vector<std::string> missing_folders(const Environment& env, std::string path) {
+    std::vector<std::string> missing;
+    while (path != "/" && find_folder(env, path) == nullptr) {
+      missing.insert(missing.begin(), path);
+      path = parent_of(path);
+    }
+    return missing;
+  }
+
+  // Inserts `missing` (from missing_folders) without looking again: a create that
+  // raced another one adds a second copy, as on the real server. The leaf.
+  Folder& insert_folders(Environment& env, const std::vector<std::string>& missing) {
+    // (The parent existed when looked at; a delete during the window brings it back.)
+    std::string parent_id = ensure_folder(env, parent_of(missing.front())).id;
+    Folder* leaf = nullptr;
+    for (const auto& path : missing) {
+      auto& copies = env.folders[path];
+      copies.push_back(
+          Folder{random_uuid(), path.substr(path.rfind('/') + 1), parent_id, now(), std::nullopt});
+      leaf = &copies.back();
+      parent_id = leaf->id;
+    }
+    return *leaf;
   }
 
   Secret& store(Project& project, Environment& env, const std::string& path,
@@ -334,7 +402,8 @@ struct FakeInfisical::Impl {
     json.end_object();
   }
 
-  std::string folder_json(const Environment& env, const Folder& folder) const {
+  std::string folder_json(const Environment& env, const Folder& folder,
+                          const std::optional<std::string>& relative_path = std::nullopt) const {
     JsonBuilder json;
     json.begin_object()
         .field_string("id", folder.id)
@@ -346,8 +415,13 @@ struct FakeInfisical::Impl {
         .field_string_or_null("parentId", folder.parent_id)
         .field_bool("isReserved", false)
         .field_null("description")
-        .field_null("lastSecretModified")
-        .end_object();
+        .field_string_or_null(
+            "lastSecretModified",
+            folder.last_secret_modified
+                ? std::optional<std::string>(iso8601_utc(*folder.last_secret_modified))
+                : std::nullopt);
+    if (relative_path) json.field_string("relativePath", *relative_path);
+    json.end_object();
     return json.str();
   }
 
@@ -365,7 +439,7 @@ struct FakeInfisical::Impl {
         .begin_array()
         .end_array()
         .field_string("slug", "approval-" + random_alnum(8))
-        .field_string("folderId", env.folders.at(path).id)
+        .field_string("folderId", find_folder(env, path)->id)
         .field_string("createdAt", at)
         .field_string("updatedAt", at)
         .field_bool("isReplicated", false)
@@ -390,6 +464,10 @@ struct FakeInfisical::Impl {
     }
     const AccessToken* t = check_token(token, response);
     if (t == nullptr) return std::nullopt;
+    if (t->deleted) {
+      fail(response, 401, "UnauthorizedError", "No identity access token found");  // 151
+      return std::nullopt;
+    }
     if (t->revoked) {
       fail(response, 401, "UnauthorizedError", "Failed to authorize revoked access token");
       return std::nullopt;
@@ -485,23 +563,29 @@ struct FakeInfisical::Impl {
     Issues issues;
     issues.expect(member(body, "accessToken"), "string", R"(["accessToken"])");
     if (issues.any()) return issues.answer(response);
-    const AccessToken* old = check_token(*string_member(body, "accessToken"), response);
+    const std::string sent = *string_member(body, "accessToken");
+    const AccessToken* old = check_token(sent, response);
     if (old == nullptr) return;
     auto id = identities.find(old->client_id);
+    if (old->deleted) {
+      return fail(response, 401, "UnauthorizedError", "No identity access token found");
+    }
     if (old->revoked || id == identities.end()) {
       return fail(response, 401, "UnauthorizedError", "Failed to authorize revoked access token");
     }
     // Mirrors the server: renewal may not reach past creation + max TTL (0 = no
-    // cap); with TTL == max TTL (the default) every renewal fails (107).
+    // cap); with TTL == max TTL (the default) every renewal fails (107, 150). The
+    // refused renewal deletes the token, still valid as it was (151).
     if (old->max_ttl.count() > 0) {
       const TimePoint limit = old->chain_start + old->max_ttl;
-      if (now() > limit) {
-        return fail(response, 401, "UnauthorizedError",
-                    "Failed to renew MI access token due to Max TTL expiration");
-      }
-      if (now() + old->ttl >= limit) {
-        return fail(response, 401, "UnauthorizedError",
-                    "Failed to renew MI access token past its Max TTL expiration");
+      const char* refusal = now() > limit
+                                ? "Failed to renew MI access token due to Max TTL expiration"
+                            : now() + old->ttl >= limit
+                                ? "Failed to renew MI access token past its Max TTL expiration"
+                                : nullptr;
+      if (refusal != nullptr) {
+        tokens[sent].deleted = true;
+        return fail(response, 401, "UnauthorizedError", refusal);
       }
     }
     const AccessToken copy = *old;
@@ -526,6 +610,7 @@ struct FakeInfisical::Impl {
   struct Scope {
     Project* project = nullptr;
     Environment* env = nullptr;  // null when the environment does not exist
+    const ProjectRole* role = nullptr;
     std::string env_slug;
     std::string path = "/";
     bool folder_exists = false;
@@ -554,18 +639,20 @@ struct FakeInfisical::Impl {
       }
       return false;
     }
-    if (scope.project->members.count(client_id) == 0) {
+    auto member_it = scope.project->members.find(client_id);
+    if (member_it == scope.project->members.end()) {
       fail(response, 403,
            "Identity is not a member of the specified project with ID '" + scope.project->id + "'",
            "You are not allowed to access this resource");
       return false;
     }
+    scope.role = &member_it->second;
     scope.env_slug = env_slug;
     scope.path = normalize_path(path);
     auto env = scope.project->environments.find(env_slug);
     if (env != scope.project->environments.end()) {
       scope.env = &env->second;
-      scope.folder_exists = scope.env->folders.count(scope.path) > 0;
+      scope.folder_exists = find_folder(*scope.env, scope.path) != nullptr;
     }
     return true;
   }
@@ -578,6 +665,49 @@ struct FakeInfisical::Impl {
 
   bool needs_approval(const Scope& scope) const {
     return scope.env != nullptr && scope.env->approval_paths.count(scope.path) > 0;
+  }
+
+  // ---- permissions (119-131) ----------------------------------------------------------
+
+  static bool rule_allows(const ProjectRole& role, const std::string& env,
+                          const std::string& path) {
+    return std::any_of(role.rules.begin(), role.rules.end(), [&](const RoleRule& r) {
+      return r.environment == env && glob_match(r.path_glob, path);
+    });
+  }
+  static bool may_read(const Scope& scope, const std::string& path) {
+    return scope.role->kind != ProjectRole::Kind::Custom ||
+           rule_allows(*scope.role, scope.env_slug, path);
+  }
+  static bool may_write(const Scope& scope, const std::string& path) {
+    if (scope.role->kind == ProjectRole::Kind::Admin) return true;
+    return scope.role->kind == ProjectRole::Kind::Custom &&
+           rule_allows(*scope.role, scope.env_slug, path);
+  }
+  // 403 with the role's rules for `subject` in `details` (empty for the viewer).
+  static void permission_denied(const Scope& scope, const std::string& action,
+                                const std::string& subject, HttpResponse& response) {
+    JsonBuilder json;
+    json.begin_object()
+        .field_string("reqId", "req-" + random_alnum(14))
+        .field_int("statusCode", 403)
+        .field_string("message", "You are not allowed to " + action + " on " + subject)
+        .key("details")
+        .begin_array();
+    if (scope.role->kind == ProjectRole::Kind::Custom) {
+      for (const RoleRule& rule : scope.role->rules) {
+        json.begin_object().key("action").begin_array();
+        for (const char* a : {"read", "create", "edit", "delete"}) json.string(a);
+        json.end_array().field_bool("inverted", false).key("subject").begin_array();
+        json.string(subject).end_array().key("conditions").begin_object();
+        if (!rule.path_glob.empty()) {
+          json.key("secretPath").begin_object().field_string("$glob", rule.path_glob).end_object();
+        }
+        json.field_string("environment", rule.environment).end_object().end_object();
+      }
+    }
+    json.end_array().field_string("error", "PermissionDenied").end_object();
+    response.set_json(403, json.str());
   }
 
   // ---- secrets ---------------------------------------------------------------------
@@ -595,20 +725,18 @@ struct FakeInfisical::Impl {
                  scope, response)) {
       return;
     }
-    if (scope.env == nullptr) {
-      return fail(response, 404, "NotFound",
-                  "Environment with slug '" + *env + "' in project with ID '" + scope.project->id +
-                      "' not found");
-    }
+    if (!valid_path(scope.path)) return fail(response, 400, "BadRequest", kInvalidPath);
     const bool recursive = request.param("recursive").value_or("false") == "true";
     JsonBuilder json;
     json.begin_object().key("secrets").begin_array();
-    // A missing folder lists as empty (42).
-    for (const auto& [path, secrets] : scope.env->secrets) {
+    // A missing folder, an unknown environment (110) and a path the role may not read
+    // (124, 127) all list as empty; a recursive list leaves out what it may not read (128).
+    static const std::map<std::string, std::map<std::string, Secret>> kNone;
+    for (const auto& [path, secrets] : scope.env ? scope.env->secrets : kNone) {
       const bool below =
           path == scope.path ||
           (recursive && (scope.path == "/" ? true : path.rfind(scope.path + "/", 0) == 0));
-      if (!below) continue;
+      if (!below || !may_read(scope, path)) continue;
       for (const auto& [name, s] : secrets) {
         write_secret(json, *scope.project, *scope.env, path, name, s, Shape::List, s.comment);
       }
@@ -712,6 +840,7 @@ struct FakeInfisical::Impl {
     Secret& s = store(*scope.project, *scope.env, scope.path, name,
                       trim_value(*string_member(body, "secretValue")));
     apply_fields(s, body);
+    touch(*scope.env, scope.path);
     notify({"inf.create", scope.project->id, scope.env->slug, scope.path, {{name, s.value}}, {}});
     JsonBuilder json;
     json.begin_object().key("secret");
@@ -735,6 +864,7 @@ struct FakeInfisical::Impl {
                                   : it->second.value;
     Secret& s = store(*scope.project, *scope.env, scope.path, name, value);
     apply_fields(s, body);
+    touch(*scope.env, scope.path);
     notify({"inf.update", scope.project->id, scope.env->slug, scope.path, {{name, s.value}}, {}});
     JsonBuilder json;
     json.begin_object().key("secret");
@@ -755,6 +885,7 @@ struct FakeInfisical::Impl {
     if (it == secrets.end()) return fail(response, 404, "NotFound", "Secret not found");
     const Secret gone = it->second;
     secrets.erase(it);
+    touch(*scope.env, scope.path);
     notify({"inf.delete", scope.project->id, scope.env->slug, scope.path, {}, {name}});
     JsonBuilder json;
     json.begin_object().key("secret");
@@ -809,7 +940,23 @@ struct FakeInfisical::Impl {
                  string_member(body, "secretPath").value_or("/"), scope, response)) {
       return;
     }
+    if (scope.env == nullptr) {
+      return fail(response, 404, "NotFound",
+                  "Environment with slug '" + scope.env_slug + "' in project with ID '" +
+                      scope.project->id + "' not found");
+    }
+    if (!valid_path(scope.path)) {
+      return fail(response, 500, "FindByManySecretPath", "Something went wrong");  // 118
+    }
+    // The folder check comes before the permission check (122).
     if (!scope.folder_exists) return fail(response, 404, "NotFound", "Folder not found");
+    if (!may_write(scope, scope.path)) {
+      // The first secret decides the action named (120, 121, 125, 129).
+      const bool exists =
+          scope.env->secrets[scope.path].count(*string_member((*list)[0], "secretKey")) > 0;
+      const char* action = deleting ? "delete" : creating || !exists ? "create" : "edit";
+      return permission_denied(scope, action, "secrets", response);
+    }
     if (needs_approval(scope)) return response.set_json(200, approval_json(*scope.env, scope.path));
 
     auto& secrets = scope.env->secrets[scope.path];
@@ -875,9 +1022,48 @@ struct FakeInfisical::Impl {
     if (name && (name->empty() ||
                  name->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
                                          "KLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)) {
-      issues.custom("Folder name can only contain alphanumeric, dashes and underscores",
-                    R"(["name"])");
+      issues.custom(
+          "Invalid folder name. Only alphanumeric characters, dashes, and underscores are allowed.",
+          R"(["name"])");  // 116
     }
+    if (issues.any()) return issues.answer(response);
+    Scope scope;
+    const std::string env_slug = *string_member(body, "environment");
+    if (!resolve(client_id, std::string(workspace->GetString()), std::nullopt, env_slug,
+                 string_member(body, "path").value_or("/"), scope, response)) {
+      return;
+    }
+    if (!valid_path(scope.path)) return fail(response, 400, "BadRequest", kInvalidPath);  // 117
+    if (scope.env == nullptr) {
+      return fail(response, 404, "NotFound",
+                  "Environment with slug '" + env_slug + "' in project with ID '" +
+                      scope.project->id + "' not found");
+    }
+    if (!may_write(scope, scope.path)) {
+      return permission_denied(scope, "create", "secret-folders", response);  // 123, 126, 131
+    }
+    // Creates missing parents too, and answers the existing folder when it is
+    // already there (43, 45, 139). Not atomic: look, wait, insert (132-147).
+    const std::string path = join_path(scope.path, *name);
+    const std::vector<std::string> missing = missing_folders(*scope.env, path);
+    if (!missing.empty() && race_pause) race_pause();
+    const Folder& folder =
+        missing.empty() ? *find_folder(*scope.env, path) : insert_folders(*scope.env, missing);
+    JsonBuilder json;
+    json.begin_object().key("folder").raw(folder_json(*scope.env, folder)).end_object();
+    response.set_json(200, json.str());
+  }
+
+  // DELETE /api/v1/folders/{name} {workspaceId, environment, path}: removes every copy
+  // of the folder, with what is below it, and answers with the oldest copy (163, 164).
+  void folder_delete(const std::string& client_id, const std::string& name, const Value& body,
+                     HttpResponse& response) {
+    Issues issues;
+    const Value* workspace = member(body, "workspaceId");
+    if (workspace == nullptr) workspace = member(body, "projectId");
+    issues.expect(workspace, "string", R"(["workspaceId"])");
+    issues.expect(member(body, "environment"), "string", R"(["environment"])");
+    issues.optional(member(body, "path"), "string", R"(["path"])");
     if (issues.any()) return issues.answer(response);
     Scope scope;
     const std::string env_slug = *string_member(body, "environment");
@@ -890,12 +1076,22 @@ struct FakeInfisical::Impl {
                   "Environment with slug '" + env_slug + "' in project with ID '" +
                       scope.project->id + "' not found");
     }
-    // Creates missing parents too, and answers the existing folder when it is
-    // already there (43, 45).
-    const std::string path = join_path(scope.path, *name);
-    const Folder& folder = ensure_folder(*scope.env, path);
+    const std::string path = join_path(scope.path, name);
+    const Folder* found = find_folder(*scope.env, path);
+    if (found == nullptr) {
+      return fail(response, 404, "NotFound", "Folder with path '" + path + "' not found");
+    }
+    if (!may_write(scope, scope.path)) {
+      return permission_denied(scope, "delete", "secret-folders", response);
+    }
     JsonBuilder json;
-    json.begin_object().key("folder").raw(folder_json(*scope.env, folder)).end_object();
+    json.begin_object().key("folder").raw(folder_json(*scope.env, *found)).end_object();
+    std::erase_if(scope.env->folders, [&](const auto& entry) {
+      return entry.first == path || entry.first.rfind(path + "/", 0) == 0;
+    });
+    std::erase_if(scope.env->secrets, [&](const auto& entry) {
+      return entry.first == path || entry.first.rfind(path + "/", 0) == 0;
+    });
     response.set_json(200, json.str());
   }
 
@@ -916,15 +1112,36 @@ struct FakeInfisical::Impl {
                  response)) {
       return;
     }
+    if (!valid_path(scope.path)) return fail(response, 400, "BadRequest", kInvalidPath);  // 115
     if (scope.env == nullptr) {
-      return fail(response, 404, "NotFound",
-                  "Environment with slug '" + *env + "' in project with ID '" + scope.project->id +
-                      "' not found");
+      return fail(response, 404, "NotFound", "Environment with slug '" + *env + "' not found");
     }
+    const bool recursive = request.param("recursive").value_or("false") == "true";
     JsonBuilder json;
     json.begin_object().key("folders").begin_array();
-    for (const auto& [path, folder] : scope.env->folders) {
-      if (path != "/" && parent_of(path) == scope.path) json.raw(folder_json(*scope.env, folder));
+    // The children of the oldest copy only (135, 138); from "/" every copy is a child
+    // of the root, so a recursive list from there shows them all (147). Recursive
+    // entries carry their path relative to the listed one (156).
+    std::vector<std::pair<std::string, std::string>> parents;  // folder id, path
+    if (const Folder* start = find_folder(*scope.env, scope.path)) {
+      parents.emplace_back(start->id, scope.path);
+    }
+    while (!parents.empty()) {
+      const auto [parent_id, parent_path] = parents.front();
+      parents.erase(parents.begin());
+      for (const auto& [path, copies] : scope.env->folders) {
+        if (path == "/" || parent_of(path) != parent_path) continue;
+        for (const Folder& folder : copies) {
+          if (folder.parent_id != parent_id) continue;
+          if (!recursive) {
+            json.raw(folder_json(*scope.env, folder, std::nullopt));
+            continue;
+          }
+          json.raw(folder_json(*scope.env, folder,
+                               path.substr(scope.path == "/" ? 0 : scope.path.size())));
+          parents.emplace_back(folder.id, path);
+        }
+      }
     }
     json.end_array().end_object();
     response.set_json(200, json.str());
@@ -961,6 +1178,14 @@ FakeInfisical::FakeInfisical(FakeInfisicalOptions options, std::shared_ptr<FakeC
   if (sodium_init() < 0) throw std::runtime_error("libsodium cannot initialise");
   impl_->options = std::move(options);
   impl_->clock = shared_clock();
+  impl_->race_pause = [this] {
+    const auto window = impl_->options.folder_race_window;
+    if (window.count() <= 0) return;
+    // handle() holds the state lock once; give it up while "between the queries".
+    this->state_mutex().unlock();
+    std::this_thread::sleep_for(window);
+    this->state_mutex().lock();
+  };
 }
 
 FakeInfisical::~FakeInfisical() {
@@ -987,9 +1212,10 @@ void FakeInfisical::add_project(const std::string& project_id, const std::string
   for (const auto& env : environments) impl_->add_environment(project, env);
 }
 
-void FakeInfisical::add_member(const std::string& project_id, const std::string& client_id) {
+void FakeInfisical::add_member(const std::string& project_id, const std::string& client_id,
+                               ProjectRole role) {
   std::lock_guard lock(state_mutex());
-  impl_->projects.at(project_id).members.insert(client_id);
+  impl_->projects.at(project_id).members[client_id] = std::move(role);
 }
 
 void FakeInfisical::set_approval_required(const std::string& project_id,
@@ -1072,7 +1298,18 @@ bool FakeInfisical::folder_exists(const std::string& project_id, const std::stri
   if (project == impl_->projects.end()) return false;
   auto env = project->second.environments.find(environment);
   return env != project->second.environments.end() &&
-         env->second.folders.count(normalize_path(path)) > 0;
+         Impl::find_folder(env->second, normalize_path(path)) != nullptr;
+}
+
+int FakeInfisical::route_not_found_count() const {
+  return impl_->route_not_found.load();
+}
+
+void FakeInfisical::put_folder(const std::string& project_id, const std::string& environment,
+                               const std::string& path) {
+  std::lock_guard lock(state_mutex());
+  impl_->ensure_folder(impl_->projects.at(project_id).environments.at(environment),
+                       normalize_path(path));
 }
 
 int FakeInfisical::write_count() const {
@@ -1092,23 +1329,35 @@ std::string FakeInfisical::classify(const HttpRequest& request) const {
   if (m == "POST" && p == "/api/v1/auth/universal-auth/login") return "inf.login";
   if (m == "POST" && p == "/api/v1/auth/token/renew") return "inf.renew";
   if (m == "POST" && p == "/api/v1/auth/token/revoke") return "inf.revoke";
-  if (m == "GET" && p == "/api/v3/secrets/raw") return "inf.list";
-  static constexpr std::string_view kRaw = "/api/v3/secrets/raw/";
-  if (p.size() > kRaw.size() && p.rfind(kRaw, 0) == 0 &&
-      p.find('/', kRaw.size()) == std::string::npos) {
+  if (m == "POST" && p == "/api/v1/secret-approvals") return "inf.approval_policy";
+  const bool current = !impl_->options.legacy_routes_only;
+  // One route table for both generations: the current one (v4 secrets, v2 folders)
+  // and the deprecated one (v3 raw secrets, v1 folders).
+  const bool v4 = current && p.rfind("/api/v4/secrets", 0) == 0;
+  const std::string secrets = v4 ? "/api/v4/secrets" : "/api/v3/secrets/raw";
+  const std::string batch = v4 ? "/api/v4/secrets/batch" : "/api/v3/secrets/batch/raw";
+  if (p == batch) {
+    if (m == "POST") return "inf.batch_create";
+    if (m == "PATCH") return "inf.upsert";
+    if (m == "DELETE") return "inf.batch_delete";
+  }
+  if (m == "GET" && p == secrets) return "inf.list";
+  if (p.size() > secrets.size() + 1 && p.rfind(secrets + "/", 0) == 0 &&
+      p.find('/', secrets.size() + 1) == std::string::npos && p != batch) {
     if (m == "GET") return "inf.get";
     if (m == "POST") return "inf.create";
     if (m == "PATCH") return "inf.update";
     if (m == "DELETE") return "inf.delete";
   }
-  if (p == "/api/v3/secrets/batch/raw") {
-    if (m == "POST") return "inf.batch_create";
-    if (m == "PATCH") return "inf.upsert";
-    if (m == "DELETE") return "inf.batch_delete";
-  }
-  if (p == "/api/v1/folders" || p == "/api/v2/folders") {
+  const std::string folders =
+      current && p.rfind("/api/v2/folders", 0) == 0 ? "/api/v2/folders" : "/api/v1/folders";
+  if (p == folders) {
     if (m == "POST") return "inf.folder_create";
     if (m == "GET") return "inf.folder_list";
+  }
+  if (m == "DELETE" && p.size() > folders.size() + 1 && p.rfind(folders + "/", 0) == 0 &&
+      p.find('/', folders.size() + 1) == std::string::npos) {
+    return "inf.folder_delete";
   }
   return "inf.other";
 }
@@ -1151,7 +1400,8 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
     return response.set_json(200, json.str());
   }
   if (endpoint == "inf.other") {
-    // Fastify's own answer for an unknown route (60, 61): no reqId.
+    ++impl_->route_not_found;
+    // Fastify's own answer for an unknown route (60, 61, 159-162): no reqId.
     JsonBuilder json;
     json.begin_object()
         .field_string("message", "Route " + request.method + ":" + request.target + " not found")
@@ -1190,8 +1440,7 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
 
   const auto client_id = impl_->authenticate(request, response);
   if (!client_id) return;
-  const std::string name = request.path.substr(
-      std::min(request.path.size(), std::string("/api/v3/secrets/raw/").size()));
+  const std::string name = request.path.substr(request.path.rfind('/') + 1);
   if (endpoint == "inf.list") return impl_->list(*client_id, request, response);
   if (endpoint == "inf.get") return impl_->get(*client_id, name, request, response);
   if (endpoint == "inf.folder_list") return impl_->folder_list(*client_id, request, response);
@@ -1203,6 +1452,14 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
   if (endpoint == "inf.delete") return impl_->remove(*client_id, name, body, response);
   if (endpoint == "inf.folder_create") {
     return impl_->folder_create(*client_id, request.path, body, response);
+  }
+  if (endpoint == "inf.folder_delete")
+    return impl_->folder_delete(*client_id, name, body, response);
+  if (endpoint == "inf.approval_policy") {
+    // Needs a paid plan; the recorded build had none (154).
+    return fail(response, 400, "BadRequest",
+                "Failed to create secret approval policy due to plan restriction. Upgrade plan to "
+                "create secret approval policy.");
   }
   impl_->batch(*client_id, endpoint, body, response);
 }

@@ -1,5 +1,5 @@
 // FakeInfisical: an in-process Infisical server (the mid-2025 self-hosted build the
-// transcripts in shared/infisical-transcripts were recorded from): Universal Auth
+// transcripts in tests/data/infisical-transcripts were recorded from): Universal Auth
 // machine identities, projects, environments, folders and the v3 "raw" secret
 // routes, answering with the same status codes, error names, messages and fields.
 //
@@ -14,8 +14,14 @@
 //                      POST / PATCH / DELETE /api/v3/secrets/batch/raw
 //   inf.folder_create  POST /api/v1/folders (workspaceId) or /api/v2/folders (projectId)
 //   inf.folder_list    GET  /api/v1/folders or /api/v2/folders
-//   inf.other          any other route: 404 "Route METHOD:URL not found" (so every
-//                      /api/v4 route, as on the recorded build)
+//   inf.folder_delete  DELETE /api/v1/folders/{name} or /api/v2/folders/{name}
+//   inf.approval_policy POST /api/v1/secret-approvals (400: needs a licence, 154)
+//   inf.other          any other route: 404 "Route METHOD:URL not found", no reqId
+// Server generations: by default the fake serves both the current routes (/api/v4/secrets
+// ..., body/query `projectId`; /api/v2/folders) and the deprecated ones (/api/v3/secrets/
+// raw..., /api/v1/folders) through one implementation, under the same endpoint names.
+// With `legacy_routes_only` it is the recorded mid-2025 build: the v4 and v2 routes are
+// unknown routes (159-162).
 // Admin routes (never faulted or logged): GET /__sandbox/secrets (every stored
 // secret: path, name, value, version, metadata), POST /__sandbox/clock.
 //
@@ -23,7 +29,11 @@
 // does (one final newline survives); an upsert without `secretMetadata` keeps the
 // stored list, with it replaces the list; lockout is on as in Infisical (3 failed
 // logins within 30 s lock the identity for 300 s); approval policies and rate limits
-// are off until configured; `${...}` secret references are not interpreted.
+// are off until configured; `${...}` secret references are not interpreted. Folder
+// creation waits `folder_race_window` between looking and inserting (the real server's
+// race, 132-147). A folder's `lastSecretModified` is set by the single-secret routes only,
+// not by batch writes or seeding: inferred from 136, 147 and 156, not documented.
+// Role checks cover secrets and folders only (read / create / edit / delete).
 #pragma once
 
 #include <chrono>
@@ -70,6 +80,24 @@ struct LockoutPolicy {
 struct FakeInfisicalOptions {
   ServerOptions server;
   LockoutPolicy lockout;
+  // Serve only /api/v3/secrets/raw and /api/v1/folders, like the recorded build.
+  bool legacy_routes_only = false;
+  // Folder creation is not atomic on the real server: it looks for the folders, then
+  // inserts the missing ones. The fake waits this long in between (without its lock)
+  // so that two parallel creates both insert, duplicating folders (132-147). 0 = atomic.
+  std::chrono::milliseconds folder_race_window{20};
+};
+
+// A project member's role: admin (everything), the built-in viewer (reads only) or a
+// custom role whose rules allow everything on secrets and folders of one environment,
+// optionally under a `secretPath` glob such as "/apps/**".
+struct RoleRule {
+  std::string environment;
+  std::string path_glob;  // empty: any path
+};
+struct ProjectRole {
+  enum class Kind { Admin, Viewer, Custom } kind = Kind::Admin;
+  std::vector<RoleRule> rules;  // Custom only
 };
 
 class FakeInfisical : public FakeServer {
@@ -85,7 +113,11 @@ class FakeInfisical : public FakeServer {
                     std::chrono::seconds access_token_max_ttl = std::chrono::seconds(2592000));
   void add_project(const std::string& project_id, const std::string& slug,
                    const std::vector<std::string>& environments);
-  void add_member(const std::string& project_id, const std::string& client_id);
+  void add_member(const std::string& project_id, const std::string& client_id,
+                  ProjectRole role = {});
+  // A folder (and its missing parents), as an earlier session would have left it.
+  void put_folder(const std::string& project_id, const std::string& environment,
+                  const std::string& path);
   void set_approval_required(const std::string& project_id, const std::string& environment,
                              const std::string& path, bool required);
   // At most `requests` requests per `window` (all /api routes together); 0 = off.
@@ -108,6 +140,9 @@ class FakeInfisical : public FakeServer {
                      const std::string& path) const;
   // Write requests that stored something (a batch counts once).
   int write_count() const;
+  // Requests answered 404 "Route ... not found" (unknown routes, and the v4/v2 routes
+  // when serving the legacy generation only).
+  int route_not_found_count() const;
 
   // Runs under the state lock after each write stored something.
   void on_write(std::function<void(const WriteEvent&)> observer);

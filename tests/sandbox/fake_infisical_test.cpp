@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <thread>
 
 #include "tests/sandbox/test_http.h"
 
@@ -302,12 +303,72 @@ TEST_F(FakeInfisicalTest, RateLimitAnswers429WithOrWithoutRetryAfter) {
   EXPECT_EQ(http_->get(list).status, 200);
 }
 
-TEST_F(FakeInfisicalTest, V4RoutesDoNotExist) {
+TEST_F(FakeInfisicalTest, CurrentRoutesShareTheLegacyRoutesState) {
   login();
-  const Reply reply = http_->patch("/api/v4/secrets/batch", "{}");
+  // A folder made through v2 and a secret written through v4 (projectId) ...
+  Reply reply =
+      http_->post("/api/v2/folders", std::string(R"({"projectId":")") + kProject +
+                                         R"(","environment":"dev","name":"app","path":"/"})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  reply = http_->patch("/api/v4/secrets/batch",
+                       std::string(R"({"projectId":")") + kProject +
+                           R"(","environment":"dev","secretPath":"/app","mode":"upsert",)"
+                           R"("secrets":[{"secretKey":"K","secretValue":" v4 "}]})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  // ... are what the v3 raw route lists, trimmed like every write.
+  reply = http_->get(std::string("/api/v3/secrets/raw?workspaceId=") + kProject +
+                     "&environment=dev&secretPath=/app");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_STREQ(reply.json()["secrets"][0]["secretValue"].GetString(), "v4");
+  reply = http_->get(std::string("/api/v4/secrets?projectId=") + kProject +
+                     "&environment=dev&secretPath=/missing");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(inf_.route_not_found_count(), 0);
+}
+
+TEST(FakeInfisicalLegacy, CurrentRoutesDoNotExistOnTheLegacyBuild) {
+  FakeInfisicalOptions options;
+  options.legacy_routes_only = true;
+  FakeInfisical inf(options);
+  inf.add_identity(kClient, kSecret);
+  inf.add_project(kProject, "proj", {"dev"});
+  inf.add_member(kProject, kClient);
+  inf.start();
+  TestHttp http(inf.base_url());
+  const Reply login = http.post("/api/v1/auth/universal-auth/login", login_body(kClient, kSecret));
+  http.set_bearer(login.json()["accessToken"].GetString());
+  Reply reply = http.patch("/api/v4/secrets/batch", "{}");
   EXPECT_EQ(reply.status, 404);
   EXPECT_EQ(reply.body, R"({"message":"Route PATCH:/api/v4/secrets/batch not found",)"
                         R"("error":"Not Found","statusCode":404})");
+  reply = http.get("/api/v2/folders?projectId=x&environment=dev&path=/");
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_EQ(inf.route_not_found_count(), 2);
+}
+
+TEST_F(FakeInfisicalTest, ParallelFolderCreatesDuplicateTheMissingParent) {
+  login();
+  Reply first;
+  std::thread racer([&] {
+    TestHttp other(inf_.base_url());
+    other.set_bearer(http_->bearer());
+    first = other.post("/api/v1/folders", std::string(R"({"workspaceId":")") + kProject +
+                                              R"(","environment":"dev","name":"a","path":"/p"})");
+  });
+  std::this_thread::sleep_for(5ms);
+  const Reply second = folder("/p", "b");
+  racer.join();
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(second.status, 200) << second.body;
+  // Two "p" folders at the root, each with one child; secrets reach both children.
+  const Reply root = http_->get(std::string("/api/v1/folders?workspaceId=") + kProject +
+                                "&environment=dev&path=/");
+  ASSERT_EQ(root.json()["folders"].Size(), 2u) << root.body;
+  EXPECT_EQ(upsert("/p/a", R"([{"secretKey":"K","secretValue":"a"}])").status, 200);
+  EXPECT_EQ(upsert("/p/b", R"([{"secretKey":"K","secretValue":"b"}])").status, 200);
+  const Reply under = http_->get(std::string("/api/v1/folders?workspaceId=") + kProject +
+                                 "&environment=dev&path=/p");
+  EXPECT_EQ(under.json()["folders"].Size(), 1u) << under.body;
 }
 
 TEST_F(FakeInfisicalTest, WriteObserverSeesStoredValues) {

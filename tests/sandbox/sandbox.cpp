@@ -29,6 +29,7 @@ Sandbox::Sandbox(SandboxOptions options)
   FakeInfisicalOptions inf;
   inf.server = server;
   inf.server.port = options.infisical_port;
+  inf.legacy_routes_only = options.infisical_legacy_routes_only;
   salesforce_ = std::make_unique<FakeSalesforce>(sf, clock_, state_mutex_);
   infisical_ = std::make_unique<FakeInfisical>(inf, clock_, state_mutex_);
   recorder_ = std::make_unique<InvariantRecorder>(*salesforce_, *infisical_, *state_mutex_);

@@ -31,6 +31,8 @@ Serves a fake Salesforce org and a fake Infisical on 127.0.0.1 until SIGTERM/SIG
 
   --apps N               target ECAs to seed (default 3), plus "Connection_App"
   --https                serve TLS with the test certificates (see --tls-dir)
+  --infisical-legacy     Infisical without the current routes (/api/v4/secrets,
+                         /api/v2/folders), like a mid-2025 self-hosted build
   --tls-dir DIR          server.pem, server.key, ca.pem (default: tests/data/tls)
   --latency-ms N         added to every request (default 0)
   --stage-hang-ms N      how long a body-less R5 POST hangs (default 30000)
@@ -79,6 +81,8 @@ Args parse(int argc, char** argv) {
       std::exit(0);
     } else if (flag == "--apps") {
       args.options.target_apps = to_int(flag, value());
+    } else if (flag == "--infisical-legacy") {
+      args.options.infisical_legacy_routes_only = true;
     } else if (flag == "--https") {
       args.options.https = true;
     } else if (flag == "--tls-dir") {

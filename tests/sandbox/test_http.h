@@ -50,6 +50,7 @@ class TestHttp {
 
   void set_read_timeout(std::chrono::milliseconds timeout) { client_.set_read_timeout(timeout); }
   void set_bearer(const std::string& token) { bearer_ = token; }
+  const std::string& bearer() const { return bearer_; }
 
   Reply get(const std::string& path) { return wrap(client_.Get(path.c_str(), headers())); }
   Reply post(const std::string& path, const std::string& body,
