@@ -214,44 +214,20 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
       report(what, "skipped: connection \"" + r.connection + "\" failed", false);
       continue;
     }
-    SalesforceClient* sf = rt.salesforce(r.connection);
-    auto consumers = sf->consumers(r.app_id);
-    if (!consumers) {
-      report(what, consumers.error().describe(), false);
+    auto s = rt.engine().survey(r, inf_login.ok());
+    if (!s) {
+      report(what, s.error().describe(), false);
       continue;
     }
-    auto picked = choose_consumer(r, *consumers, sf->endpoint(), nullptr);
-    if (!picked) {
-      report(what, picked.error().message, false);
-      continue;
-    }
-    const SfConsumer* chosen = picked.value();
-    auto slot = sf->staged(r.app_id, chosen->id);
-    if (!slot) {
-      report(what, slot.error().describe(), false);
-      continue;
-    }
-    if (!inf_login) {
+    if (!s->infisical_read) {
       report(what, "Salesforce ok; Infisical not checked (login failed)", false);
       continue;
     }
-    auto held = rt.infisical().list(r.secret_path);
-    if (!held) {
-      report(what, held.error().describe(), false);
-      continue;
+    std::string note = "consumer " + s->consumer_id;
+    if (s->consumers > 1 && r.consumer_id.empty()) {
+      note += " (first of " + std::to_string(s->consumers) + "; set consumer_id to choose)";
     }
-    std::string note = "consumer " + chosen->id;
-    if (consumers->size() > 1 && r.consumer_id.empty()) {
-      note += " (first of " + std::to_string(consumers->size()) + "; set consumer_id to choose)";
-    }
-    bool foreign = false;
-    for (const auto& s : *held) {
-      if ((s.name == r.consumer_key_secret || s.name == r.consumer_secret_secret) &&
-          s.metadata.count(meta::kFingerprint) == 0) {
-        foreign = true;
-      }
-    }
-    if (foreign && !r.adopt) {
+    if (s->held.exists && !s->held.ours && !r.adopt) {
       report(what, "secrets at " + r.secret_path + " exist but were not written by "
                    "eca-rotator; set adopt = true to take them over",
              false);
@@ -382,34 +358,20 @@ struct OnlineCheck {
 };
 
 OnlineCheck published_pair_check(Runtime& rt, const RotationSettings& r) {
-  auto failed = [](std::string why) { return OnlineCheck{"check-failed", std::move(why)}; };
-  SalesforceClient* sf = rt.salesforce(r.connection);
-  if (sf == nullptr) return failed("no such connection");
-  auto held = rt.infisical().list(r.secret_path);
-  if (!held) return failed("Infisical: " + held.error().message);
-  std::string fp;
-  for (const auto& s : *held) {
-    auto m = s.metadata.find(meta::kFingerprint);
-    if (s.name == r.consumer_key_secret && m != s.metadata.end()) fp = m->second;
-  }
-  if (fp.empty()) return {"nothing-published", "nothing published by eca-rotator"};
-  auto consumers = sf->consumers(r.app_id);
-  if (!consumers) return failed("Salesforce: " + consumers.error().message);
-  auto picked = choose_consumer(r, *consumers, sf->endpoint(), nullptr);
-  if (!picked) return failed(picked.error().message);
-  if (fingerprint(picked.value()->key.view()) == fp) {
-    return {"primary", "published pair is the primary: authenticates"};
-  }
-  auto slot = sf->staged(r.app_id, picked.value()->id);
-  if (slot) {
-    for (const auto& st : *slot) {
-      if (fingerprint(st.key.view()) == fp && st.state == StagedState::Rotated) {
-        return {"previous", "published pair is the previous one (valid until " +
-                                (st.expiration_date.empty() ? std::string("revoked")
-                                                            : st.expiration_date) +
-                                "): a rotation is unfinished"};
-      }
-    }
+  auto s = rt.engine().survey(r);
+  if (!s) return {"check-failed", s.error().message};
+  switch (s->published) {
+    case Survey::Published::Nothing:
+      return {"nothing-published", "nothing published by eca-rotator"};
+    case Survey::Published::Primary:
+      return {"primary", "published pair is the primary: authenticates"};
+    case Survey::Published::Previous:
+      return {"previous", "published pair is the previous one (valid until " +
+                              (s->previous_expires.empty() ? std::string("revoked")
+                                                           : s->previous_expires) +
+                              "): a rotation is unfinished"};
+    case Survey::Published::Unknown:
+      break;
   }
   return {"unknown-to-salesforce",
           "PROBLEM: the published pair is unknown to Salesforce and will not authenticate"};

@@ -786,6 +786,47 @@ RotationEngine::Stop RotationEngine::find_journaled_staged(Context& c, JournalEn
   return std::nullopt;
 }
 
+Result<Survey> RotationEngine::survey(const RotationSettings& r, bool read_infisical) {
+  auto from = [](const char* service, Error e) {
+    e.message = service + e.message;
+    return e;
+  };
+  auto it = d_.salesforce.find(r.connection);
+  if (it == d_.salesforce.end() || it->second == nullptr) {
+    return Error::permanent("connection \"" + r.connection + "\" is not configured");
+  }
+  SalesforceApi& sf = *it->second;
+  Survey s;
+  auto consumers = sf.consumers(r.app_id);
+  if (!consumers) return from("Salesforce: ", consumers.error());
+  auto picked = choose_consumer(r, *consumers, sf.endpoint(), nullptr);
+  if (!picked) return picked.error();
+  s.consumer_id = picked.value()->id;
+  s.consumers = consumers->size();
+  s.primary_fp = fingerprint(picked.value()->key.view());
+  auto slot = sf.staged(r.app_id, s.consumer_id);
+  if (!slot) return from("Salesforce: ", slot.error());
+  s.slot = std::move(slot.value());
+  if (!read_infisical) return s;
+  auto held = d_.infisical->list(r.secret_path);
+  if (!held) return from("Infisical: ", held.error());
+  s.infisical_read = true;
+  s.held = held_pair(r, *held);
+  if (!s.held.ours) return s;
+  s.published = Survey::Published::Unknown;
+  if (s.held.holds(s.primary_fp)) {
+    s.published = Survey::Published::Primary;
+    return s;
+  }
+  for (const auto& st : s.slot) {
+    if (st.state == StagedState::Rotated && s.held.holds(fingerprint(st.key.view()))) {
+      s.published = Survey::Published::Previous;
+      s.previous_expires = st.expiration_date;
+    }
+  }
+  return s;
+}
+
 RotationOutcome RotationEngine::revoke_previous(const RotationSettings& r) {
   Context c(r, true, false);
   c.books_failures = false;

@@ -95,6 +95,22 @@ struct HeldPair {
 };
 HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& secrets);
 
+// A read-only look at one rotation: step 1 of §3 with nothing written, booked or logged,
+// for `validate --online` and `status --online`.
+struct Survey {
+  std::string consumer_id;
+  std::size_t consumers = 0;  // how many the app has
+  std::string primary_fp;
+  std::vector<SfStaged> slot;
+  bool infisical_read = false;  // false when asked not to read Infisical
+  HeldPair held;
+  // Which Salesforce credential the pair in Infisical is, by fingerprint (sealed values are
+  // never read back).
+  enum class Published { Nothing, Primary, Previous, Unknown };
+  Published published = Published::Nothing;
+  std::string previous_expires;  // Published::Previous: Salesforce's expiration date or empty
+};
+
 // The consumer with this id (15- or 18-character form), or null.
 const SfConsumer* find_consumer(const std::vector<SfConsumer>& consumers, std::string_view id);
 
@@ -111,6 +127,11 @@ class RotationEngine {
   // With `only_if_due`, a rotation whose Infisical metadata shows it was rotated within the
   // interval (by this agent or another sharing the config) is left alone (NotDue).
   RotationOutcome rotate(const RotationSettings& r, bool manual, bool only_if_due = false);
+
+  // Looks without touching: errors say which service failed ("Salesforce: ..." or
+  // "Infisical: ..."). With read_infisical false (its login already failed: retrying it at
+  // once risks the identity's lockout) only Salesforce is read.
+  Result<Survey> survey(const RotationSettings& r, bool read_infisical = true);
 
   // Deletes the previous (Rotated) credential now, for a leaked secret. Refused unless
   // Infisical provably holds the current primary pair.

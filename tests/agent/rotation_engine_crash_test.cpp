@@ -35,6 +35,7 @@ class Agent {
   RotationOutcome scheduled_run(const RotationSettings& r) {
     return engine_->rotate(r, false, true);
   }
+  Result<Survey> survey(const RotationSettings& r) { return engine_->survey(r); }
 
  private:
   SfFake sf_;
@@ -287,6 +288,51 @@ TEST_F(EngineCrashTest, ASupersededPromotedEntryIsDroppedNotPublished) {
   EXPECT_EQ(w.promotes, 2) << "one by the setup, one by the crashed run, none by the resume";
   EXPECT_EQ(run(w).result, RotationResult::Published);
   EXPECT_EQ(w.held()->key, w.primary.key);
+}
+
+// `validate --online` and `status --online` look through survey(): it tells which credential
+// Infisical's pair is at each stage of a rotation, and it only reads.
+TEST_F(EngineCrashTest, SurveyTellsWhichCredentialInfisicalHoldsAndChangesNothing) {
+  World w;
+  auto look = [&] {
+    const int start = w.operations();
+    const auto journal = w.journal.size();
+    const auto records = w.records.size();
+    auto s = Agent(w, config_, log_).survey(rotation());
+    for (int i = start; i < w.operations(); ++i) {
+      const std::string& op = w.log()[static_cast<std::size_t>(i)];
+      EXPECT_TRUE(op == "sf.consumers" || op == "sf.staged_list" || op == "inf.list") << op;
+    }
+    EXPECT_EQ(w.journal.size(), journal);
+    EXPECT_EQ(w.records.size(), records);
+    return s;
+  };
+  auto s = look();
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(s->published, Survey::Published::Nothing);
+  EXPECT_EQ(s->consumer_id, w.consumer_id);
+
+  ASSERT_EQ(run(w).result, RotationResult::Rotated);
+  s = look();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->published, Survey::Published::Primary);
+
+  // Promoted but not published: Infisical holds the pair that is now the previous one.
+  w.now += std::chrono::hours(24 * 15);
+  w.crash_before("inf.upsert");
+  EXPECT_THROW(run(w), Crash);
+  w.no_crash();
+  s = look();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->published, Survey::Published::Previous);
+
+  // A pair Salesforce does not know (someone rotated by hand and deleted the slot).
+  w.journal.clear();
+  w.slot.reset();
+  w.primary = w.new_pair();
+  s = look();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->published, Survey::Published::Unknown);
 }
 
 }  // namespace
