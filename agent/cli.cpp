@@ -5,7 +5,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -13,7 +12,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "agent/config.h"
@@ -279,28 +277,14 @@ int cmd_rotate(const Args& a) {
     return 2;
   }
   RotationEngine engine = rt.engine();
-  std::vector<RotationOutcome> outcomes(todo.size());
   // A progress line for several rotations; one rotation's log lines say enough.
   Args shown = a;
   shown.no_progress = a.no_progress || todo.size() < 2;
   ProgressScope progress(log, *cfg, shown, "rotating", todo.size());
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next++; i < todo.size(); i = next++) {
-      progress->begin(todo[i]->name);
-      auto started = std::chrono::steady_clock::now();
-      outcomes[i] = engine.rotate(*todo[i], /*manual=*/true);
-      rt.report(*todo[i], outcomes[i],
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      progress->end(todo[i]->name, outcomes[i].result == RotationResult::Failed);
-    }
-  };
-  std::size_t n_threads =
-      std::min<std::size_t>(todo.size(), static_cast<std::size_t>(cfg->agent.concurrency));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 1; t < n_threads; ++t) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
+  Runtime::BatchOptions batch;
+  batch.manual = true;
+  batch.progress = progress.operator->();
+  const std::vector<RotationOutcome> outcomes = rt.rotate_batch(engine, todo, batch);
   progress.finish();
 
   const TransportStats ts = rt.transport().stats();
@@ -310,16 +294,9 @@ int cmd_rotate(const Args& a) {
   int failed = 0;
   int deferred = 0;
   for (const auto& o : outcomes) {
-    const char* word = "failed";
-    switch (o.result) {
-      case RotationResult::Rotated: word = "rotated"; break;
-      case RotationResult::Published: word = "published"; break;
-      case RotationResult::NotDue: word = "not due"; break;
-      case RotationResult::Deferred: word = "deferred"; ++deferred; break;
-      case RotationResult::Revoked: word = "revoked"; break;
-      case RotationResult::Failed: ++failed; break;
-    }
-    std::printf("%-24s %-10s %s\n", o.name.c_str(), word, o.detail.c_str());
+    failed += o.result == RotationResult::Failed ? 1 : 0;
+    deferred += o.result == RotationResult::Deferred ? 1 : 0;
+    std::printf("%-24s %-10s %s\n", o.name.c_str(), result_name(o.result), o.detail.c_str());
   }
   if (failed > 0) {
     std::fprintf(stderr, "%d of %zu rotation%s failed; see the errors above\n", failed,
@@ -541,8 +518,7 @@ int cmd_revoke_previous(const Args& a) {
   // A refused or failed revoke is not booked as a rotation failure (the engine's
   // revoke_previous leaves the record alone): the operator has the message and exit 1.
   auto o = rt.engine().revoke_previous(*r);
-  std::printf("%-24s %-10s %s\n", o.name.c_str(),
-              o.result == RotationResult::Revoked ? "revoked" : "failed", o.detail.c_str());
+  std::printf("%-24s %-10s %s\n", o.name.c_str(), result_name(o.result), o.detail.c_str());
   return o.result == RotationResult::Revoked ? 0 : 1;
 }
 

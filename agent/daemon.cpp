@@ -193,14 +193,12 @@ Plan Daemon::after_failure(const RotationSettings& r, const Error& e, int attemp
 
 void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
   batch_running_ = true;
-  outcomes_.assign(todo.size(), RotationOutcome{});
   {
     std::lock_guard<std::mutex> lock(decided_mu_);
     decided_.clear();
   }
   std::map<std::string, int> attempts;  // plan_ is the main thread's: the workers get a copy
   for (const auto* r : todo) attempts[r->name] = plan_[r->name].attempts;
-  const int concurrency = config_->agent.concurrency;
   if (opts_.once) {
     // One pass run by hand shows how far it got; the daemon proper logs to the journal.
     ProgressOptions po;
@@ -209,7 +207,7 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
     log_.set_progress(progress_.get());
   }
   Progress* progress = progress_.get();
-  batch_ = std::thread([this, todo = std::move(todo), concurrency, attempts, progress] {
+  batch_ = std::thread([this, todo = std::move(todo), attempts, progress] {
     RotationEngine engine =
         rt_->engine([this, &attempts](const RotationSettings& r, const Error& e) {
           std::string note;
@@ -219,31 +217,11 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
           decided_[r.name] = p;
           return note;
         });
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t i = next++; i < todo.size(); i = next++) {
-        if (stopping_.load()) {
-          outcomes_[i].name = todo[i]->name;
-          outcomes_[i].result = RotationResult::Deferred;
-          outcomes_[i].detail = "not started: shutting down";
-          continue;
-        }
-        if (progress != nullptr) progress->begin(todo[i]->name);
-        auto started = std::chrono::steady_clock::now();
-        outcomes_[i] = engine.rotate(*todo[i], /*manual=*/false, /*only_if_due=*/true);
-        rt_->report(*todo[i], outcomes_[i],
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                        .count());
-        if (progress != nullptr) {
-          progress->end(todo[i]->name, outcomes_[i].result == RotationResult::Failed);
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    std::size_t n = std::min<std::size_t>(todo.size(), static_cast<std::size_t>(concurrency));
-    for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
+    Runtime::BatchOptions batch;
+    batch.only_if_due = true;
+    batch.progress = progress;
+    batch.stop = &stopping_;
+    outcomes_ = rt_->rotate_batch(engine, todo, batch);
     uint64_t one = 1;
     (void)!::write(done_fd_, &one, sizeof one);
   });

@@ -786,6 +786,18 @@ RotationEngine::Stop RotationEngine::find_journaled_staged(Context& c, JournalEn
   return std::nullopt;
 }
 
+const char* result_name(RotationResult r) {
+  switch (r) {
+    case RotationResult::Rotated: return "rotated";
+    case RotationResult::Published: return "published";
+    case RotationResult::NotDue: return "not-due";
+    case RotationResult::Deferred: return "deferred";
+    case RotationResult::Revoked: return "revoked";
+    case RotationResult::Failed: return "failed";
+  }
+  return "failed";
+}
+
 Result<Survey> RotationEngine::survey(const RotationSettings& r, bool read_infisical) {
   auto from = [](const char* service, Error e) {
     e.message = service + e.message;

@@ -36,6 +36,9 @@ enum class RotationResult {
   Failed,
 };
 
+// The one name of each result: the `rotate` table, the hooks' ECA_OUTCOME and the logs.
+const char* result_name(RotationResult r);
+
 struct RotationOutcome {
   std::string name;
   RotationResult result = RotationResult::Failed;

@@ -142,20 +142,6 @@ RotationEngine Runtime::engine(
 
 namespace eca {
 
-namespace {
-const char* outcome_word(RotationResult r) {
-  switch (r) {
-    case RotationResult::Rotated: return "rotated";
-    case RotationResult::Published: return "published";
-    case RotationResult::NotDue: return "not-due";
-    case RotationResult::Deferred: return "deferred";
-    case RotationResult::Revoked: return "revoked";
-    case RotationResult::Failed: return "failed";
-  }
-  return "failed";
-}
-}  // namespace
-
 void Runtime::refresh_metrics() {
   std::vector<std::string> names;
   for (const auto& r : config_.rotations) {
@@ -193,6 +179,39 @@ void Runtime::write_metrics_file() {
   }
 }
 
+std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
+                                                   const std::vector<const RotationSettings*>& todo,
+                                                   const BatchOptions& options) {
+  std::vector<RotationOutcome> outcomes(todo.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < todo.size(); i = next++) {
+      const RotationSettings& r = *todo[i];
+      if (options.stop != nullptr && options.stop->load()) {
+        outcomes[i].name = r.name;
+        outcomes[i].result = RotationResult::Deferred;
+        outcomes[i].detail = "not started: shutting down";
+        continue;
+      }
+      if (options.progress != nullptr) options.progress->begin(r.name);
+      const auto started = std::chrono::steady_clock::now();
+      outcomes[i] = engine.rotate(r, options.manual, options.only_if_due);
+      report(r, outcomes[i],
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (options.progress != nullptr) {
+        options.progress->end(r.name, outcomes[i].result == RotationResult::Failed);
+      }
+    }
+  };
+  const std::size_t n = std::min<std::size_t>(
+      todo.size(), static_cast<std::size_t>(std::max(1, config_.agent.concurrency)));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  return outcomes;
+}
+
 void Runtime::report(const RotationSettings& r, const RotationOutcome& o, double seconds) {
   const bool failed = o.result == RotationResult::Failed;
   if (o.result != RotationResult::Deferred) metrics_->observe_duration(r.name, seconds, !failed);
@@ -205,7 +224,7 @@ void Runtime::report(const RotationSettings& r, const RotationOutcome& o, double
   if (hook.empty() || !worth_telling) return;
   std::map<std::string, std::string> env = {
       {"ECA_ROTATION", r.name},
-      {"ECA_OUTCOME", outcome_word(o.result)},
+      {"ECA_OUTCOME", result_name(o.result)},
       {"ECA_ERROR", failed ? o.detail : ""},
       {"ECA_ERROR_KIND", failed ? to_string(o.error.kind) : ""},
       {"ECA_GENERATION", std::to_string(o.generation)},

@@ -3,15 +3,19 @@
 // journal and state store, and the state directory lock.
 #pragma once
 
+#include <atomic>
+
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "agent/clock.h"
 #include "agent/config.h"
 #include "agent/file_journal.h"
 #include "agent/logger.h"
 #include "agent/metrics.h"
+#include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/state_store.h"
 #include "clients/curl_transport.h"
@@ -61,6 +65,19 @@ class Runtime {
 
   // After each attempt: metrics, the metrics file, and the on_success/on_failure hook.
   void report(const RotationSettings& r, const RotationOutcome& o, double seconds);
+
+  struct BatchOptions {
+    bool manual = false;       // `rotate`: counted as manual by the schedule
+    bool only_if_due = false;  // the daemon: leave what another agent rotated alone
+    Progress* progress = nullptr;
+    // Once set, rotations not yet started are Deferred ("not started: shutting down").
+    const std::atomic<bool>* stop = nullptr;
+  };
+  // Rotates each of `todo` once, on up to [agent] concurrency threads (the caller's among
+  // them), and reports each outcome as it finishes. What `rotate` and the daemon share.
+  std::vector<RotationOutcome> rotate_batch(RotationEngine& engine,
+                                            const std::vector<const RotationSettings*>& todo,
+                                            const BatchOptions& options);
   // Refreshes every rotation's gauges from the state store (start, reload).
   void refresh_metrics();
   // Refreshes one rotation's gauges (after each attempt: O(1), not O(rotations)).
