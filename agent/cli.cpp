@@ -391,7 +391,6 @@ int cmd_status(const Args& a) {
   for (const auto& r : cfg->rotations) {
     Row row{r.name, r.app_id, "-", "never", "-", "due", "", {}, {}, {}};
     auto rec = store.load(r.name);
-    ScheduleInput in;
     if (!rec) {
       row.state = "error";
       row.error = rec.error().message;
@@ -400,13 +399,9 @@ int cmd_status(const Args& a) {
       row.record = x;
       if (!x.fingerprint.empty()) row.key = short_fingerprint(x.fingerprint);
       if (x.last_rotated) row.last = format_local(*x.last_rotated) + (x.last_manual ? " (manual)" : "");
-      in.last_rotated = x.last_rotated;
-      in.last_manual = x.last_manual;
-      in.last_attempt = x.last_attempt;
-      in.last_failed = x.consecutive_failures > 0;
       row.error = x.last_error;
     }
-    auto due = next_due(r, in, now);
+    auto due = planned_next(r, rec ? rec.value() : std::nullopt, now);
     if (!r.auto_rotation) {
       row.next = "manual only";
       row.state = "paused";

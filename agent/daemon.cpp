@@ -61,6 +61,9 @@ class Daemon {
   void rebuild();
   void plan_all();
   TimePoint scheduled_next(const RotationSettings& r, bool failed_series_over);
+  // Writes a failure's planned retry into the rotation's record, where `status` and the
+  // next-due metric read it (see planned_next).
+  void remember_retry(const RotationSettings& r, const Plan& p);
   // The plan after a failed attempt (`attempts` failed attempts before it in this series),
   // and in `note` what the failure's log line says happens next.
   Plan after_failure(const RotationSettings& r, const Error& e, int attempts, std::string& note);
@@ -113,15 +116,32 @@ void Daemon::rebuild() {
 
 TimePoint Daemon::scheduled_next(const RotationSettings& r, bool failed_series_over) {
   const TimePoint now = rt_->clock().now();
-  ScheduleInput in;
-  if (auto rec = rt_->state().load(r.name); rec && rec->has_value()) {
-    in.last_rotated = (*rec)->last_rotated;
-    in.last_manual = (*rec)->last_manual;
-    in.last_attempt = (*rec)->last_attempt;
-    in.last_failed = failed_series_over;
+  std::optional<RotationRecord> record;
+  if (auto rec = rt_->state().load(r.name); rec) record = std::move(rec.value());
+  std::optional<TimePoint> due;
+  if (failed_series_over) {
+    // Retries exhausted: the next day's slot, whatever retry was planned before.
+    ScheduleInput in = schedule_input(record);
+    in.last_failed = true;
+    due = r.auto_rotation ? next_due(r, in, now) : std::nullopt;
+  } else {
+    due = planned_next(r, record, now);
   }
-  auto due = next_due(r, in, now);
   return due ? *due : TimePoint::max();
+}
+
+void Daemon::remember_retry(const RotationSettings& r, const Plan& p) {
+  // `run --once` plans nothing: its next pass is the retry. TimePoint::max() is "never".
+  if (opts_.once || p.next == TimePoint::max()) return;
+  auto rec = rt_->state().load(r.name);
+  if (!rec || !rec->has_value() || (*rec)->consecutive_failures == 0) return;
+  RotationRecord x = **rec;
+  x.retry_at = p.next;
+  // Tolerated: status and the metric then show the schedule's own next instant; the
+  // daemon keeps to its plan either way.
+  if (auto st = rt_->state().save(x); !st) {
+    log_.warn(r.name, "schedule", "could not record the planned retry: " + st.error().describe());
+  }
 }
 
 void Daemon::plan_all() {
@@ -213,6 +233,7 @@ void Daemon::start_batch(std::vector<const RotationSettings*> todo) {
           std::string note;
           auto it = attempts.find(r.name);
           Plan p = after_failure(r, e, it == attempts.end() ? 0 : it->second, note);
+          remember_retry(r, p);
           std::lock_guard<std::mutex> lock(decided_mu_);
           decided_[r.name] = p;
           return note;
@@ -264,6 +285,7 @@ void Daemon::finish_batch() {
         } else {
           std::string note;
           p = after_failure(*r, o.error, p.attempts, note);
+          remember_retry(*r, p);
           log_.info(o.name, "schedule", note);
         }
         break;

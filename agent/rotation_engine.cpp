@@ -299,6 +299,7 @@ RotationOutcome RotationEngine::fail(Context& c, const char* step, Error e, Impa
       r.last_attempt = d_.clock->now();
       r.last_error = o.detail;
       r.consecutive_failures += 1;
+      r.retry_at.reset();  // a daemon's next_step plans the retry anew
       if (auto st = d_.state->save(r); !st) {
         d_.log->warn(c.r.name, step, "could not record the failure: " + st.error().describe());
       }
@@ -976,6 +977,7 @@ RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePo
     r.consumer_id = c.consumer_id;
     r.last_error.clear();
     r.consecutive_failures = 0;
+    r.retry_at.reset();
     // Tolerated: this is only a local cache of what Infisical's metadata says; the next
     // run adopts it again.
     if (auto st = d_.state->save(r); !st) {

@@ -21,6 +21,9 @@ struct RotationRecord {
   std::string consumer_id;
   std::optional<TimePoint> last_attempt;
   std::string last_error;  // empty after a success
+  // While failing: when the daemon tries again (its backoff, or the next day's slot once
+  // retries are exhausted). Empty when no daemon planned a retry.
+  std::optional<TimePoint> retry_at;
   int consecutive_failures = 0;
 };
 

@@ -155,16 +155,14 @@ void Runtime::refresh_metrics(const RotationSettings& r) {
   {
     Metrics::RotationState ms;
     ms.auto_rotation = r.auto_rotation;
-    ScheduleInput in;
+    std::optional<RotationRecord> record;
     if (auto rec = state_.load(r.name); rec && rec->has_value()) {
-      const RotationRecord& x = **rec;
-      ms.last_success = x.last_rotated;
-      ms.consecutive_failures = x.consecutive_failures;
-      ms.generation = x.generation;
-      in.last_rotated = x.last_rotated;
-      in.last_manual = x.last_manual;
+      record = std::move(rec.value());
+      ms.last_success = record->last_rotated;
+      ms.consecutive_failures = record->consecutive_failures;
+      ms.generation = record->generation;
     }
-    ms.next_due = next_due(r, in, clock_->now());
+    ms.next_due = planned_next(r, record, clock_->now());
     metrics_->set_rotation(r.name, ms);
   }
 }

@@ -63,6 +63,25 @@ std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput
   return due;
 }
 
+std::optional<TimePoint> planned_next(const RotationSettings& r,
+                                      const std::optional<RotationRecord>& record, TimePoint now) {
+  if (!r.auto_rotation) return std::nullopt;
+  if (record && record->consecutive_failures > 0 && record->retry_at) return *record->retry_at;
+  // A failure no daemon planned a retry for (`rotate`, `run --once`) is tried again when
+  // due, as the daemon does.
+  return next_due(r, schedule_input(record), now);
+}
+
+ScheduleInput schedule_input(const std::optional<RotationRecord>& record) {
+  ScheduleInput in;
+  if (record) {
+    in.last_rotated = record->last_rotated;
+    in.last_manual = record->last_manual;
+    in.last_attempt = record->last_attempt;
+  }
+  return in;
+}
+
 void apply_timezone(const std::string& tz) {
   if (tz.empty() || tz == "local") return;
   ::setenv("TZ", tz == "UTC" ? "UTC0" : tz.c_str(), 1);

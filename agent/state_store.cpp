@@ -42,6 +42,7 @@ Result<std::optional<RotationRecord>> StateStore::load(const std::string& name) 
   r.name = name;
   r.last_rotated = parse_optional(doc, "last_rotated");
   r.last_attempt = parse_optional(doc, "last_attempt");
+  r.retry_at = parse_optional(doc, "retry_at");
   if (auto v = json::str(doc, "last_manual")) r.last_manual = *v == "true";
   if (auto v = json::integer(doc, "generation")) r.generation = static_cast<long>(*v);
   if (auto v = json::str(doc, "fingerprint")) r.fingerprint = std::string(*v);
@@ -63,6 +64,7 @@ Status StateStore::save(const RotationRecord& r) {
                     "\",\"consumer_id\":\"" + json::escape(r.consumer_id) +
                     "\",\"last_attempt\":\"" + time_or_empty(r.last_attempt) +
                     "\",\"last_error\":\"" + json::escape(r.last_error) +
+                    "\",\"retry_at\":\"" + time_or_empty(r.retry_at) +
                     "\",\"consecutive_failures\":" + std::to_string(r.consecutive_failures) + "}\n";
   // A record lost to a power loss is harmless: the shared schedule lives in Infisical's
   // metadata and the engine's due check reads it from there.

@@ -4,10 +4,13 @@
 #include <signal.h>
 
 #include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
 
+#include "agent/clock.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace eca::e2e {
@@ -200,6 +203,66 @@ TEST_F(DaemonE2e, PermanentFailureSaysTheCredentialIsSafeAndWaitsForTheNextDay) 
                          "previous pair, which stays valid[^\n]*\\. Next: not retried soon: this "
                          "error needs a fix; next attempt [0-9]{4}-[0-9]{2}-[0-9]{2} 03:00 UTC "
                          "\\(rotate_at\\), or run `eca-rotator rotate app-2` once fixed\\.\n"));
+}
+
+// During a retry series the daemon's plan, `status` and the next-due metric name the same
+// instant: all three read the retry the daemon recorded (planned_next).
+TEST_F(DaemonE2e, StatusMetricsAndTheDaemonAgreeOnTheNextAttemptDuringARetrySeries) {
+  sb_->salesforce().inject(sandbox::Fault::answer(
+      "sf.stage", 503, R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])", -1));
+  const auto metrics = dir_ / "eca.prom";
+  std::filesystem::create_directories(dir_ / "conf.d");
+  std::ofstream(dir_ / "conf.d" / "10-metrics.toml")
+      << "[agent]\nmetrics_file = \"" << metrics.string() << "\"\n";
+  auto state_of = [&](int n) {
+    std::ifstream in(dir_ / "state" / "rotations" / ("app-" + std::to_string(n) + ".json"));
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  auto d = start_daemon();
+  ASSERT_TRUE(eventually([&] {
+    return state_of(1).find("\"consecutive_failures\":1}") != std::string::npos &&
+           state_of(1).find("\"retry_at\":\"\"") == std::string::npos;
+  }));
+  // The metrics file is rewritten after each attempt; wait for app-1's failure in it.
+  std::string m;
+  ASSERT_TRUE(eventually([&] {
+    std::ifstream in(metrics);
+    m.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return m.find("eca_rotator_consecutive_failures{rotation=\"app-1\"} 1") != std::string::npos;
+  }));
+  auto status = run({"status", "--json"});
+  auto r = stop(*d);
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+
+  // status: the row's next_due.
+  const std::string row_start = "{\"rotation\":\"app-1\"";
+  const auto row = status.out.find(row_start);
+  ASSERT_NE(row, std::string::npos) << status.out;
+  const auto field = status.out.find("\"next_due\":\"", row);
+  ASSERT_NE(field, std::string::npos) << status.out;
+  const auto value = field + std::string("\"next_due\":\"").size();
+  const std::string next_due = status.out.substr(value, status.out.find('"', value) - value);
+  TimePoint t;
+  ASSERT_TRUE(parse_timestamp(next_due, t)) << next_due;
+
+  // The metric: the same instant, to the second.
+  const long epoch = static_cast<long>(std::chrono::system_clock::to_time_t(t));
+  EXPECT_THAT(m, HasSubstr("eca_rotator_next_due_timestamp_seconds{rotation=\"app-1\"} " +
+                           std::to_string(epoch) + ".000\n"))
+      << m;
+
+  // The daemon: its failure line said "retrying in ..., at <that minute> UTC".
+  std::time_t tt = epoch;
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char minute[32];
+  std::strftime(minute, sizeof minute, "%Y-%m-%d %H:%M UTC", &tm);
+  EXPECT_THAT(r.err, ::testing::ContainsRegex("\\[app-1\\] stage: [^\n]*Next: retrying in [^\n]*, at " +
+                                              std::string(minute)))
+      << r.err;
+  // And it is a retry, minutes away on the daemon's clock, not the next day's slot.
+  EXPECT_LT(t, sb_->clock().now() + std::chrono::minutes(10));
+  EXPECT_GT(t, sb_->clock().now());
 }
 
 }  // namespace
