@@ -4,7 +4,8 @@
 #   cmake --build build-pkg --target packages
 #
 # writes build-pkg/dist/eca-rotator_<version>-<release>_<arch>.deb and
-# build-pkg/dist/eca-rotator-<version>-<release>.<arch>.rpm.
+# build-pkg/dist/eca-rotator-<version>-<release>.<arch>.rpm. After a plain
+# `cmake --build build-pkg`, `cpack` in build-pkg writes the same two.
 # Included by the top-level CMakeLists.txt after the eca-rotator target.
 
 option(ECA_PACKAGING "Add the 'packages' target (.deb and .rpm)" ${_top})
