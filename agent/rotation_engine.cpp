@@ -821,6 +821,8 @@ Result<Survey> RotationEngine::survey(const RotationSettings& r, bool read_infis
   if (!slot) return from("Salesforce: ", slot.error());
   s.slot = std::move(slot.value());
   if (!read_infisical) return s;
+  // A list answers 200 with nothing for an unknown environment: ask the folders first.
+  if (auto st = d_.infisical->probe_environment(); !st) return from("Infisical: ", st.error());
   auto held = d_.infisical->list(r.secret_path);
   if (!held) return from("Infisical: ", held.error());
   s.infisical_read = true;

@@ -30,6 +30,10 @@ class InfisicalApi {
   virtual Status upsert(const std::string& path, std::vector<SecretWrite>& writes,
                         std::vector<StoredSecret>* echoed = nullptr) = 0;
   virtual Status create_folder(const std::string& path) = 0;
+  // Whether the configured project and environment exist, by listing the folders at "/"
+  // (a secrets list cannot tell: it answers 200 with no secrets for an unknown environment).
+  // An unknown environment or project is a permanent error naming the config key to fix.
+  virtual Status probe_environment() = 0;
 };
 
 }  // namespace eca

@@ -137,6 +137,9 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
     }
   } else {
     e.kind = ErrorKind::Permanent;
+    if (s == 404 && msg.find("Project with ID") != std::string::npos) {
+      e.message += "; check [infisical] project_id";
+    }
   }
   return e;
 }
@@ -424,6 +427,35 @@ Status InfisicalClient::create_folder(const std::string& path) {
     return ok_status();
   }
   return api_error(res.value(), "creating Infisical folder " + path);
+}
+
+Status InfisicalClient::probe_environment() {
+  auto res = routed("GET", "inf.folder_list", false, [&](bool legacy) {
+    return Route{std::string(legacy ? "/v1/folders?workspaceId=" : "/v2/folders?projectId=") +
+                     json::url_encode(ep_.project_id) + "&environment=" +
+                     json::url_encode(ep_.environment) + "&path=%2F",
+                 Secret()};
+  });
+  if (!res) return res.error();
+  if (res->status == 200) return ok_status();
+  // Looked at before api_error, which parses the body in place.
+  const std::string_view body = res->body.view();
+  const bool not_found = res->status == 404;
+  const bool no_env = not_found && body.find("Environment with slug") != std::string_view::npos;
+  const bool no_project = not_found && body.find("Project with") != std::string_view::npos;
+  Error e = api_error(res.value(), "looking up Infisical environment \"" + ep_.environment +
+                                       "\" of project " + ep_.project_id);
+  if (no_env) {
+    e.kind = ErrorKind::Permanent;
+    e.message = "Infisical project " + ep_.project_id + " has no environment with slug \"" +
+                ep_.environment + "\": check [infisical] environment (the slug shown in the " +
+                "project's environment settings, e.g. \"prod\")";
+  } else if (no_project) {
+    e.kind = ErrorKind::Permanent;
+    e.message = "Infisical has no project with ID " + ep_.project_id +
+                ": check [infisical] project_id (the project ID shown in the project's settings)";
+  }
+  return e;
 }
 
 Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes,

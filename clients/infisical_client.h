@@ -1,5 +1,5 @@
 // InfisicalClient: machine-identity login and the secret routes that eca-rotator
-// needs (list a folder, batch upsert, create a folder).
+// needs (list a folder, batch upsert, create a folder, probe the environment).
 //
 // It speaks the current routes (/api/v4/secrets..., /api/v2/folders, `projectId`) and,
 // when a server answers them with Fastify's "Route ... not found" 404 (a mid-2025
@@ -67,6 +67,11 @@ class InfisicalClient : public InfisicalApi {
                 std::vector<StoredSecret>* echoed = nullptr) override;
 
   Status create_folder(const std::string& path) override;
+
+  // GET /api/v2/folders?projectId=…&environment=…&path=/ (legacy: /api/v1/folders with
+  // workspaceId). 404 "Environment with slug … not found" names `[infisical] environment`,
+  // 404 "Project with ID … not found" names `[infisical] project_id`.
+  Status probe_environment() override;
 
   // Which route generation the server answered: "v4", "v3 (legacy routes)", or
   // "unknown" before the first secret or folder call.

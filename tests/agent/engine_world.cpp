@@ -213,6 +213,10 @@ Status InfisicalFake::create_folder(const std::string& path) {
   });
 }
 
+Status InfisicalFake::probe_environment() {
+  return w_.operation("inf.folder_list", [&]() -> Status { return ok_status(); });
+}
+
 // --- local disk ---
 
 Status JournalFake::write(const JournalEntry& entry) {

@@ -163,6 +163,7 @@ class InfisicalFake final : public InfisicalApi {
   Status upsert(const std::string& path, std::vector<SecretWrite>& writes,
                 std::vector<StoredSecret>* echoed = nullptr) override;
   Status create_folder(const std::string& path) override;
+  Status probe_environment() override;
 
  private:
   World& w_;

@@ -301,7 +301,9 @@ TEST_F(EngineCrashTest, SurveyTellsWhichCredentialInfisicalHoldsAndChangesNothin
     auto s = Agent(w, config_, log_).survey(rotation());
     for (int i = start; i < w.operations(); ++i) {
       const std::string& op = w.log()[static_cast<std::size_t>(i)];
-      EXPECT_TRUE(op == "sf.consumers" || op == "sf.staged_list" || op == "inf.list") << op;
+      EXPECT_TRUE(op == "sf.consumers" || op == "sf.staged_list" || op == "inf.folder_list" ||
+                  op == "inf.list")
+          << op;
     }
     EXPECT_EQ(w.journal.size(), journal);
     EXPECT_EQ(w.records.size(), records);

@@ -335,6 +335,14 @@ TEST_F(RotateE2e, ValidateOnlineNamesEachProblem) {
          std::ofstream(config_) << t;
        },
        "no-such-project"},
+      {"unknown environment (a secrets list answers it with no secrets)",
+       [&] {
+         write_config();
+         std::string t = slurp_config();
+         t.replace(t.find("environment = \"prod\""), 20, "environment = \"produ\"");
+         std::ofstream(config_) << t;
+       },
+       "check [infisical] environment"},
       {"missing app",
        [&] {
          write_config("\n[[rotation]]\nname = \"ghost\"\nconnection = \"sandbox\"\n"
