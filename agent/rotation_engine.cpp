@@ -27,7 +27,7 @@ struct RotationEngine::Context {
   bool books_failures = true;
   SalesforceApi* sf = nullptr;
   std::string consumer_id;
-  bool held_exists = false;  // inspect saw a mapped secret, so the folder exists
+  bool held_exists = false;  // a mapped secret was seen or the proof wrote: the folder exists
 };
 
 // What step 1 learned: the consumer's primary key, its staged slot, what Infisical holds.
@@ -415,6 +415,8 @@ RotationEngine::Stop RotationEngine::reconcile(Context& c, const Inspection& in)
   const SfStaged* rotated = find_state(in.slot, StagedState::Rotated);
   const SfStaged* active = find_state(in.slot, StagedState::Active);
   if (in.held.ours && !in.held.holds(in.primary_fp)) return republish_primary(c, in, rotated);
+  // From here on the rotation changes Salesforce (deletes, then R5): prove first.
+  if (auto stop = prove_publish_path(c)) return stop;
   if (active != nullptr) {
     if (auto stop = clear_foreign_staged(c, *active)) return stop;
   }
@@ -422,6 +424,46 @@ RotationEngine::Stop RotationEngine::reconcile(Context& c, const Inspection& in)
     if (auto stop = revoke_previous_previous(c, in, *rotated)) return stop;
   }
   return recheck_primary(c, in);
+}
+
+// 3. Prove the publish path before Salesforce is touched: a secrets list cannot, since it
+// answers 200 with nothing both for an unknown environment and for a path the identity may
+// not read, and only the write itself shows a missing permission or an approval policy.
+//  (a) the environment (and project) exist: a folder list at "/";
+//  (b) the folder exists: created when inspect saw nothing there (one request creates the
+//      missing parents; never two in parallel for one rotation);
+//  (c) the identity may write there and no approval policy holds the write: one batch upsert
+//      of the write-check secret, a fixed non-secret value next to the mapped secrets. It is
+//      written at every rotation that goes on to stage (one small version per rotation):
+//      skipping it when it already exists would prove nothing about today's role.
+RotationEngine::Stop RotationEngine::prove_publish_path(Context& c) {
+  const RotationSettings& r = c.r;
+  // The cause first (what `status` shows when it truncates), then what was being proven.
+  auto cannot = [&](Error e, const std::string& how) {
+    e.message += " (" + how + ", before staging: Infisical would not take the new pair at " +
+                 r.secret_path + ", so nothing was changed at Salesforce)";
+    return fail(c, "prove", std::move(e), Impact::NothingChanged);
+  };
+  if (auto st = d_.infisical->probe_environment(); !st) {
+    return cannot(st.error(), "found by looking up the environment");
+  }
+  if (!c.held_exists && r.secret_path != "/") {
+    // Secret writes never create folders: create it now rather than learn it from a failed
+    // upsert (the upsert still creates it on "Folder not found").
+    if (auto st = d_.infisical->create_folder(r.secret_path); !st) {
+      return cannot(st.error(), "found by creating the folder");
+    }
+  }
+  std::vector<SecretWrite> check(1);
+  check[0].name = kWriteCheckSecret;
+  check[0].value = Secret(std::string_view(kWriteCheckValue));
+  check[0].metadata = {{meta::kRotation, r.name}};
+  if (auto st = d_.infisical->upsert(r.secret_path, check); !st) {
+    return cannot(st.error(),
+                  "found by writing the check secret " + std::string(kWriteCheckSecret));
+  }
+  c.held_exists = true;  // the folder exists now
+  return std::nullopt;
 }
 
 // Infisical holds the Rotated pair (an earlier run promoted but never published) or a pair
@@ -932,10 +974,10 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   writes[0].metadata = md;
   writes[1].metadata = md;
   if (!c.held_exists && r.secret_path != "/") {
-    // Inspect found nothing there, usually because the folder does not exist yet, and
-    // secret writes never create folders: create it first instead of learning it from a
-    // failed upsert. A failure here is tolerated: the upsert creates the folder on
-    // "Folder not found" and reports its own failure.
+    // Only a resumed rotation gets here (a fresh one created the folder when it proved the
+    // publish path): inspect found nothing there, usually because the folder does not exist
+    // yet, and secret writes never create folders. A failure here is tolerated: the upsert
+    // creates the folder on "Folder not found" and reports its own failure.
     if (auto st = d_.infisical->create_folder(r.secret_path); !st) {
       d_.log->info(
           r.name, "publish",

@@ -52,6 +52,13 @@ struct RotationOutcome {
   std::string fingerprint;
 };
 
+// The secret the engine writes, before it changes anything at Salesforce, to prove that
+// Infisical takes writes at a rotation's secret_path (DESIGN.md §3 step 3). Its value is a
+// fixed, non-secret text.
+inline constexpr const char* kWriteCheckSecret = "ECA_ROTATOR_WRITE_CHECK";
+inline constexpr const char* kWriteCheckValue =
+    "written by eca-rotator to prove it may write here before it rotates; not a credential";
+
 // Metadata keys written on the Infisical secrets.
 namespace meta {
 inline constexpr const char* kFingerprint = "eca-rotator.fingerprint";
@@ -160,6 +167,7 @@ class RotationEngine {
   Stop clear_foreign_staged(Context& c, const SfStaged& active);
   Stop revoke_previous_previous(Context& c, const Inspection& in, const SfStaged& rotated);
   Stop recheck_primary(Context& c, const Inspection& in);
+  Stop prove_publish_path(Context& c);  // 3, before anything changes at Salesforce
   Stop stage_failed(Context& c, Error e);
   Stop journal_failed(Context& c, const std::string& staged_id, Error e);
   Stop discard_intent(Context& c, const JournalEntry& intent);

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "agent/rotation_engine.h"
+
 namespace eca::enginetest {
 namespace {
 
@@ -190,7 +192,10 @@ Result<std::vector<StoredSecret>> InfisicalFake::list(const std::string& path) {
 
 Status InfisicalFake::upsert(const std::string& path, std::vector<SecretWrite>& writes,
                              std::vector<StoredSecret>* echoed) {
-  return w_.operation("inf.upsert", [&]() -> Status {
+  // The engine's write check (a batch of the one check secret) is told apart from the
+  // publish so that tests can crash at either.
+  const bool check = writes.size() == 1 && writes[0].name == kWriteCheckSecret;
+  return w_.operation(check ? "inf.write_check" : "inf.upsert", [&]() -> Status {
     // The real client creates a missing folder and retries; one batch lands as a whole.
     w_.folders.insert(path);
     for (const auto& wr : writes) {

@@ -209,8 +209,10 @@ TEST_P(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
 // one into a new folder creates the folder instead of learning from a failed upsert.
 TEST_P(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  EXPECT_EQ(inf_->request_count("inf.folder_list"), 1) << "the environment probe";
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
-  EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "no upsert into a missing folder";
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 2) << "write check + publish, none into a "
+                                                     "missing folder";
   EXPECT_EQ(inf_->request_count("inf.list"), 1);
 
   sf_->clear_log();
@@ -224,7 +226,10 @@ TEST_P(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
   EXPECT_EQ(sf_->request_count("sf.token"), 1) << "the connection's token is cached";
   EXPECT_EQ(sf_->request_count("sf.promote"), 1);
   EXPECT_EQ(inf_->request_count("inf.list"), 1) << "one look before, none after staging";
-  EXPECT_EQ(inf_->request_count("inf.upsert"), 1) << "its answer carries the read-back";
+  // The proof of the publish path before anything changes at Salesforce: the environment
+  // probe and the write check.
+  EXPECT_EQ(inf_->request_count("inf.folder_list"), 1);
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 2) << "the publish's answer carries the read-back";
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 0);
   EXPECT_EQ(inf_->request_count("inf.login"), 0) << "the Infisical token is cached";
 }
@@ -300,8 +305,10 @@ TEST_P(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
 TEST_P(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto gen1 = *published();
-  inf_->inject(answer("inf.upsert", 503,
-                      R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})"));
+  Fault down = answer("inf.upsert", 503,
+                      R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})");
+  down.skip = 1;  // the write check before staging passes; the publish after the promote fails
+  inf_->inject(down);
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
   EXPECT_NE(o.impact.find("still holds the previous pair"), std::string::npos) << o.impact;

@@ -185,22 +185,22 @@ TEST_F(DaemonE2e, FaultBurstsAreRetriedWithBackoffNotHotLoops) {
 }
 
 TEST_F(DaemonE2e, PermanentFailureSaysTheCredentialIsSafeAndWaitsForTheNextDay) {
-  // Publishing app-2 needs an approval: after its promote, so the new pair is staged,
-  // verified and primary, but not in Infisical.
+  // Writing at app-2's path needs an approval: the write check before staging finds it, so
+  // app-2 is never staged or promoted.
   sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
   auto d = start_daemon();
-  ASSERT_TRUE(eventually([&] { return promotes() == 3; }));
+  ASSERT_TRUE(eventually([&] { return promotes() == 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  EXPECT_EQ(promotes(), 3);
+  EXPECT_EQ(promotes(), 2);
   const int upserts = sb_->infisical().request_count("inf.upsert");
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_EQ(sb_->infisical().request_count("inf.upsert"), upserts) << "not retried at once";
   auto r = stop(*d);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.err, ::testing::ContainsRegex(
-                         "error: \\[app-2\\] publish: [^\n]*approval[^\n]*\\. Credential: the new "
-                         "credential is primary at Salesforce, but Infisical still holds the "
-                         "previous pair, which stays valid[^\n]*\\. Next: not retried soon: this "
+                         "error: \\[app-2\\] prove: [^\n]*approval[^\n]*\\. Credential: the "
+                         "current credential stays valid; nothing was changed\\. Next: not "
+                         "retried soon: this "
                          "error needs a fix; next attempt [0-9]{4}-[0-9]{2}-[0-9]{2} 03:00 UTC "
                          "\\(rotate_at\\), or run `eca-rotator rotate app-2` once fixed\\.\n"));
 }

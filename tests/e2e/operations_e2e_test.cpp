@@ -91,7 +91,8 @@ TEST_F(OperationsE2e, MetricsFileAndHooksReflectSuccessAndFailure) {
   EXPECT_THAT(m, HasSubstr("eca_rotator_last_success_timestamp_seconds{rotation=\"app-1\"}"));
   EXPECT_THAT(m, HasSubstr("eca_rotator_consecutive_failures{rotation=\"app-2\"} 1"));
   EXPECT_THAT(m, HasSubstr("eca_rotator_generation{rotation=\"app-1\"} 1"));
-  EXPECT_THAT(m, HasSubstr("endpoint=\"sf.promote\",status=\"2xx\"} 2"));
+  // app-2's approval policy is found before staging: only app-1 is promoted.
+  EXPECT_THAT(m, HasSubstr("endpoint=\"sf.promote\",status=\"2xx\"} 1"));
   EXPECT_THAT(m, HasSubstr("endpoint=\"inf.upsert\",status=\"4xx\"} 1"));
   // Two rotations at once over two hosts: a connection or two each, reused by ~20 requests.
   for (const char* service : {"salesforce", "infisical"}) {
@@ -110,9 +111,10 @@ TEST_F(OperationsE2e, MetricsFileAndHooksReflectSuccessAndFailure) {
   EXPECT_THAT(hooks, HasSubstr("ECA_OUTCOME=failed"));
   EXPECT_THAT(hooks, HasSubstr("ECA_ERROR=Infisical answered with an approval request"));
   EXPECT_THAT(hooks, HasSubstr("ECA_ERROR_KIND=permanent"));
-  // Promoted but not published: the journal keeps the pair until a publish succeeds.
+  // Refused before staging: nothing to recover, the failure shows in `status`.
   auto st = run({"status"});
-  EXPECT_THAT(st.out, HasSubstr("pending recovery"));
+  EXPECT_THAT(st.out, ::testing::Not(HasSubstr("pending recovery")));
+  EXPECT_THAT(st.out, HasSubstr("approval"));
 }
 
 TEST_F(OperationsE2e, HealthzFlipsWhenARotationStartsFailing) {

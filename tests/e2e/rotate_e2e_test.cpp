@@ -134,12 +134,11 @@ TEST_F(RotateE2e, ExitCode1WhenARotationFailsAndOthersStillRun) {
   auto r = run({"rotate", "--all"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("approval"));
-  // The failure line says what it means for the credential and what to do: the step after
-  // staging (promote) succeeded, so the new pair is primary but unpublished.
+  // The failure line says what it means for the credential and what to do: the approval
+  // policy is found by the write check before staging, so nothing changed at Salesforce.
   EXPECT_THAT(r.err, ::testing::ContainsRegex(
-                         "error: \\[app-2\\] publish: [^\n]*approval[^\n]*\\. Credential: the new "
-                         "credential is primary at Salesforce, but Infisical still holds the "
-                         "previous pair, which stays valid[^\n]*published on the next attempt\\. "
+                         "error: \\[app-2\\] prove: [^\n]*approval[^\n]*\\. Credential: the "
+                         "current credential stays valid; nothing was changed\\. "
                          "Next: fix the cause above, then run `eca-rotator rotate app-2` "
                          "again\\.\n"));
   EXPECT_TRUE(published(1).has_value());
@@ -151,8 +150,8 @@ TEST_F(RotateE2e, RunOnceFailureSaysTheNextPassTriesAgain) {
   sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
   auto r = run({"run", "--once"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("Credential: the new credential is primary at Salesforce, but "
-                               "Infisical still holds the previous pair"));
+  EXPECT_THAT(r.err, HasSubstr("Credential: the current credential stays valid; nothing was "
+                               "changed"));
   EXPECT_THAT(r.err, HasSubstr("Next: fix the cause above; the next `eca-rotator run --once` "
                                "tries again, or run `eca-rotator rotate app-2`.\n"));
 }
@@ -201,7 +200,7 @@ TEST_F(RotateE2e, ProgressLineOnATerminalNeverSharesALineWithTheLog) {
       EXPECT_TRUE(at_start) << r.out.substr(p > 40 ? p - 40 : 0, 80);
     }
   }
-  EXPECT_GT(log_lines, 10);
+  EXPECT_GT(log_lines, 8);  // app-2 stops at the write check, before staging
   // Text that is neither the progress line nor a log line never follows the line: every
   // "rotating" drawing is directly preceded by a clear.
   for (std::size_t p = r.out.find("rotating "); p != std::string::npos;
@@ -503,6 +502,99 @@ TEST_F(RotateE2e, AppsSnippetLeavesOutTheOwnAppAndNamesConsumerChoices) {
   remember(v);
   EXPECT_EQ(v.exit_code, 0) << v.err;
   EXPECT_THAT(v.out, HasSubstr("4 rotations")) << "three targets and Multi_Consumer";
+}
+
+}  // namespace
+}  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// Issue 14: a publish path Infisical would refuse is found before Salesforce is touched.
+// Each case is a refusal the real server gives only on a write (or a 200-empty list): the
+// rotation fails, Salesforce sees no stage and no promote, and the error names what to fix.
+TEST_F(RotateE2e, AnUnprovenPublishPathChangesNothingAtSalesforce) {
+  struct Case {
+    std::string what;
+    std::function<void()> breakit;
+    std::vector<std::string> expect;  // in the error output
+  };
+  const std::string project = sb_->project_id();
+  const std::string client = sb_->infisical_client_id();
+  std::vector<Case> cases = {
+      {"unknown environment",
+       [&] {
+         std::string t = slurp_config();
+         t.replace(t.find("environment = \"prod\""), 20, "environment = \"produ\"");
+         std::ofstream(config_) << t;
+       },
+       {"check [infisical] environment", "\"produ\"", project}},
+      {"unknown project",
+       [&] {
+         std::string t = slurp_config();
+         t.replace(t.find(project), project.size(), "no-such-project");
+         std::ofstream(config_) << t;
+       },
+       {"check [infisical] project_id", "no-such-project"}},
+      {"viewer identity",
+       [&] {
+         sandbox::ProjectRole viewer;
+         viewer.kind = sandbox::ProjectRole::Kind::Viewer;
+         sb_->infisical().add_member(project, client, viewer);
+       },
+       {"give the machine identity write access", "\"prod\"", "/salesforce/app-1"}},
+      {"role scoped to another path",
+       [&] {
+         sandbox::ProjectRole scoped;
+         scoped.kind = sandbox::ProjectRole::Kind::Custom;
+         scoped.rules = {{"prod", "/other/**"}};
+         sb_->infisical().add_member(project, client, scoped);
+       },
+       {"give the machine identity write access", "/salesforce/app-1"}},
+      {"approval policy",
+       [&] {
+         // The folder exists (a first rotation would create it) and writes there need approval.
+         sb_->infisical().put_folder(project, "prod", "/salesforce/app-1");
+         sb_->infisical().set_approval_required(project, "prod", "/salesforce/app-1", true);
+       },
+       {"approval", "/salesforce/app-1"}},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    write_config();
+    sb_->infisical().add_member(project, client, {});  // admin again
+    sb_->infisical().set_approval_required(project, "prod", "/salesforce/app-1", false);
+    sb_->salesforce().clear_log();
+    const auto before = sb_->salesforce().primary(sb_->target_apps()[0].id)->key;
+    c.breakit();
+    auto r = run({"rotate", "app-1"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 0) << r.err;
+    EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 0) << r.err;
+    EXPECT_EQ(sb_->salesforce().primary(sb_->target_apps()[0].id)->key, before);
+    EXPECT_THAT(r.err, HasSubstr("nothing was changed")) << r.err;
+    for (const auto& e : c.expect) EXPECT_THAT(r.err, HasSubstr(e)) << r.err;
+  }
+  // And `validate --online` says the same for the environment, instead of "readable".
+  write_config();
+  sb_->infisical().add_member(project, client, {});
+  sb_->infisical().set_approval_required(project, "prod", "/salesforce/app-1", false);
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20, "environment = \"produ\"");
+  std::ofstream(config_) << t;
+  auto v = run({"validate", "--online"});
+  EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+  EXPECT_THAT(v.out, HasSubstr("check [infisical] environment")) << v.out;
+  EXPECT_THAT(v.out, ::testing::Not(HasSubstr("readable"))) << v.out;
+  // With the path proven, the rotation goes through, and the check secret sits next to the
+  // pair with its fixed, non-secret value.
+  write_config();
+  auto ok = run({"rotate", "app-1"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto check = sb_->infisical().secret(project, "prod", "/salesforce/app-1",
+                                       "ECA_ROTATOR_WRITE_CHECK");
+  ASSERT_TRUE(check.has_value());
+  EXPECT_THAT(check->value, HasSubstr("not a credential"));
 }
 
 }  // namespace
