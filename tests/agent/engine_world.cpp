@@ -196,6 +196,14 @@ Status InfisicalFake::upsert(const std::string& path, std::vector<SecretWrite>& 
   // publish so that tests can crash at either.
   const bool check = writes.size() == 1 && writes[0].name == kWriteCheckSecret;
   return w_.operation(check ? "inf.write_check" : "inf.upsert", [&]() -> Status {
+    if (w_.writes == World::Writes::Forbidden) {
+      return Error::permanent("writing Infisical secrets at " + path +
+                              " failed: You are not allowed to create on secrets");
+    }
+    if (w_.writes == World::Writes::NeedApproval) {
+      return Error::permanent("Infisical answered with an approval request for " + path +
+                              ": nothing was written");
+    }
     // The real client creates a missing folder and retries; one batch lands as a whole.
     w_.folders.insert(path);
     for (const auto& wr : writes) {
@@ -213,6 +221,10 @@ Status InfisicalFake::upsert(const std::string& path, std::vector<SecretWrite>& 
 
 Status InfisicalFake::create_folder(const std::string& path) {
   return w_.operation("inf.folder_create", [&]() -> Status {
+    if (w_.writes == World::Writes::Forbidden) {
+      return Error::permanent("creating Infisical folder " + path +
+                              " failed: You are not allowed to create on secret-folders");
+    }
     w_.folders.insert(path);
     return ok_status();
   });

@@ -108,6 +108,9 @@ class World {
   std::set<std::string> folders{"/"};
   std::map<std::string, std::map<std::string, StoredValue>> secrets;  // by folder, then name
   std::string secret_path = "/salesforce/billing";
+  // How Infisical answers writes (the check secret and the publish alike): ok, or the
+  // identity's role does not allow them, or an approval policy holds them.
+  enum class Writes { Taken, Forbidden, NeedApproval } writes = Writes::Taken;
   std::optional<Pair> held() const;  // the pair in the mapped secrets, when both exist
   std::map<std::string, std::string> held_metadata() const;
 

@@ -218,6 +218,43 @@ TEST_F(EngineCrashTest, RecoveryFromTheJournalSurvivesACrashAtEveryCall) {
   EXPECT_EQ(cov.crash_points, 2 * cov.operations);
 }
 
+// Issue 14: when Infisical would refuse the publish (no write permission, or an approval
+// policy), the rotation stops before anything changes at Salesforce: nothing staged,
+// promoted or revoked (not even the credential of two rotations ago), nothing journaled,
+// and the pair consumers hold stays the one in Infisical. Once writes are taken again, the
+// next run rotates.
+TEST_F(EngineCrashTest, AnUnprovenPublishPathChangesNothingAtSalesforce) {
+  for (auto refusal : {World::Writes::Forbidden, World::Writes::NeedApproval}) {
+    for (bool steady : {false, true}) {
+      SCOPED_TRACE(std::string(steady ? "steady" : "first") + " rotation, " +
+                   (refusal == World::Writes::Forbidden ? "forbidden" : "approval"));
+      World w;
+      if (steady) steady_rotation(w);
+      const Before b = before(w);
+      const auto slot_before = w.slot ? w.slot->id : std::string();
+      w.writes = refusal;
+      const int start = w.operations();
+      auto o = run(w);
+      EXPECT_EQ(o.result, RotationResult::Failed);
+      EXPECT_NE(o.detail.find("nothing was changed at Salesforce"), std::string::npos) << o.detail;
+      EXPECT_EQ(o.impact, "the current credential stays valid; nothing was changed");
+      for (int i = start; i < w.operations(); ++i) {
+        const std::string& op = w.log()[static_cast<std::size_t>(i)];
+        EXPECT_TRUE(op.rfind("sf.", 0) != 0 || op == "sf.consumers" || op == "sf.staged_list")
+            << op << ": Salesforce was touched beyond the reads of step 1";
+        EXPECT_NE(op, "inf.upsert") << "no publish";
+      }
+      EXPECT_EQ(w.promotes, b.promotes);
+      EXPECT_EQ(w.slot ? w.slot->id : std::string(), slot_before);
+      EXPECT_TRUE(w.journal.empty());
+      EXPECT_EQ(w.held().value_or(w.primary).key, b.in_use.key);
+      w.writes = World::Writes::Taken;
+      EXPECT_EQ(run(w).result, RotationResult::Rotated);
+      expect_rotated_once(w, b);
+    }
+  }
+}
+
 // The promote is journaled, so a restart after it never promotes (or verifies) again.
 TEST_F(EngineCrashTest, APromoteIsJournaledAndNeverRepeated) {
   World w;
