@@ -144,6 +144,7 @@ class Loader {
   void load_encryption(const Section& root);
   void load_connections(const Section& root);
   void load_rotations(const Section& root);
+  void load_deliveries(const MergedNode& list);  // the rules live in delivery_config.cpp
 
   std::filesystem::path main_file_;
   std::filesystem::path base_dir_;
@@ -576,7 +577,9 @@ void Loader::load_encryption(const Section& root) {
     warn_at(n->doc, n->line(), "encryption.mode",
             "\"none\": consumer keys and secrets are published to Infisical without client-side sealing");
   }
-  Need need = mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
+  // A consumer-only config (deliveries, no rotations) seals nothing: no recipient needed.
+  const bool seals = root.find("rotation") != nullptr || !root.find("deliver");
+  Need need = seals && mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
   if (need == Need::Required && !s.find("recipient_public_key") && !s.find("recipient_public_keys")) {
     missing(s, "recipient_public_key",
             "generate a key pair with `eca-rotator keygen` and set recipient_public_key (or "
@@ -680,7 +683,8 @@ void Loader::load_connections(const Section& root) {
 void Loader::load_rotations(const Section& root) {
   const MergedNode* list = root.find("rotation");
   if (!list) {
-    warn_at(nullptr, 0, "rotation", "no [[rotation]] entries: nothing will be rotated");
+    if (!root.find("deliver"))
+      warn_at(nullptr, 0, "rotation", "no [[rotation]] entries: nothing will be rotated");
     if (connections_node_) {
       for (const auto& [name, member] : connections_node_->members)
         warn_at(member.doc, member.line(), "connections." + name, "connection is not used by any rotation");
@@ -868,6 +872,18 @@ void Loader::load_rotations(const Section& root) {
   }
 }
 
+void Loader::load_deliveries(const MergedNode& list) {
+  DeliveryContext ctx;
+  ctx.base_dir = base_dir_;
+  ctx.default_project_id = cfg_.infisical.project_id;
+  ctx.default_environment = cfg_.infisical.environment;
+  ctx.sealed_by_default = cfg_.encryption.mode == EncryptionMode::SealedBox;
+  ctx.env = env_;
+  for (const auto& r : cfg_.rotations)
+    ctx.rotations.push_back({r.name, r.secret_path, r.consumer_key_secret, r.consumer_secret_secret, r.interval_days});
+  cfg_.deliveries = eca::load_deliveries(list, ctx, errors_, cfg_.warnings);
+}
+
 ConfigLoadResult Loader::run() {
   ConfigLoadResult result;
   ConfigSources sources;
@@ -892,12 +908,13 @@ ConfigLoadResult Loader::run() {
 
   MergedNode root = sources.merge();
   Section top{&root, "", false};
-  check_keys(top, {"agent", "infisical", "encryption", "connections", "rotation"});
+  check_keys(top, {"agent", "infisical", "encryption", "connections", "rotation", "deliver"});
   load_agent(top);
   load_infisical(top);
   load_encryption(top);
   load_connections(top);
   load_rotations(top);
+  if (const MergedNode* list = top.find("deliver")) load_deliveries(*list);
   sources.wipe_strings_named({"client_secret"});
   for (auto& r : cfg_.rotations) r.splay = splay_offset(r.name, cfg_.agent.splay_minutes);
 

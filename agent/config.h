@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/delivery_config.h"
 #include "crypto/secret.h"
 
 namespace eca {
@@ -101,6 +102,7 @@ struct Config {
   EncryptionSettings encryption;
   std::map<std::string, ConnectionSettings> connections;
   std::vector<RotationSettings> rotations;
+  std::vector<DeliverySettings> deliveries;   // [[deliver]]: the consumer side
   std::vector<std::string> warnings;          // non-fatal findings, printed by the caller
 
   const RotationSettings* find_rotation(const std::string& name) const;
