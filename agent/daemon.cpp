@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "agent/delivery.h"
+#include "agent/delivery_clients.h"
 #include "agent/progress.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
@@ -72,6 +74,9 @@ class Daemon {
   void apply_pending_config();
   void arm_timer(TimePoint when);
   void status_line();
+  // [[deliver]] entries are served on their own thread, rebuilt with the runtime.
+  void start_deliveries();
+  void stop_deliveries();
 
   DaemonOptions opts_;
   Logger log_;
@@ -79,6 +84,8 @@ class Daemon {
   std::unique_ptr<Config> config_;
   std::unique_ptr<Config> pending_config_;
   std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<DeliveryClients> delivery_clients_;
+  std::unique_ptr<DeliveryService> deliveries_;
   StateDirLock lock_;
   Metrics metrics_;
   std::unique_ptr<Clock> metrics_clock_ = make_clock();  // survives reloads, unlike rt_
@@ -110,6 +117,7 @@ bool Daemon::load(Config& out) {
 }
 
 void Daemon::rebuild() {
+  stop_deliveries();
   rt_.reset();
   rt_ = std::make_unique<Runtime>(*config_, log_, &metrics_);
 }
@@ -296,6 +304,7 @@ void Daemon::finish_batch() {
 }
 
 void Daemon::apply_pending_config() {
+  stop_deliveries();  // its thread reads the old config's [[deliver]] entries
   config_ = std::move(pending_config_);
   log_.set_format(config_->agent.log_format);
   rebuild();
@@ -303,10 +312,33 @@ void Daemon::apply_pending_config() {
   if (auto st = rt_->open_state(false); !st) log_.error("", "reload", st.error().message);
   plan_all();
   rt_->refresh_metrics();
+  start_deliveries();
   log_.info("", "reload",
             "configuration reloaded (" + std::to_string(config_->rotations.size()) +
                 " rotations)");
   sd_.notify("READY=1");
+}
+
+void Daemon::start_deliveries() {
+  if (config_->deliveries.empty()) return;
+  delivery_clients_ = std::make_unique<DeliveryClients>(*config_, rt_->transport(), rt_->infisical(), rt_->clock());
+  DeliveryService::Options o;
+  o.hook_timeout = std::chrono::seconds(config_->agent.hook_timeout_seconds);
+  DeliveryClients* clients = delivery_clients_.get();
+  deliveries_ = std::make_unique<DeliveryService>(
+      config_->deliveries,
+      [clients](const std::string& project, const std::string& env) -> InfisicalApi& { return clients->get(project, env); },
+      rt_->clock(), log_, &metrics_, o);
+  // `run --once` delivers once, on this thread; the daemon polls on its own.
+  if (opts_.once)
+    deliveries_->tick();
+  else
+    deliveries_->start();
+}
+
+void Daemon::stop_deliveries() {
+  deliveries_.reset();
+  delivery_clients_.reset();
 }
 
 void Daemon::status_line() {
@@ -364,6 +396,7 @@ int Daemon::run() {
     return 2;
   }
   plan_all();
+  start_deliveries();
   if (!Secret::all_locked()) {
     log_.warn("", "start",
               "could not lock secret memory into RAM (RLIMIT_MEMLOCK too low); secrets may be "
@@ -383,7 +416,8 @@ int Daemon::run() {
   }
   log_.info("", "start",
             "eca-rotator running with " + std::to_string(config_->rotations.size()) +
-                " rotation(s) from " + opts_.config_path);
+                " rotation(s) and " + std::to_string(config_->deliveries.size()) +
+                " delivery(ies) from " + opts_.config_path);
   sd_.notify("READY=1");
 
   auto watchdog = sd_.watchdog_interval();
@@ -480,6 +514,7 @@ int Daemon::run() {
     progress_->finish();
     log_.set_progress(nullptr);
   }
+  stop_deliveries();
   ::close(sig_fd);
   ::close(done_fd_);
   ::close(timer_fd_);

@@ -123,7 +123,8 @@ std::string Metrics::render(TimePoint now) const {
   o += "eca_rotator_rotation_duration_seconds_count " + std::to_string(duration_count_) + "\n";
   o += "# HELP eca_rotator_healthy 1 while no rotation is overdue or failing.\n"
        "# TYPE eca_rotator_healthy gauge\n";
-  bool healthy = true;
+  render_deliveries(o, now);
+  bool healthy = delivery_lag_locked(now).empty();
   for (const auto& [n, s] : rotations_) {
     if (s.consecutive_failures > 0) healthy = false;
     if (s.auto_rotation && s.next_due && *s.next_due + std::chrono::hours(1) < now) healthy = false;
@@ -144,7 +145,7 @@ std::string Metrics::unhealthy_reason(TimePoint now) const {
       return "rotation " + n + " is overdue since " + format_utc(*s.next_due);
     }
   }
-  return "";
+  return delivery_lag_locked(now);
 }
 
 MetricsServer::MetricsServer(const Metrics& metrics, const Clock& clock)

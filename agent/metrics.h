@@ -27,7 +27,19 @@ class Metrics {
     bool auto_rotation = true;
   };
 
+  // A [[deliver]]: what it holds and whether it keeps up with its source.
+  struct DeliveryState {
+    long generation = 0;                      // the generation delivered (0: none yet)
+    std::optional<TimePoint> source_changed;  // when the source's current pair was rotated
+    // Since when it has not held the source's current pair (a newer generation it could
+    // not deliver, or a source it could not read); unset while it is current.
+    std::optional<TimePoint> behind_since;
+    std::chrono::seconds max_lag{0};          // share of the source's interval; then unhealthy
+    std::string error_stage;                  // "" or fetch|open|write|hook: the last error's step
+  };
+
   void set_rotation(const std::string& name, const RotationState& s);
+  void set_delivery(const std::string& name, const DeliveryState& s);  // delivery_metrics.cpp
   void forget_rotations_except(const std::vector<std::string>& names);
   // status 0 = no answer; new_connections: connections (TCP + TLS handshakes) it opened.
   void count_request(const std::string& endpoint, int status, long new_connections = 0);
@@ -40,6 +52,10 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::string, RotationState> rotations_;
+  std::map<std::string, DeliveryState> deliveries_;
+  // Under mu_ (delivery_metrics.cpp): the delivery series, and why one lags ("" if none).
+  void render_deliveries(std::string& out, TimePoint now) const;
+  std::string delivery_lag_locked(TimePoint now) const;
   std::map<std::pair<std::string, std::string>, long> requests_;  // (endpoint, class) -> n
   std::map<std::string, long> connections_;                        // service -> opened
   static constexpr std::array<double, 8> kBuckets{0.5, 1, 2, 5, 10, 30, 60, 300};
