@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/exec_command.h"
 #include "agent/logger.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
@@ -84,6 +85,13 @@ Commands:
                            0600) and FILE.pub. Put the public key in [encryption].
   open --private-key-file FILE [ENVELOPE]
                            Decrypt a sealed value (argument or standard input) and print it.
+  exec [--delivery NAME] [--watch] [--grace SECONDS] -- COMMAND [ARGS...]
+                           Run COMMAND with a [[deliver]] entry's opened pair in its
+                           environment (key_variable / secret_variable, by default
+                           SALESFORCE_CONSUMER_KEY / SALESFORCE_CONSUMER_SECRET). --watch:
+                           on a new generation, SIGTERM the command, wait the grace period
+                           (default 10 s), SIGKILL, start it again. Signals are forwarded;
+                           the exit status is the command's.
 
 Options:
   --config FILE            Configuration file (default /etc/eca-rotator/agent.toml, or
@@ -241,10 +249,12 @@ int cmd_validate(const Args& a) {
   Logger log;
   auto cfg = load_or_report(a.config, log);
   if (!cfg) return 2;
-  std::printf("%s: valid (%zu file%s, %zu connection%s, %zu rotation%s)\n", a.config.c_str(),
+  const std::size_t nd = cfg->deliveries.size();
+  const std::string deliveries = nd == 0 ? "" : ", " + std::to_string(nd) + (nd == 1 ? " delivery" : " deliveries");
+  std::printf("%s: valid (%zu file%s, %zu connection%s, %zu rotation%s%s)\n", a.config.c_str(),
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
-              cfg->rotations.size() == 1 ? "" : "s");
+              cfg->rotations.size() == 1 ? "" : "s", deliveries.c_str());
   if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
@@ -660,6 +670,10 @@ int run_cli(int argc, char** argv) {
   }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (a.command == "exec") {
+      // exec's own options and the command it runs: never ours to interpret.
+      return run_exec(a.config, std::vector<std::string>(argv + i, argv + argc));
+    }
     auto value = [&](const char* name) -> std::optional<std::string> {
       if (i + 1 >= argc) return std::nullopt;
       (void)name;
@@ -706,6 +720,7 @@ int run_cli(int argc, char** argv) {
     }
   }
   if (a.command.empty()) return usage_error("no command given");
+  if (a.command == "exec") return run_exec(a.config, {});
   if (a.command == "rotate") {
     if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
     return cmd_rotate(a);
