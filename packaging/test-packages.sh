@@ -455,6 +455,7 @@ sleep 1
 systemctl show -p ActiveState -p SubState -p NRestarts eca-rotator.service | sed 's/^/after-reload-/'
 ls /var/lib/eca-rotator | sed 's/^/state: /'
 stat -c 'state-dir: %a %U:%G' /var/lib/eca-rotator
+stat -c 'runtime-dir: %a %U:%G' /run/eca-rotator
 systemctl stop eca-rotator.service && echo "stop: ok"
 systemctl show -p ActiveState -p Result -p ExecMainStatus eca-rotator.service | sed 's/^/after-stop-/'
 journalctl -u eca-rotator.service --no-pager -o cat | sed 's/^/journal: /'
@@ -481,11 +482,12 @@ EOF2
 	bt="$rD/boot-test.txt"
 	for want in "start: ok" "ActiveState=active" "SubState=running" "NRestarts=0" "reload: ok" \
 		"after-reload-ActiveState=active" "after-reload-NRestarts=0" "state-dir: 700 eca-rotator:eca-rotator" \
+		"runtime-dir: 750 eca-rotator:eca-rotator" \
 		"stop: ok" "after-stop-Result=success" "after-stop-ExecMainStatus=0"; do
 		grep -qxF -- "$want" "$bt" || fail "service under systemd: expected '$want'"
 	done
 	grep -qx 'state: journal.key' "$bt" && fail "the daemon ignored the journal-key credential"
-	ok "started (notify), watchdog 2s kept, reloaded, journal key from LoadCredential=, stopped with status 0"
+	ok "started (notify), watchdog 2s kept, reloaded, journal key from LoadCredential=, [[deliver]] runtime directory 0750, stopped with status 0"
 fi
 
 step "The .rpm with rpm --root (scriptlets run chrooted in the root; /proc mounted)"
