@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "agent/delivery_config.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

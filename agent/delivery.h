@@ -15,11 +15,11 @@
 #include <thread>
 #include <vector>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/config.h"
 #include "clients/infisical_api.h"
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/config.h"
 #include "clients/infisical_client.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 
