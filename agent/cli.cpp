@@ -250,7 +250,8 @@ int cmd_validate(const Args& a) {
   auto cfg = load_or_report(a.config, log);
   if (!cfg) return 2;
   const std::size_t nd = cfg->deliveries.size();
-  const std::string deliveries = nd == 0 ? "" : ", " + std::to_string(nd) + (nd == 1 ? " delivery" : " deliveries");
+  const std::string deliveries =
+      nd == 0 ? "" : ", " + std::to_string(nd) + (nd == 1 ? " delivery" : " deliveries");
   std::printf("%s: valid (%zu file%s, %zu connection%s, %zu rotation%s%s)\n", a.config.c_str(),
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),

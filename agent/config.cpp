@@ -579,7 +579,8 @@ void Loader::load_encryption(const Section& root) {
   }
   // A consumer-only config (deliveries, no rotations) seals nothing: no recipient needed.
   const bool seals = root.find("rotation") != nullptr || !root.find("deliver");
-  Need need = seals && mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
+  Need need =
+      seals && mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
   if (need == Need::Required && !s.find("recipient_public_key") && !s.find("recipient_public_keys")) {
     missing(s, "recipient_public_key",
             "generate a key pair with `eca-rotator keygen` and set recipient_public_key (or "
@@ -880,7 +881,8 @@ void Loader::load_deliveries(const MergedNode& list) {
   ctx.sealed_by_default = cfg_.encryption.mode == EncryptionMode::SealedBox;
   ctx.env = env_;
   for (const auto& r : cfg_.rotations)
-    ctx.rotations.push_back({r.name, r.secret_path, r.consumer_key_secret, r.consumer_secret_secret, r.interval_days});
+    ctx.rotations.push_back(
+        {r.name, r.secret_path, r.consumer_key_secret, r.consumer_secret_secret, r.interval_days});
   cfg_.deliveries = eca::load_deliveries(list, ctx, errors_, cfg_.warnings);
 }
 

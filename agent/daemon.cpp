@@ -321,13 +321,16 @@ void Daemon::apply_pending_config() {
 
 void Daemon::start_deliveries() {
   if (config_->deliveries.empty()) return;
-  delivery_clients_ = std::make_unique<DeliveryClients>(*config_, rt_->transport(), rt_->infisical(), rt_->clock());
+  delivery_clients_ =
+      std::make_unique<DeliveryClients>(*config_, rt_->transport(), rt_->infisical(), rt_->clock());
   DeliveryService::Options o;
   o.hook_timeout = std::chrono::seconds(config_->agent.hook_timeout_seconds);
   DeliveryClients* clients = delivery_clients_.get();
   deliveries_ = std::make_unique<DeliveryService>(
       config_->deliveries,
-      [clients](const std::string& project, const std::string& env) -> InfisicalApi& { return clients->get(project, env); },
+      [clients](const std::string& project, const std::string& env) -> InfisicalApi& {
+        return clients->get(project, env);
+      },
       rt_->clock(), log_, &metrics_, o);
   // `run --once` delivers once, on this thread; the daemon polls on its own.
   if (opts_.once)

@@ -36,21 +36,21 @@ Result<Secret> open_value(const DeliverySettings& d, const StoredSecret& s) {
   const std::string where = d.secret_path + (d.secret_path == "/" ? "" : "/") + s.name;
   const bool sealed = looks_like_envelope(s.value.view());
   if (d.sealed && !sealed)
-    return Error::permanent(where + " holds a plain value where a sealed envelope was expected; "
+    return Error::permanent(where +
+                            " holds a plain value where a sealed envelope was expected; "
                             "the publisher has [encryption] mode = \"none\", or set encryption = "
                             "\"none\" on this delivery");
   if (!d.sealed && sealed)
-    return Error::permanent(where + " holds a sealed envelope (key ids " +
-                            [&] {
-                              std::string ids;
-                              for (const auto& id : envelope_key_ids(s.value.view())) ids += (ids.empty() ? "" : ", ") + id;
-                              return ids;
-                            }() +
-                            ") but this delivery has encryption = \"none\"; set private_key_file");
+    return Error::permanent(where + " holds a sealed envelope (key ids " + [&] {
+      std::string ids;
+      for (const auto& id : envelope_key_ids(s.value.view())) ids += (ids.empty() ? "" : ", ") + id;
+      return ids;
+    }() + ") but this delivery has encryption = \"none\"; set private_key_file");
   if (!d.sealed) return s.value.clone();
   auto opened = open_envelope(s.value.view(), d.private_key);
-  if (!opened) return Error::permanent(where + ": " + opened.error().message + " (private key from " +
-                                       d.private_key_source + ")");
+  if (!opened)
+    return Error::permanent(where + ": " + opened.error().message + " (private key from " +
+                            d.private_key_source + ")");
   return opened;
 }
 
@@ -101,10 +101,14 @@ void render_template(const DeliverySettings& d, const OpenedPair& p, Secret& out
     out.append(std::string_view(t).substr(from, at - from));
     const std::size_t end = t.find("}}", at);
     const std::string_view name = std::string_view(t).substr(at + 2, end - at - 2);
-    if (name == "key") out.append(p.key.view());
-    else if (name == "secret") out.append(p.secret.view());
-    else if (name == "generation") out.append(std::to_string(p.generation));
-    else if (name == "rotated_at") out.append(p.rotated_at ? format_utc(*p.rotated_at) : "");
+    if (name == "key")
+      out.append(p.key.view());
+    else if (name == "secret")
+      out.append(p.secret.view());
+    else if (name == "generation")
+      out.append(std::to_string(p.generation));
+    else if (name == "rotated_at")
+      out.append(p.rotated_at ? format_utc(*p.rotated_at) : "");
     from = end + 2;
   }
   out.append(std::string_view(t).substr(from));
@@ -116,7 +120,8 @@ Result<OpenedPair> open_pair(const DeliverySettings& d, const std::vector<Stored
   const StoredSecret* k = find_secret(folder, d.consumer_key_secret);
   const StoredSecret* s = find_secret(folder, d.consumer_secret_secret);
   if (!k || !s) {
-    return Error::transient("no " + std::string(!k ? d.consumer_key_secret : d.consumer_secret_secret) +
+    return Error::transient("no " +
+                            std::string(!k ? d.consumer_key_secret : d.consumer_secret_secret) +
                             " in " + d.environment + ":" + d.secret_path +
                             " yet (not rotated yet, or the identity may not read it)");
   }
@@ -124,8 +129,9 @@ Result<OpenedPair> open_pair(const DeliverySettings& d, const std::vector<Stored
   // by side mean a write in progress or a hand edit: never deliver half of each.
   const std::string gk = meta_of(*k, meta::kGeneration), gs = meta_of(*s, meta::kGeneration);
   if (gk != gs)
-    return Error::transient(d.consumer_key_secret + " (generation " + gk + ") and " + d.consumer_secret_secret +
-                            " (generation " + gs + ") are of different rotations; keeping the previous file");
+    return Error::transient(d.consumer_key_secret + " (generation " + gk + ") and " +
+                            d.consumer_secret_secret + " (generation " + gs +
+                            ") are of different rotations; keeping the previous file");
   auto key = open_value(d, *k);
   if (!key) return key.error();
   auto secret = open_value(d, *s);
@@ -136,7 +142,8 @@ Result<OpenedPair> open_pair(const DeliverySettings& d, const std::vector<Stored
   p.fingerprint = fingerprint(p.key.view());
   const std::string want = meta_of(*k, meta::kFingerprint);
   if (!want.empty() && want != p.fingerprint)
-    return Error::permanent(d.consumer_key_secret + " does not match the fingerprint in its metadata (" +
+    return Error::permanent(d.consumer_key_secret +
+                            " does not match the fingerprint in its metadata (" +
                             short_fingerprint(want) + "): edited by hand or tampered with");
   p.generation = std::atol(gk.c_str());
   TimePoint at;
@@ -148,7 +155,8 @@ Secret render_delivery(const DeliverySettings& d, const OpenedPair& p) {
   Secret out;
   switch (d.format) {
     case DeliveryFormat::Env:
-      for (auto [name, value] : {std::pair{&d.key_variable, &p.key}, std::pair{&d.secret_variable, &p.secret}}) {
+      for (auto [name, value] :
+           {std::pair{&d.key_variable, &p.key}, std::pair{&d.secret_variable, &p.secret}}) {
         out.append(*name + "=");
         append_shell_quoted(out, value->view());
         out.append("\n");
@@ -166,7 +174,8 @@ Secret render_delivery(const DeliverySettings& d, const OpenedPair& p) {
       out.append(", \"generation\": " + std::to_string(p.generation) + "}\n");
       break;
     case DeliveryFormat::Properties:
-      for (auto [name, value] : {std::pair{&d.key_variable, &p.key}, std::pair{&d.secret_variable, &p.secret}}) {
+      for (auto [name, value] :
+           {std::pair{&d.key_variable, &p.key}, std::pair{&d.secret_variable, &p.secret}}) {
         out.append(*name + "=");
         append_properties_value(out, value->view());
         out.append("\n");
@@ -198,7 +207,8 @@ bool holds(const std::filesystem::path& path, const Secret& content, struct stat
   if (same) {
     Secret buf = Secret::zeroed(content.size() + 1);
     std::size_t got = 0;
-    for (ssize_t n; got <= content.size() && (n = ::read(fd, buf.data() + got, content.size() + 1 - got)) != 0;) {
+    for (ssize_t n; got <= content.size() &&
+                    (n = ::read(fd, buf.data() + got, content.size() + 1 - got)) != 0;) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) break;
       got += static_cast<std::size_t>(n);
@@ -211,7 +221,8 @@ bool holds(const std::filesystem::path& path, const Secret& content, struct stat
 }
 
 Status set_attributes(int fd, const DeliverySettings& d, const std::filesystem::path& p) {
-  if (d.chown && ::fchown(fd, d.uid, d.gid) != 0) return Error::permanent(errno_text("cannot chown", p));
+  if (d.chown && ::fchown(fd, d.uid, d.gid) != 0)
+    return Error::permanent(errno_text("cannot chown", p));
   if (::fchmod(fd, d.mode) != 0) return Error::permanent(errno_text("cannot chmod", p));
   return ok_status();
 }
@@ -250,7 +261,8 @@ Result<bool> write_delivery_file(const DeliverySettings& d, const Secret& conten
   if (s) s = write_all(fd, content.view());
   if (s && ::fsync(fd) != 0) s = Error::permanent(errno_text("cannot fsync", tmp));
   ::close(fd);
-  if (s && ::rename(tmp.c_str(), d.path.c_str()) != 0) s = Error::permanent(errno_text("cannot rename over", d.path));
+  if (s && ::rename(tmp.c_str(), d.path.c_str()) != 0)
+    s = Error::permanent(errno_text("cannot rename over", d.path));
   if (!s) {
     ::unlink(tmp.c_str());
     return s.error();
@@ -262,7 +274,8 @@ Result<bool> write_delivery_file(const DeliverySettings& d, const Secret& conten
   return true;
 }
 
-std::string run_argv_hook(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+std::string run_argv_hook(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env,
                           std::chrono::seconds timeout) {
   // Prepared before fork: only async-signal-safe calls in the child.
   std::vector<std::string> env_strings;
@@ -298,13 +311,16 @@ std::string run_argv_hook(const std::vector<std::string>& argv, const std::map<s
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      return "the hook did not finish within " + std::to_string(timeout.count()) + " s and was killed";
+      return "the hook did not finish within " + std::to_string(timeout.count()) +
+             " s and was killed";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return "the hook " + argv[0] + " could not be run (exit 127)";
-  if (WIFEXITED(status)) return "the hook exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    return "the hook " + argv[0] + " could not be run (exit 127)";
+  if (WIFEXITED(status))
+    return "the hook exited with status " + std::to_string(WEXITSTATUS(status));
   return "the hook was killed by signal " + std::to_string(WTERMSIG(status));
 }
 
@@ -323,11 +339,16 @@ DeliveryService::DeliveryService(const std::vector<DeliverySettings>& deliveries
       metrics_(metrics),
       options_(std::move(options)),
       state_(deliveries.size()) {
-  if (!options_.splay) options_.splay = [](int n) { return n > 0 ? static_cast<int>(randombytes_uniform(static_cast<uint32_t>(n))) : 0; };
+  if (!options_.splay)
+    options_.splay = [](int n) {
+      return n > 0 ? static_cast<int>(randombytes_uniform(static_cast<uint32_t>(n))) : 0;
+    };
   for (std::size_t i = 0; i < deliveries_.size(); ++i) publish_metrics(i);
 }
 
-DeliveryService::~DeliveryService() { stop(); }
+DeliveryService::~DeliveryService() {
+  stop();
+}
 
 TimePoint DeliveryService::tick() {
   const TimePoint now = clock_.now();
@@ -335,7 +356,8 @@ TimePoint DeliveryService::tick() {
   std::map<std::string, std::vector<std::size_t>> due;
   for (std::size_t i = 0; i < deliveries_.size(); ++i) {
     const auto& d = deliveries_[i];
-    if (state_[i].next_poll <= now) due[d.project_id + "\n" + d.environment + "\n" + d.secret_path].push_back(i);
+    if (state_[i].next_poll <= now)
+      due[d.project_id + "\n" + d.environment + "\n" + d.secret_path].push_back(i);
   }
   for (const auto& [place, group] : due) poll_place(group, now);
   TimePoint next = TimePoint::max();
@@ -349,40 +371,49 @@ TimePoint DeliveryService::tick() {
 
 void DeliveryService::poll_place(const std::vector<std::size_t>& group, TimePoint now) {
   const DeliverySettings& first = deliveries_[group.front()];
-  for (std::size_t i : group) state_[i].next_poll = now + std::chrono::seconds(deliveries_[i].poll_seconds);
+  for (std::size_t i : group)
+    state_[i].next_poll = now + std::chrono::seconds(deliveries_[i].poll_seconds);
   auto folder = clients_(first.project_id, first.environment).list(first.secret_path);
   for (std::size_t i : group) {
     if (!folder) {
-      fail(i, "fetch", "cannot read " + first.environment + ":" + first.secret_path + " from Infisical: " +
-                           folder.error().describe());
+      fail(i, "fetch",
+           "cannot read " + first.environment + ":" + first.secret_path +
+               " from Infisical: " + folder.error().describe());
       continue;
     }
     deliver(i, folder.value(), now);
   }
 }
 
-void DeliveryService::deliver(std::size_t i, const std::vector<StoredSecret>& folder, TimePoint now) {
+void DeliveryService::deliver(std::size_t i, const std::vector<StoredSecret>& folder,
+                              TimePoint now) {
   const DeliverySettings& d = deliveries_[i];
   State& s = state_[i];
   auto pair = open_pair(d, folder);
-  if (!pair) return fail(i, "open", pair.error().describe() + "; " + d.path.string() + " keeps its previous content");
+  if (!pair)
+    return fail(i, "open",
+                pair.error().describe() + "; " + d.path.string() + " keeps its previous content");
   Secret content = render_delivery(d, pair.value());
   auto written = write_delivery_file(d, content);
-  if (!written) return fail(i, "write", written.error().message + "; the previous file stays in place");
+  if (!written)
+    return fail(i, "write", written.error().message + "; the previous file stays in place");
   if (written.value()) {
-    log_.info(d.name, "deliver", "wrote generation " + std::to_string(pair->generation) + " (key " +
-                                     short_fingerprint(pair->fingerprint) + ") to " + d.path.string());
+    log_.info(d.name, "deliver",
+              "wrote generation " + std::to_string(pair->generation) + " (key " +
+                  short_fingerprint(pair->fingerprint) + ") to " + d.path.string());
   }
   if (!d.on_change.empty() && (written.value() || !s.rendered)) {
     // Debounce: a change while a run is pending moves it, so a burst runs the hook once.
     const auto delay = std::chrono::seconds(d.debounce_seconds + options_.splay(d.splay_seconds));
-    s.hook_due = s.hook_due ? std::max(*s.hook_due, now + std::chrono::seconds(d.debounce_seconds)) : now + delay;
+    s.hook_due = s.hook_due ? std::max(*s.hook_due, now + std::chrono::seconds(d.debounce_seconds))
+                            : now + delay;
   }
   s.rendered = true;
   s.generation = pair->generation;
   s.fingerprint = pair->fingerprint;
   s.source_changed = pair->rotated_at;
-  if (!s.last_error.empty()) log_.info(d.name, "deliver", "delivering again after: " + s.last_error);
+  if (!s.last_error.empty())
+    log_.info(d.name, "deliver", "delivering again after: " + s.last_error);
   s.last_error.clear();
   s.behind_since.reset();
   publish_metrics(i);
@@ -390,7 +421,8 @@ void DeliveryService::deliver(std::size_t i, const std::vector<StoredSecret>& fo
 
 void DeliveryService::fail(std::size_t i, const std::string& stage, const std::string& message) {
   State& s = state_[i];
-  if (message != s.last_error) log_.error(deliveries_[i].name, "deliver", message);  // once per distinct error
+  if (message != s.last_error)
+    log_.error(deliveries_[i].name, "deliver", message);  // once per distinct error
   s.last_error = message;
   s.error_stage = stage;
   if (!s.behind_since) s.behind_since = clock_.now();
@@ -412,7 +444,9 @@ void DeliveryService::run_hook_if_due(std::size_t i, TimePoint now) {
   if (!err.empty()) {
     log_.warn(d.name, "hook", "on_change " + d.on_change.front() + ": " + err);
   } else {
-    log_.info(d.name, "hook", "on_change " + d.on_change.front() + " ran for generation " + std::to_string(s.generation));
+    log_.info(
+        d.name, "hook",
+        "on_change " + d.on_change.front() + " ran for generation " + std::to_string(s.generation));
   }
 }
 
@@ -424,7 +458,8 @@ void DeliveryService::publish_metrics(std::size_t i) {
   m.generation = s.generation;
   m.source_changed = s.source_changed;
   m.behind_since = s.last_error.empty() ? std::nullopt : s.behind_since;
-  m.max_lag = std::chrono::seconds(static_cast<long>(d.source_interval_days * 86400.0 * d.max_lag_share));
+  m.max_lag =
+      std::chrono::seconds(static_cast<long>(d.source_interval_days * 86400.0 * d.max_lag_share));
   m.error_stage = s.last_error.empty() ? "" : s.error_stage;
   metrics_->set_delivery(d.name, m);
 }
@@ -437,8 +472,10 @@ void DeliveryService::start() {
       const TimePoint next = tick();
       lock.lock();
       // Capped at a second: the agent's clock may be a test clock the kernel knows nothing of.
-      auto wait = std::min<std::chrono::system_clock::duration>(next - clock_.now(), std::chrono::seconds(1));
-      if (wait > std::chrono::system_clock::duration::zero()) cv_.wait_for(lock, wait, [this] { return stop_; });
+      auto wait = std::min<std::chrono::system_clock::duration>(next - clock_.now(),
+                                                                std::chrono::seconds(1));
+      if (wait > std::chrono::system_clock::duration::zero())
+        cv_.wait_for(lock, wait, [this] { return stop_; });
     }
   });
 }

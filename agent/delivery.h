@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
 #include "agent/config.h"
 #include "clients/infisical_api.h"
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/secret.h"
 
@@ -53,7 +53,8 @@ Result<bool> write_delivery_file(const DeliverySettings& d, const Secret& conten
 // Runs argv (no shell) with `env` added to ours minus any ECA_* variable, stdin closed,
 // output to our stderr, killed after `timeout`. "" on exit 0, else what went wrong.
 std::string run_argv_hook(const std::vector<std::string>& argv,
-                          const std::map<std::string, std::string>& env, std::chrono::seconds timeout);
+                          const std::map<std::string, std::string>& env,
+                          std::chrono::seconds timeout);
 
 // Reads the pair for one delivery once: the listing, then open_pair. For `exec`.
 Result<OpenedPair> fetch_pair(InfisicalApi& infisical, const DeliverySettings& d);
@@ -62,14 +63,15 @@ class DeliveryService {
  public:
   // The Infisical client for a project and environment (the daemon's own for its
   // [infisical] place; others are made on demand).
-  using ClientFor = std::function<InfisicalApi&(const std::string& project, const std::string& env)>;
+  using ClientFor =
+      std::function<InfisicalApi&(const std::string& project, const std::string& env)>;
   struct Options {
     std::chrono::seconds hook_timeout{30};
     // Random delay in [0, n) seconds; tests pass a fixed one.
     std::function<int(int)> splay = nullptr;
   };
-  DeliveryService(const std::vector<DeliverySettings>& deliveries, ClientFor clients, const Clock& clock,
-                  Logger& log, Metrics* metrics, Options options);
+  DeliveryService(const std::vector<DeliverySettings>& deliveries, ClientFor clients,
+                  const Clock& clock, Logger& log, Metrics* metrics, Options options);
   ~DeliveryService();
 
   // Polls every delivery due at `now` (grouped by place: one listing each), writes what
@@ -82,7 +84,7 @@ class DeliveryService {
  private:
   struct State {
     TimePoint next_poll{};
-    bool rendered = false;            // delivered at least once by this process
+    bool rendered = false;  // delivered at least once by this process
     long generation = 0;
     std::string fingerprint;
     std::optional<TimePoint> source_changed;

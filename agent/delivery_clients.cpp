@@ -16,7 +16,8 @@ InfisicalApi& DeliveryClients::get(const std::string& project_id, const std::str
     ie.client_secret = inf.client_secret.clone();
     ie.tls = {inf.ca_file, inf.ca_dir, inf.pinned_public_key, inf.insecure_skip_verify};
     const Clock* clock = &clock_;
-    slot = std::make_unique<InfisicalClient>(transport_, std::move(ie), [clock] { return clock->now(); });
+    slot = std::make_unique<InfisicalClient>(transport_, std::move(ie),
+                                             [clock] { return clock->now(); });
   }
   return *slot;
 }

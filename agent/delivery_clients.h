@@ -8,15 +8,16 @@
 #include <mutex>
 #include <string>
 
-#include "common/clock.h"
 #include "agent/config.h"
 #include "clients/infisical_client.h"
+#include "common/clock.h"
 
 namespace eca {
 
 class DeliveryClients {
  public:
-  DeliveryClients(const Config& config, HttpTransport& transport, InfisicalClient& main, const Clock& clock)
+  DeliveryClients(const Config& config, HttpTransport& transport, InfisicalClient& main,
+                  const Clock& clock)
       : config_(config), transport_(transport), main_(main), clock_(clock) {}
   InfisicalApi& get(const std::string& project_id, const std::string& environment);
 

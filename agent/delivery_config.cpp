@@ -26,15 +26,34 @@ namespace cr = config_rules;
 // (the same name `eca-rotator open` looks for).
 constexpr const char* kKeyCredential = "eca-private-key";
 
-const std::vector<std::string> kKnown = {
-    "name",          "rotation",        "project_id",       "environment",
-    "secret_path",   "consumer_key_secret", "consumer_secret_secret", "encryption",
-    "private_key_file", "private_key_credential", "path", "format",
-    "template_file", "key_variable",    "secret_variable",  "owner",
-    "group",         "mode",            "on_change",        "on_change_debounce_seconds",
-    "on_change_splay_seconds", "poll_seconds", "source_interval_days", "max_lag_share"};
+const std::vector<std::string> kKnown = {"name",
+                                         "rotation",
+                                         "project_id",
+                                         "environment",
+                                         "secret_path",
+                                         "consumer_key_secret",
+                                         "consumer_secret_secret",
+                                         "encryption",
+                                         "private_key_file",
+                                         "private_key_credential",
+                                         "path",
+                                         "format",
+                                         "template_file",
+                                         "key_variable",
+                                         "secret_variable",
+                                         "owner",
+                                         "group",
+                                         "mode",
+                                         "on_change",
+                                         "on_change_debounce_seconds",
+                                         "on_change_splay_seconds",
+                                         "poll_seconds",
+                                         "source_interval_days",
+                                         "max_lag_share"};
 
-std::string dq(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string dq(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 // One [[deliver]] table being read; every problem is recorded against its key.
 class Reader {
@@ -106,8 +125,10 @@ void load_source(Reader& r, DeliverySettings& d) {
   if (auto v = r.str("rotation")) {
     for (const char* k : {"project_id", "environment", "secret_path", "consumer_key_secret",
                           "consumer_secret_secret"}) {
-      if (r.find(k)) r.error(k, "set either rotation or the place (project_id, environment, "
-                                "secret_path and secret names), not both");
+      if (r.find(k))
+        r.error(k,
+                "set either rotation or the place (project_id, environment, "
+                "secret_path and secret names), not both");
     }
     auto it = std::find_if(ctx.rotations.begin(), ctx.rotations.end(),
                            [&](const auto& p) { return p.name == *v; });
@@ -138,13 +159,16 @@ void load_source(Reader& r, DeliverySettings& d) {
     auto v = r.str(k);
     if (!v) continue;
     if (!cr::is_secret_name(*v))
-      r.error(k, "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) + ")");
+      r.error(k, "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " +
+                     dq(*v) + ")");
     else
-      (std::string_view(k) == "consumer_key_secret" ? d.consumer_key_secret : d.consumer_secret_secret) = *v;
+      (std::string_view(k) == "consumer_key_secret" ? d.consumer_key_secret
+                                                    : d.consumer_secret_secret) = *v;
   }
   if (d.project_id.empty() || d.environment.empty())
-    r.error("project_id", "no Infisical project/environment: set [infisical] project_id and "
-                          "environment, or project_id and environment here");
+    r.error("project_id",
+            "no Infisical project/environment: set [infisical] project_id and "
+            "environment, or project_id and environment here");
 }
 
 // The private key: a file only its owner can read, or a systemd credential.
@@ -169,7 +193,8 @@ void load_private_key(Reader& r, DeliverySettings& d) {
     if (!dir || dir->empty()) {
       r.error("private_key_file",
               "required key is missing: set private_key_file (mode 0600), or pass the systemd "
-              "credential \"" + cred + "\" with LoadCredential=");
+              "credential \"" +
+                  cred + "\" with LoadCredential=");
       return;
     }
     file = std::filesystem::path(*dir) / cred;
@@ -201,18 +226,25 @@ std::string check_template(const std::string& text) {
     if (end == std::string::npos) return "unclosed \"{{\" in the template";
     std::string name = text.substr(at + 2, end - at - 2);
     if (std::find(known.begin(), known.end(), name) == known.end())
-      return "unknown placeholder {{" + name + "}}; known: {{key}}, {{secret}}, {{generation}}, {{rotated_at}}";
+      return "unknown placeholder {{" + name +
+             "}}; known: {{key}}, {{secret}}, {{generation}}, {{rotated_at}}";
   }
   return "";
 }
 
 void load_format(Reader& r, DeliverySettings& d) {
   if (auto v = r.str("format")) {
-    if (*v == "env") d.format = DeliveryFormat::Env;
-    else if (*v == "json") d.format = DeliveryFormat::Json;
-    else if (*v == "properties") d.format = DeliveryFormat::Properties;
-    else if (*v == "template") d.format = DeliveryFormat::Template;
-    else r.error("format", "must be \"env\", \"json\", \"properties\" or \"template\" (got " + dq(*v) + ")");
+    if (*v == "env")
+      d.format = DeliveryFormat::Env;
+    else if (*v == "json")
+      d.format = DeliveryFormat::Json;
+    else if (*v == "properties")
+      d.format = DeliveryFormat::Properties;
+    else if (*v == "template")
+      d.format = DeliveryFormat::Template;
+    else
+      r.error("format",
+              "must be \"env\", \"json\", \"properties\" or \"template\" (got " + dq(*v) + ")");
   }
   for (const char* k : {"key_variable", "secret_variable"}) {
     auto v = r.str(k);
@@ -228,11 +260,13 @@ void load_format(Reader& r, DeliverySettings& d) {
     return;
   }
   if (!tpl) return r.error("template_file", "required with format = \"template\"");
-  d.template_file = std::filesystem::path(*tpl).is_absolute() ? std::filesystem::path(*tpl) : r.ctx().base_dir / *tpl;
+  d.template_file = std::filesystem::path(*tpl).is_absolute() ? std::filesystem::path(*tpl)
+                                                              : r.ctx().base_dir / *tpl;
   std::FILE* f = std::fopen(d.template_file.c_str(), "re");
   if (!f) return r.error("template_file", "cannot read " + d.template_file.string());
   char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0 && d.template_text.size() < (1 << 20);)
+  for (std::size_t n;
+       (n = std::fread(buf, 1, sizeof buf, f)) > 0 && d.template_text.size() < (1 << 20);)
     d.template_text.append(buf, n);
   std::fclose(f);
   if (std::string why = check_template(d.template_text); !why.empty())
@@ -241,10 +275,14 @@ void load_format(Reader& r, DeliverySettings& d) {
 
 std::string default_file_name(const DeliverySettings& d) {
   switch (d.format) {
-    case DeliveryFormat::Env: return d.name + ".env";
-    case DeliveryFormat::Json: return d.name + ".json";
-    case DeliveryFormat::Properties: return d.name + ".properties";
-    case DeliveryFormat::Template: return d.name;
+    case DeliveryFormat::Env:
+      return d.name + ".env";
+    case DeliveryFormat::Json:
+      return d.name + ".json";
+    case DeliveryFormat::Properties:
+      return d.name + ".properties";
+    case DeliveryFormat::Template:
+      return d.name;
   }
   return d.name;
 }
@@ -276,22 +314,28 @@ void load_output(Reader& r, DeliverySettings& d) {
     if (!m)
       r.error("mode", "must be an octal mode such as \"0640\" or 0o640");
     else if ((*m & 0002) != 0 || (*m & 0400) == 0)
-      r.error("mode", "must leave the owner able to read and others unable to write (e.g. \"0640\")");
+      r.error("mode",
+              "must leave the owner able to read and others unable to write (e.g. \"0640\")");
     else
       d.mode = *m;
     if (m && (*m & 0004) != 0)
-      r.warn("mode", "the delivered file is readable by every user of this machine; use a group instead");
+      r.warn("mode",
+             "the delivered file is readable by every user of this machine; use a group instead");
   }
   if (auto v = r.str("owner")) {
     const passwd* pw = ::getpwnam(v->c_str());
-    if (!pw) r.error("owner", "no such user " + dq(*v) + " on this machine");
-    else d.uid = pw->pw_uid;
+    if (!pw)
+      r.error("owner", "no such user " + dq(*v) + " on this machine");
+    else
+      d.uid = pw->pw_uid;
     d.chown = true;
   }
   if (auto v = r.str("group")) {
     const group* gr = ::getgrnam(v->c_str());
-    if (!gr) r.error("group", "no such group " + dq(*v) + " on this machine");
-    else d.gid = gr->gr_gid;
+    if (!gr)
+      r.error("group", "no such group " + dq(*v) + " on this machine");
+    else
+      d.gid = gr->gr_gid;
     d.chown = true;
   }
 }
@@ -301,22 +345,29 @@ void load_hook_and_timing(Reader& r, DeliverySettings& d) {
     bool ok = n->node->is_array() && !n->items.empty();
     for (const auto& item : n->items) {
       const auto* s = item.node->as_string();
-      if (!s || s->get().empty()) ok = false;
-      else d.on_change.push_back(s->get());
+      if (!s || s->get().empty())
+        ok = false;
+      else
+        d.on_change.push_back(s->get());
     }
     if (!ok) {
       d.on_change.clear();
-      r.error("on_change", "must be a non-empty array of strings, the command and its arguments "
-                           "(e.g. [\"systemctl\", \"reload\", \"myapp\"]); for a shell use "
-                           "[\"/bin/sh\", \"-c\", \"...\"]");
+      r.error("on_change",
+              "must be a non-empty array of strings, the command and its arguments "
+              "(e.g. [\"systemctl\", \"reload\", \"myapp\"]); for a shell use "
+              "[\"/bin/sh\", \"-c\", \"...\"]");
     }
   }
-  if (auto v = r.integer("on_change_debounce_seconds", 0, 3600)) d.debounce_seconds = static_cast<int>(*v);
-  if (auto v = r.integer("on_change_splay_seconds", 0, 3600)) d.splay_seconds = static_cast<int>(*v);
+  if (auto v = r.integer("on_change_debounce_seconds", 0, 3600))
+    d.debounce_seconds = static_cast<int>(*v);
+  if (auto v = r.integer("on_change_splay_seconds", 0, 3600))
+    d.splay_seconds = static_cast<int>(*v);
   if (auto v = r.integer("poll_seconds", 1, 86400)) d.poll_seconds = static_cast<int>(*v);
   if (auto v = r.integer("source_interval_days", 1, 365)) {
-    if (!d.rotation.empty()) r.error("source_interval_days", "taken from the rotation's interval_days; remove it");
-    else d.source_interval_days = static_cast<int>(*v);
+    if (!d.rotation.empty())
+      r.error("source_interval_days", "taken from the rotation's interval_days; remove it");
+    else
+      d.source_interval_days = static_cast<int>(*v);
   }
   if (const MergedNode* n = r.find("max_lag_share")) {
     const auto* f = n->node->as_floating_point();
@@ -352,22 +403,27 @@ std::vector<DeliverySettings> load_deliveries(const MergedNode& list, const Deli
     const MergedNode& item = list.items[i];
     const std::string prefix = "deliver[" + std::to_string(i) + "]";
     if (!item.node->is_table()) {
-      errors.push_back({item.doc ? item.doc->path : "", item.line(), prefix, "expected a table ([[deliver]])"});
+      errors.push_back(
+          {item.doc ? item.doc->path : "", item.line(), prefix, "expected a table ([[deliver]])"});
       continue;
     }
     Reader r(item, prefix, ctx, errors, warnings);
     for (const auto& [key, member] : item.members) {
       if (std::find(kKnown.begin(), kKnown.end(), key) != kKnown.end()) continue;
       std::string hint = cr::suggest(key, kKnown);
-      errors.push_back({member.doc ? member.doc->path : "", member.key_line, prefix + "." + key,
-                        "unknown key" + (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")});
+      errors.push_back(
+          {member.doc ? member.doc->path : "", member.key_line, prefix + "." + key,
+           "unknown key" + (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)")});
     }
     DeliverySettings d;
     d.source = (item.doc ? item.doc->path : "") + ":" + std::to_string(item.line());
     if (auto v = r.str("name", true)) {
-      if (!cr::is_slug(*v)) r.error("name", "must be a slug: lowercase letters, digits and '-' (got " + dq(*v) + ")");
-      else if (!names.insert(*v).second) r.error("name", "delivery name " + dq(*v) + " is used twice");
-      else d.name = *v;
+      if (!cr::is_slug(*v))
+        r.error("name", "must be a slug: lowercase letters, digits and '-' (got " + dq(*v) + ")");
+      else if (!names.insert(*v).second)
+        r.error("name", "delivery name " + dq(*v) + " is used twice");
+      else
+        d.name = *v;
     }
     load_source(r, d);
     load_private_key(r, d);

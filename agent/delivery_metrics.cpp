@@ -21,13 +21,17 @@ void Metrics::render_deliveries(std::string& o, TimePoint now) const {
   o += "# HELP eca_rotator_delivery_generation The generation of the pair each delivery wrote.\n"
        "# TYPE eca_rotator_delivery_generation gauge\n";
   for (const auto& [n, s] : deliveries_)
-    o += "eca_rotator_delivery_generation{delivery=\"" + n + "\"} " + std::to_string(s.generation) + "\n";
-  o += "# HELP eca_rotator_delivery_source_age_seconds Seconds since the delivered pair was rotated.\n"
+    o += "eca_rotator_delivery_generation{delivery=\"" + n + "\"} " + std::to_string(s.generation) +
+         "\n";
+  o += "# HELP eca_rotator_delivery_source_age_seconds Seconds since the delivered pair was "
+       "rotated.\n"
        "# TYPE eca_rotator_delivery_source_age_seconds gauge\n";
   for (const auto& [n, s] : deliveries_)
     if (s.source_changed)
-      o += "eca_rotator_delivery_source_age_seconds{delivery=\"" + n + "\"} " + secs(now - *s.source_changed) + "\n";
-  o += "# HELP eca_rotator_delivery_lag_seconds Seconds a delivery has not held its source's current pair.\n"
+      o += "eca_rotator_delivery_source_age_seconds{delivery=\"" + n + "\"} " +
+           secs(now - *s.source_changed) + "\n";
+  o += "# HELP eca_rotator_delivery_lag_seconds Seconds a delivery has not held its source's "
+       "current pair.\n"
        "# TYPE eca_rotator_delivery_lag_seconds gauge\n";
   for (const auto& [n, s] : deliveries_)
     o += "eca_rotator_delivery_lag_seconds{delivery=\"" + n + "\"} " +
@@ -43,8 +47,9 @@ void Metrics::render_deliveries(std::string& o, TimePoint now) const {
 std::string Metrics::delivery_lag_locked(TimePoint now) const {
   for (const auto& [n, s] : deliveries_) {
     if (s.behind_since && now - *s.behind_since > s.max_lag)
-      return "delivery " + n + " has not held its source's current pair since " + format_utc(*s.behind_since) +
-             " (more than " + std::to_string(s.max_lag.count()) + " s)";
+      return "delivery " + n + " has not held its source's current pair since " +
+             format_utc(*s.behind_since) + " (more than " + std::to_string(s.max_lag.count()) +
+             " s)";
   }
   return "";
 }

@@ -27,7 +27,9 @@ struct ExecOptions {
 };
 
 int usage(const std::string& why) {
-  std::fprintf(stderr, "error: %s\nusage: eca-rotator exec [--delivery NAME] [--watch] [--grace SECONDS] -- COMMAND [ARGS...]\n",
+  std::fprintf(stderr,
+               "error: %s\nusage: eca-rotator exec [--delivery NAME] [--watch] [--grace SECONDS] "
+               "-- COMMAND [ARGS...]\n",
                why.c_str());
   return 2;
 }
@@ -44,10 +46,12 @@ std::optional<ExecOptions> parse(const std::vector<std::string>& args, std::stri
       o.watch = true;
     } else if ((a == "--delivery" || a == "--grace") && i + 1 < args.size()) {
       const std::string& v = args[++i];
-      if (a == "--delivery") o.delivery = v;
+      if (a == "--delivery")
+        o.delivery = v;
       else if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 5)
         return why = "--grace needs a number of seconds", std::nullopt;
-      else o.grace_seconds = std::stoi(v);
+      else
+        o.grace_seconds = std::stoi(v);
     } else {
       return why = "unknown exec option " + a + " (the command goes after --)", std::nullopt;
     }
@@ -57,7 +61,8 @@ std::optional<ExecOptions> parse(const std::vector<std::string>& args, std::stri
 }
 
 const DeliverySettings* pick(const Config& c, const std::string& name, std::string& why) {
-  if (c.deliveries.empty()) return why = "the config has no [[deliver]] entry to take the pair from", nullptr;
+  if (c.deliveries.empty())
+    return why = "the config has no [[deliver]] entry to take the pair from", nullptr;
   if (name.empty()) {
     if (c.deliveries.size() == 1) return &c.deliveries.front();
     why = "the config has several [[deliver]] entries; choose one with --delivery:";
@@ -81,7 +86,9 @@ pid_t start_child(const ExecOptions& o, const DeliverySettings& d, const OpenedP
   std::vector<std::string> keep;
   const std::string kp = d.key_variable + "=", sp = d.secret_variable + "=";
   for (char** e = environ; *e != nullptr; ++e)
-    if (std::strncmp(*e, kp.c_str(), kp.size()) != 0 && std::strncmp(*e, sp.c_str(), sp.size()) != 0) keep.emplace_back(*e);
+    if (std::strncmp(*e, kp.c_str(), kp.size()) != 0 &&
+        std::strncmp(*e, sp.c_str(), sp.size()) != 0)
+      keep.emplace_back(*e);
   std::vector<char*> envp, args;
   for (auto& s : keep) envp.push_back(s.data());
   envp.push_back(key.data());
@@ -183,13 +190,15 @@ int run_exec(const std::string& config_path, const std::vector<std::string>& arg
     if (n < 0 || !o->watch) continue;
     auto next = fetch_pair(infisical, *d);
     if (!next) {
-      log.warn(d->name, "exec", next.error().describe() + "; the command keeps running on generation " +
-                                    std::to_string(generation));
+      log.warn(d->name, "exec",
+               next.error().describe() + "; the command keeps running on generation " +
+                   std::to_string(generation));
       continue;
     }
     if (next->fingerprint == fp) continue;
-    log.info(d->name, "exec", "generation " + std::to_string(next->generation) + " (key " +
-                                  short_fingerprint(next->fingerprint) + "): restarting " + o->argv.front());
+    log.info(d->name, "exec",
+             "generation " + std::to_string(next->generation) + " (key " +
+                 short_fingerprint(next->fingerprint) + "): restarting " + o->argv.front());
     stop_child(child, o->grace_seconds);
     child = start_child(*o, *d, next.value());
     fp = next->fingerprint;

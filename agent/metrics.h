@@ -34,8 +34,8 @@ class Metrics {
     // Since when it has not held the source's current pair (a newer generation it could
     // not deliver, or a source it could not read); unset while it is current.
     std::optional<TimePoint> behind_since;
-    std::chrono::seconds max_lag{0};          // share of the source's interval; then unhealthy
-    std::string error_stage;                  // "" or fetch|open|write|hook: the last error's step
+    std::chrono::seconds max_lag{0};  // share of the source's interval; then unhealthy
+    std::string error_stage;          // "" or fetch|open|write: the last error's step
   };
 
   void set_rotation(const std::string& name, const RotationState& s);

@@ -110,7 +110,8 @@ Status Runtime::build_clients() {
     salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
   }
   // A consumer-only config has no recipient: it opens, it never seals.
-  if (config_.encryption.mode == EncryptionMode::SealedBox && !config_.encryption.recipient_public_keys.empty()) {
+  if (config_.encryption.mode == EncryptionMode::SealedBox &&
+      !config_.encryption.recipient_public_keys.empty()) {
     auto s = Sealer::from_public_keys(config_.encryption.recipient_public_keys);
     if (!s) return s.error();
     sealer_ = std::move(s.value());

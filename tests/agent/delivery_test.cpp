@@ -2,6 +2,8 @@
 // listing, the file formats, the unchanged-file rule, and the polling service (one
 // listing per place, hook once per change and on first render, errors keep the file,
 // lag on /healthz) against an in-memory Infisical and a hand-moved clock.
+#include "agent/delivery.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +15,6 @@
 #include <sstream>
 
 #include "agent/config.h"
-#include "agent/delivery.h"
 #include "agent/logger.h"
 #include "agent/metrics.h"
 #include "agent/rotation_engine.h"
@@ -60,25 +61,28 @@ class FolderFake final : public InfisicalApi {
     ++lists;
     if (down) return Error::transient("HTTP 503 from the fake");
     std::vector<StoredSecret> out;
-    for (const auto& s : folders[path]) out.push_back({s.name, s.value.clone(), s.version, s.metadata});
+    for (const auto& s : folders[path])
+      out.push_back({s.name, s.value.clone(), s.version, s.metadata});
     return out;
   }
-  Status upsert(const std::string&, std::vector<SecretWrite>&, std::vector<StoredSecret>*) override {
+  Status upsert(const std::string&, std::vector<SecretWrite>&,
+                std::vector<StoredSecret>*) override {
     return ok_status();
   }
   Status create_folder(const std::string&) override { return ok_status(); }
   Status probe_environment() override { return ok_status(); }
 
   // What the rotator publishes: both values sealed (or plain), the same metadata on each.
-  void publish(const std::string& path, const std::string& key, const std::string& secret, long generation,
-               const Sealer* sealer) {
+  void publish(const std::string& path, const std::string& key, const std::string& secret,
+               long generation, const Sealer* sealer) {
     std::map<std::string, std::string> md = {{meta::kFingerprint, fingerprint(key)},
                                              {meta::kGeneration, std::to_string(generation)},
                                              {meta::kRotatedAt, "2027-01-15T03:00:00Z"}};
     auto& f = folders[path];
     f.clear();
     f.push_back({"SALESFORCE_CONSUMER_KEY", Secret(sealer ? sealer->seal(key) : key), 1, md});
-    f.push_back({"SALESFORCE_CONSUMER_SECRET", Secret(sealer ? sealer->seal(secret) : secret), 1, md});
+    f.push_back(
+        {"SALESFORCE_CONSUMER_SECRET", Secret(sealer ? sealer->seal(secret) : secret), 1, md});
   }
   std::map<std::string, std::vector<StoredSecret>> folders;
   int lists = 0;
@@ -122,8 +126,9 @@ class DeliveryTest : public ::testing::Test {
     return s;
   }
   std::string deliver(const std::string& name, const std::string& extra = "") {
-    return "[[deliver]]\nname = \"" + name + "\"\nsecret_path = \"/billing\"\nprivate_key_file = \"" +
-           key_file_.string() + "\"\n" + extra;
+    return "[[deliver]]\nname = \"" + name +
+           "\"\nsecret_path = \"/billing\"\nprivate_key_file = \"" + key_file_.string() + "\"\n" +
+           extra;
   }
 
   fs::path dir_;
@@ -145,7 +150,8 @@ TEST_F(DeliveryTest, ConsumerOnlyConfigIsValidWithDefaults) {
   EXPECT_EQ(d.format, DeliveryFormat::Env);
   EXPECT_EQ(d.key_variable, "SALESFORCE_CONSUMER_KEY");
   EXPECT_TRUE(d.private_key.equals(kp_.private_key_b64.view()));
-  for (const auto& w : r.config->warnings) EXPECT_EQ(w.find("nothing will be rotated"), std::string::npos) << w;
+  for (const auto& w : r.config->warnings)
+    EXPECT_EQ(w.find("nothing will be rotated"), std::string::npos) << w;
 }
 
 TEST_F(DeliveryTest, PrivateKeyReadableByOthersIsRefusedWithTheFix) {
@@ -172,18 +178,24 @@ TEST_F(DeliveryTest, PrivateKeyFromSystemdCredential) {
 
 TEST_F(DeliveryTest, BadEntriesNameTheKeyToFix) {
   write("bad.tpl", "K={{key}} S={{secrte}}\n");
-  auto r = load(deliver("a", "format = \"template\"\ntemplate_file = \"bad.tpl\"\n") +
-                deliver("b", "mode = \"0666\"\non_change = \"systemctl reload x\"\nrotation = \"nope\"\n") +
-                deliver("c", "group = \"no-such-group-eca\"\nformatt = \"env\"\n"));
+  auto r = load(
+      deliver("a", "format = \"template\"\ntemplate_file = \"bad.tpl\"\n") +
+      deliver("b", "mode = \"0666\"\non_change = \"systemctl reload x\"\nrotation = \"nope\"\n") +
+      deliver("c", "group = \"no-such-group-eca\"\nformatt = \"env\"\n"));
   ASSERT_FALSE(r.config);
   const std::string all = errors_of(r);
-  EXPECT_NE(all.find("deliver[0].template_file: " + (dir_ / "bad.tpl").string() + ": unknown placeholder {{secrte}}"),
-            std::string::npos) << all;
+  EXPECT_NE(all.find("deliver[0].template_file: " + (dir_ / "bad.tpl").string() +
+                     ": unknown placeholder {{secrte}}"),
+            std::string::npos)
+      << all;
   EXPECT_NE(all.find("deliver[1].mode:"), std::string::npos) << all;
   EXPECT_NE(all.find("deliver[1].on_change: must be a non-empty array"), std::string::npos) << all;
-  EXPECT_NE(all.find("deliver[1].rotation: no [[rotation]] named \"nope\""), std::string::npos) << all;
+  EXPECT_NE(all.find("deliver[1].rotation: no [[rotation]] named \"nope\""), std::string::npos)
+      << all;
   EXPECT_NE(all.find("deliver[2].group: no such group"), std::string::npos) << all;
-  EXPECT_NE(all.find("deliver[2].formatt: unknown key (did you mean \"format\"?)"), std::string::npos) << all;
+  EXPECT_NE(all.find("deliver[2].formatt: unknown key (did you mean \"format\"?)"),
+            std::string::npos)
+      << all;
 }
 
 TEST_F(DeliveryTest, EnvFormatSurvivesTheShellVerbatim) {
@@ -197,7 +209,9 @@ TEST_F(DeliveryTest, EnvFormatSurvivesTheShellVerbatim) {
   Secret text = render_delivery(r.config->deliveries[0], pair.value());
   fs::path env = write("out.env", std::string(text.view()));
   // A consumer sources the file: the values come back byte for byte, nothing expanded.
-  std::string cmd = ". " + env.string() + " && printf '%s|%s' \"$SALESFORCE_CONSUMER_KEY\" \"$SALESFORCE_CONSUMER_SECRET\"";
+  std::string cmd =
+      ". " + env.string() +
+      " && printf '%s|%s' \"$SALESFORCE_CONSUMER_KEY\" \"$SALESFORCE_CONSUMER_SECRET\"";
   std::string out;
   FILE* q = ::popen(("sh " + write("probe.sh", cmd).string()).c_str(), "r");
   char buf[256];
@@ -207,14 +221,16 @@ TEST_F(DeliveryTest, EnvFormatSurvivesTheShellVerbatim) {
 }
 
 TEST_F(DeliveryTest, JsonAndPropertiesEscapeTheirSpecialCharacters) {
-  auto r = load(deliver("j", "format = \"json\"\n") + deliver("p", "format = \"properties\"\nkey_variable = \"sf_key\"\n"));
+  auto r = load(deliver("j", "format = \"json\"\n") +
+                deliver("p", "format = \"properties\"\nkey_variable = \"sf_key\"\n"));
   ASSERT_TRUE(r.config) << errors_of(r);
   FolderFake inf;
   inf.publish("/billing", "k\"1", "s\\2=x", 7, &*sealer_);
   auto pair = open_pair(r.config->deliveries[0], inf.folders["/billing"]);
   ASSERT_TRUE(pair);
   EXPECT_EQ(render_delivery(r.config->deliveries[0], pair.value()).view(),
-            "{\"SALESFORCE_CONSUMER_KEY\": \"k\\\"1\", \"SALESFORCE_CONSUMER_SECRET\": \"s\\\\2=x\", \"generation\": 7}\n");
+            "{\"SALESFORCE_CONSUMER_KEY\": \"k\\\"1\", \"SALESFORCE_CONSUMER_SECRET\": "
+            "\"s\\\\2=x\", \"generation\": 7}\n");
   EXPECT_EQ(render_delivery(r.config->deliveries[1], pair.value()).view(),
             "sf_key=k\"1\nSALESFORCE_CONSUMER_SECRET=s\\\\2\\=x\n");
 }
@@ -243,12 +259,14 @@ TEST_F(DeliveryTest, ValuesThatDoNotOpenAreErrorsNamingTheKey) {
   inf.publish("/billing", kKeyCanary, kSecretCanary, 4, &other_sealer.value());
   auto wrong = open_pair(d, inf.folders["/billing"]);
   ASSERT_FALSE(wrong);
-  EXPECT_NE(wrong.error().message.find(other_sealer->key_id()), std::string::npos) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find(other_sealer->key_id()), std::string::npos)
+      << wrong.error().message;
   // Plain where sealed was expected.
   inf.publish("/billing", kKeyCanary, kSecretCanary, 4, nullptr);
   auto plain = open_pair(d, inf.folders["/billing"]);
   ASSERT_FALSE(plain);
-  EXPECT_NE(plain.error().message.find("plain value where a sealed envelope was expected"), std::string::npos);
+  EXPECT_NE(plain.error().message.find("plain value where a sealed envelope was expected"),
+            std::string::npos);
   // Two generations side by side (a hand edit): never half of each.
   inf.publish("/billing", kKeyCanary, kSecretCanary, 4, &*sealer_);
   inf.folders["/billing"][1].metadata[meta::kGeneration] = "5";
@@ -267,7 +285,8 @@ TEST_F(DeliveryTest, ValuesThatDoNotOpenAreErrorsNamingTheKey) {
 }
 
 TEST_F(DeliveryTest, SealedValueForAPlainDeliveryIsRefused) {
-  auto r = load("[[deliver]]\nname = \"plain\"\nsecret_path = \"/billing\"\nencryption = \"none\"\n");
+  auto r =
+      load("[[deliver]]\nname = \"plain\"\nsecret_path = \"/billing\"\nencryption = \"none\"\n");
   ASSERT_TRUE(r.config) << errors_of(r);
   FolderFake inf;
   inf.publish("/billing", "K", "S", 1, &*sealer_);
@@ -282,7 +301,8 @@ TEST_F(DeliveryTest, UnchangedContentKeepsInodeAndMtimeChangedContentIsReplaced)
   const auto& d = r.config->deliveries[0];
   auto first = write_delivery_file(d, Secret("A=1\n"));
   ASSERT_TRUE(first && first.value());
-  struct stat a {}, b {}, c {};
+  struct stat a {
+  }, b{}, c{};
   ASSERT_EQ(::stat(d.path.c_str(), &a), 0);
   EXPECT_EQ(a.st_mode & 07777, 0640u);
   ::usleep(20000);
@@ -304,7 +324,8 @@ TEST_F(DeliveryTest, UnchangedContentKeepsInodeAndMtimeChangedContentIsReplaced)
   EXPECT_EQ(slurp(d.path), "A=2\n");
   // No temporary file left behind.
   int files = 0;
-  for (const auto& e : fs::directory_iterator(d.path.parent_path())) files += e.is_regular_file() ? 1 : 0;
+  for (const auto& e : fs::directory_iterator(d.path.parent_path()))
+    files += e.is_regular_file() ? 1 : 0;
   EXPECT_EQ(files, 1);
 }
 
@@ -313,7 +334,8 @@ TEST_F(DeliveryTest, MissingDirectoryIsAnErrorNamingIt) {
   ASSERT_TRUE(r.config) << errors_of(r);
   auto w = write_delivery_file(r.config->deliveries[0], Secret("A=1\n"));
   ASSERT_FALSE(w);
-  EXPECT_NE(w.error().message.find((dir_ / "nope").string()), std::string::npos) << w.error().message;
+  EXPECT_NE(w.error().message.find((dir_ / "nope").string()), std::string::npos)
+      << w.error().message;
 }
 
 class DeliveryServiceTest : public DeliveryTest {
@@ -330,7 +352,8 @@ class DeliveryServiceTest : public DeliveryTest {
     DeliveryService::Options o;
     o.splay = [](int) { return 0; };
     return std::make_unique<DeliveryService>(
-        c.deliveries, [this](const std::string&, const std::string&) -> InfisicalApi& { return inf_; }, clock_,
+        c.deliveries,
+        [this](const std::string&, const std::string&) -> InfisicalApi& { return inf_; }, clock_,
         *log_, &metrics_, o);
   }
   std::string log_text() {
@@ -352,7 +375,8 @@ class DeliveryServiceTest : public DeliveryTest {
 
 TEST_F(DeliveryServiceTest, OneListingServesEveryDeliveryOfAPlace) {
   auto r = load(deliver("a") + deliver("b", "format = \"json\"\n") +
-                "[[deliver]]\nname = \"c\"\nsecret_path = \"/other\"\nprivate_key_file = \"" + key_file_.string() + "\"\n");
+                "[[deliver]]\nname = \"c\"\nsecret_path = \"/other\"\nprivate_key_file = \"" +
+                key_file_.string() + "\"\n");
   ASSERT_TRUE(r.config) << errors_of(r);
   inf_.publish("/billing", kKeyCanary, kSecretCanary, 1, &*sealer_);
   inf_.publish("/other", "K2", "S2", 1, &*sealer_);
@@ -368,9 +392,11 @@ TEST_F(DeliveryServiceTest, OneListingServesEveryDeliveryOfAPlace) {
 
 TEST_F(DeliveryServiceTest, HookRunsOnFirstRenderAndOncePerChangeDebounced) {
   const fs::path hook_log = dir_ / "hook.log";
-  auto r = load(deliver("billing", "poll_seconds = 1\non_change_debounce_seconds = 5\non_change = [\"/bin/sh\", \"-c\", "
-                                   "\"echo gen=$ECA_GENERATION >> " + hook_log.string() + "; env >> " +
-                                   (dir_ / "hook.env").string() + "\"]\n"));
+  auto r = load(
+      deliver("billing",
+              "poll_seconds = 1\non_change_debounce_seconds = 5\non_change = [\"/bin/sh\", \"-c\", "
+              "\"echo gen=$ECA_GENERATION >> " +
+                  hook_log.string() + "; env >> " + (dir_ / "hook.env").string() + "\"]\n"));
   ASSERT_TRUE(r.config) << errors_of(r);
   inf_.publish("/billing", kKeyCanary, kSecretCanary, 1, &*sealer_);
   auto svc = service(*r.config);
@@ -405,12 +431,14 @@ TEST_F(DeliveryServiceTest, HookRunsOnFirstRenderAndOncePerChangeDebounced) {
 
 TEST_F(DeliveryServiceTest, FirstRenderOverAnUpToDateFileStillRunsTheHookOnce) {
   const fs::path hook_log = dir_ / "hook.log";
-  auto r = load(deliver("billing", "on_change_debounce_seconds = 0\non_change = [\"/bin/sh\", \"-c\", \"echo x >> " +
-                                       hook_log.string() + "\"]\n"));
+  auto r = load(deliver(
+      "billing", "on_change_debounce_seconds = 0\non_change = [\"/bin/sh\", \"-c\", \"echo x >> " +
+                     hook_log.string() + "\"]\n"));
   ASSERT_TRUE(r.config) << errors_of(r);
   inf_.publish("/billing", kKeyCanary, kSecretCanary, 1, &*sealer_);
   service(*r.config)->tick();
-  struct stat before {}, after {};
+  struct stat before {
+  }, after{};
   ASSERT_EQ(::stat((dir_ / "run" / "billing.env").c_str(), &before), 0);
   service(*r.config)->tick();  // a restarted agent: same file, first render of this process
   ASSERT_EQ(::stat((dir_ / "run" / "billing.env").c_str(), &after), 0);
@@ -436,7 +464,8 @@ TEST_F(DeliveryServiceTest, FailureKeepsThePreviousFileAndLagTurnsHealthRed) {
   EXPECT_NE(log.find(other_sealer->key_id()), std::string::npos) << log;
   EXPECT_NE(log.find("keeps its previous content"), std::string::npos) << log;
   EXPECT_EQ(metrics_.unhealthy_reason(clock_.now()), "");  // within the allowed lag
-  EXPECT_NE(metrics_.render(clock_.now()).find("eca_rotator_delivery_error{delivery=\"billing\",step=\"open\"} 1"),
+  EXPECT_NE(metrics_.render(clock_.now())
+                .find("eca_rotator_delivery_error{delivery=\"billing\",step=\"open\"} 1"),
             std::string::npos);
   advance(13 * 3600);
   svc->tick();
@@ -446,7 +475,8 @@ TEST_F(DeliveryServiceTest, FailureKeepsThePreviousFileAndLagTurnsHealthRed) {
   svc->tick();
   EXPECT_EQ(metrics_.unhealthy_reason(clock_.now()), "");
   const std::string m = metrics_.render(clock_.now());
-  EXPECT_NE(m.find("eca_rotator_delivery_generation{delivery=\"billing\"} 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("eca_rotator_delivery_generation{delivery=\"billing\"} 2"), std::string::npos)
+      << m;
   for (const std::string& text : {log_text(), m}) {
     EXPECT_EQ(text.find(kKeyCanary), std::string::npos);
     EXPECT_EQ(text.find(kSecretCanary), std::string::npos);
@@ -465,7 +495,8 @@ TEST_F(DeliveryServiceTest, UnreachableInfisicalKeepsTheFile) {
   advance(60);
   svc->tick();
   EXPECT_EQ(slurp(dir_ / "run" / "billing.env"), first);
-  EXPECT_NE(log_text().find("cannot read prod:/billing from Infisical"), std::string::npos) << log_text();
+  EXPECT_NE(log_text().find("cannot read prod:/billing from Infisical"), std::string::npos)
+      << log_text();
 }
 
 }  // namespace

@@ -61,17 +61,21 @@ class DeliverE2e : public E2eFixture {
   // A VM that rotates nothing: [infisical] and one [[deliver]] entry.
   std::filesystem::path consumer_config(const std::string& deliver_extra) {
     std::string t = "[agent]\nstate_dir = \"" + (dir_ / "consumer-state").string() + "\"\n\n";
-    t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" + sb_->project_id() +
-         "\"\nenvironment = \"prod\"\n\n[infisical.auth]\nclient_id = \"" + sb_->infisical_client_id() +
-         "\"\nclient_secret_file = \"" + (dir_ / "inf-secret").string() + "\"\n\n";
-    t += "[[deliver]]\nname = \"app-1\"\nsecret_path = \"/salesforce/app-1\"\nprivate_key_file = \"" +
+    t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" +
+         sb_->project_id() + "\"\nenvironment = \"prod\"\n\n[infisical.auth]\nclient_id = \"" +
+         sb_->infisical_client_id() + "\"\nclient_secret_file = \"" +
+         (dir_ / "inf-secret").string() + "\"\n\n";
+    t += "[[deliver]]\nname = \"app-1\"\nsecret_path = \"/salesforce/app-1\"\nprivate_key_file = "
+         "\"" +
          (dir_ / "recipient.key").string() + "\"\n" + deliver_extra;
     auto p = dir_ / "consumer.toml";
     std::ofstream(p) << t;
-    std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return p;
   }
-  std::unique_ptr<AgentProcess> start(const std::filesystem::path& config, std::vector<std::string> args) {
+  std::unique_ptr<AgentProcess> start(const std::filesystem::path& config,
+                                      std::vector<std::string> args) {
     args.insert(args.begin(), {"--config", config.string()});
     return std::make_unique<AgentProcess>(
         ECA_ROTATOR_BIN, args,
@@ -99,11 +103,12 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
   const auto file = dir_ / "out" / "app-1.env";
   const auto hook_log = dir_ / "hook.log";
   const int poll = 3600;  // on the test clock: the test decides when a poll is due
-  auto cfg = consumer_config("path = \"" + file.string() + "\"\nformat = \"env\"\nmode = \"0640\"\ngroup = \"" +
-                             group_ + "\"\npoll_seconds = " + std::to_string(poll) +
-                             "\non_change_debounce_seconds = 0\non_change = [\"/bin/sh\", \"-c\", "
-                             "\"echo $ECA_GENERATION >> " + hook_log.string() + "; env >> " +
-                             (dir_ / "hook.env").string() + "\"]\n");
+  auto cfg = consumer_config(
+      "path = \"" + file.string() + "\"\nformat = \"env\"\nmode = \"0640\"\ngroup = \"" + group_ +
+      "\"\npoll_seconds = " + std::to_string(poll) +
+      "\non_change_debounce_seconds = 0\non_change = [\"/bin/sh\", \"-c\", "
+      "\"echo $ECA_GENERATION >> " +
+      hook_log.string() + "; env >> " + (dir_ / "hook.env").string() + "\"]\n");
   auto validate = run_agent({"--config", cfg.string(), "validate"});
   remember(validate);
   ASSERT_EQ(validate.exit_code, 0) << validate.err;
@@ -117,8 +122,10 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
   std::thread reader([&] {
     while (!done) {
       auto env = parse_env(slurp(file));
-      if (env.size() != 2) ++torn;
-      else seen.emplace(env["SALESFORCE_CONSUMER_KEY"], env["SALESFORCE_CONSUMER_SECRET"]);
+      if (env.size() != 2)
+        ++torn;
+      else
+        seen.emplace(env["SALESFORCE_CONSUMER_KEY"], env["SALESFORCE_CONSUMER_SECRET"]);
       ++reads;
     }
   });
@@ -137,11 +144,14 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
     EXPECT_NE(parse_env(slurp(file))["SALESFORCE_CONSUMER_KEY"], pair->key);
     clock_ms += poll * 1000LL;  // one poll interval later
     set_clock(clock_ms);
-    ASSERT_TRUE(eventually([&] { return parse_env(slurp(file))["SALESFORCE_CONSUMER_KEY"] == pair->key; }))
-        << "generation " << gen << " not delivered one poll interval after the rotation";
+    ASSERT_TRUE(eventually([&] {
+      return parse_env(slurp(file))["SALESFORCE_CONSUMER_KEY"] == pair->key;
+    })) << "generation "
+        << gen << " not delivered one poll interval after the rotation";
     auto env = parse_env(slurp(file));
     EXPECT_EQ(env["SALESFORCE_CONSUMER_SECRET"], pair->secret);
-    EXPECT_TRUE(sb_->salesforce().authenticates(env["SALESFORCE_CONSUMER_KEY"], env["SALESFORCE_CONSUMER_SECRET"]));
+    EXPECT_TRUE(sb_->salesforce().authenticates(env["SALESFORCE_CONSUMER_KEY"],
+                                                env["SALESFORCE_CONSUMER_SECRET"]));
     struct stat st {};
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0640u);
@@ -150,7 +160,8 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
   }
   // A poll with nothing new: same inode, same mtime, no hook.
   ASSERT_TRUE(eventually([&] { return slurp(hook_log).find("\n21\n") != std::string::npos; }));
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::stat(file.c_str(), &a), 0);
   lists = sb_->infisical().request_count("inf.list");
   set_clock(clock_ms += poll * 1000LL);
@@ -168,7 +179,8 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
   EXPECT_EQ(slurp(hook_log), expected_hooks);  // first render, then once per change
   EXPECT_EQ(torn.load(), 0) << "of " << reads.load() << " reads";
   EXPECT_GT(reads.load(), 20);
-  for (const auto& p : seen) EXPECT_TRUE(published_pairs.count(p)) << "a pair that was never published";
+  for (const auto& p : seen)
+    EXPECT_TRUE(published_pairs.count(p)) << "a pair that was never published";
   EXPECT_GE(seen.size(), 2u);
   const std::string hook_env = slurp(dir_ / "hook.env");
   for (const auto& [k, s] : published_pairs) {
@@ -211,7 +223,8 @@ TEST_F(DeliverE2e, ExecPassesTheExitStatusAndRefusesAKeyOthersCanRead) {
   remember(r);
   EXPECT_EQ(r.exit_code, 7) << r.err;
   ::chmod((dir_ / "recipient.key").c_str(), 0644);
-  auto refused = run_agent({"--config", cfg.string(), "validate"}, {{"!CREDENTIALS_DIRECTORY", ""}});
+  auto refused =
+      run_agent({"--config", cfg.string(), "validate"}, {{"!CREDENTIALS_DIRECTORY", ""}});
   remember(refused);
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("chmod 600"), std::string::npos) << refused.err;
