@@ -3,6 +3,7 @@
 // pair to a file, or `exec --watch` hands it to a child. Everything is read back from
 // outside: the file as an application sees it, the hook's traces, the child's output.
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -57,6 +58,10 @@ class DeliverE2e : public E2eFixture {
     const group* g = ::getgrnam("daemon");
     group_ = g ? "daemon" : "root";
     gid_ = g ? g->gr_gid : 0;
+    // Giving the file to another user takes root (the agent as root, or CAP_CHOWN).
+    const passwd* pw = ::geteuid() == 0 ? ::getpwnam("daemon") : nullptr;
+    owner_ = pw ? "owner = \"daemon\"\n" : "";
+    uid_ = pw ? pw->pw_uid : ::geteuid();
   }
   void set_clock(long long ms) { std::ofstream(clock_file_) << ms; }
   // A VM that rotates nothing: [infisical] and one [[deliver]] entry.
@@ -97,6 +102,8 @@ class DeliverE2e : public E2eFixture {
   std::filesystem::path clock_file_;
   std::string group_;
   gid_t gid_ = 0;
+  std::string owner_;  // an `owner = ...` line, or none
+  uid_t uid_ = 0;
 };
 
 TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerChange) {
@@ -106,7 +113,7 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
   const int poll = 3600;  // on the test clock: the test decides when a poll is due
   auto cfg = consumer_config(
       "path = \"" + file.string() + "\"\nformat = \"env\"\nmode = \"0640\"\ngroup = \"" + group_ +
-      "\"\npoll_seconds = " + std::to_string(poll) +
+      "\"\n" + owner_ + "poll_seconds = " + std::to_string(poll) +
       "\non_change_debounce_seconds = 0\non_change = [\"/bin/sh\", \"-c\", "
       "\"echo $ECA_GENERATION >> " +
       hook_log.string() + "; env >> " + (dir_ / "hook.env").string() + "\"]\n");
@@ -162,6 +169,7 @@ TEST_F(DeliverE2e, ConsumerAgentDeliversEachRotationWholeAndRunsTheHookOncePerCh
     ASSERT_EQ(::stat(file.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0640u);
     EXPECT_EQ(st.st_gid, gid_);
+    EXPECT_EQ(st.st_uid, uid_);
     EXPECT_NE(st.st_ino, before.st_ino);  // replaced by rename, never written in place
   }
   // A poll with nothing new: same inode, same mtime, no hook.
