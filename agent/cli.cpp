@@ -49,7 +49,10 @@ Commands:
                            The daemon: rotate each rotation when due (interval_days at
                            rotate_at), retry failures with backoff, reload the config on
                            SIGHUP, stop cleanly on SIGTERM. Speaks systemd's notify protocol.
-                           --once: complete interrupted rotations, rotate what is due, exit.
+                           Also serves [[deliver]] entries: polls their source, writes the
+                           opened pair to their file when it changes, runs on_change.
+                           --once: complete interrupted rotations, rotate what is due,
+                           deliver once, exit.
   rotate NAME... | --all [--no-progress]
                            Rotate now (dual-phase): stage, verify, promote, publish, then
                            revoke the pair before the previous one at the next rotation.
