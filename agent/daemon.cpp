@@ -333,10 +333,12 @@ void Daemon::start_deliveries() {
       },
       rt_->clock(), log_, &metrics_, o);
   // `run --once` delivers once, on this thread; the daemon polls on its own.
-  if (opts_.once)
+  if (opts_.once) {
     deliveries_->tick();
-  else
+    failures_ += deliveries_->failing();
+  } else {
     deliveries_->start();
+  }
 }
 
 void Daemon::stop_deliveries() {

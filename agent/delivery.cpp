@@ -464,6 +464,12 @@ void DeliveryService::publish_metrics(std::size_t i) {
   metrics_->set_delivery(d.name, m);
 }
 
+int DeliveryService::failing() const {
+  int n = 0;
+  for (const auto& s : state_) n += s.last_error.empty() ? 0 : 1;
+  return n;
+}
+
 void DeliveryService::start() {
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);

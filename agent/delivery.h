@@ -77,6 +77,8 @@ class DeliveryService {
   // Polls every delivery due at `now` (grouped by place: one listing each), writes what
   // changed, runs hooks whose time came. Returns the next instant anything is due.
   TimePoint tick();
+  // Deliveries whose last attempt failed (`run --once` exits 1 then).
+  int failing() const;
   // Runs tick() on a thread until stop().
   void start();
   void stop();
