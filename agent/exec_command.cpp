@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,15 +75,24 @@ const DeliverySettings* pick(const Config& c, const std::string& name, std::stri
   return why = "no [[deliver]] named \"" + name + "\"", nullptr;
 }
 
-// "NAME=value" in locked memory, NUL-terminated for execve.
-Secret env_entry(const std::string& name, const Secret& value) {
-  Secret e(name + "=");
-  e.append(value.view());
+// "NAME=value\0" for execve. Not in Secret memory: that is wiped in a forked child
+// (MADV_WIPEONFORK), so the child would exec with empty entries. The parent wipes this
+// copy as soon as the child is forked (wipe_entry).
+std::vector<char> env_entry(const std::string& name, const Secret& value) {
+  std::vector<char> e(name.begin(), name.end());
+  e.push_back('=');
+  e.insert(e.end(), value.view().begin(), value.view().end());
+  e.push_back('\0');
   return e;
 }
 
+void wipe_entry(std::vector<char>& e) {
+  sodium_memzero(e.data(), e.size());
+}
+
 pid_t start_child(const ExecOptions& o, const DeliverySettings& d, const OpenedPair& p) {
-  Secret key = env_entry(d.key_variable, p.key), secret = env_entry(d.secret_variable, p.secret);
+  std::vector<char> key = env_entry(d.key_variable, p.key);
+  std::vector<char> secret = env_entry(d.secret_variable, p.secret);
   std::vector<std::string> keep;
   const std::string kp = d.key_variable + "=", sp = d.secret_variable + "=";
   for (char** e = environ; *e != nullptr; ++e)
@@ -106,6 +116,8 @@ pid_t start_child(const ExecOptions& o, const DeliverySettings& d, const OpenedP
     std::fprintf(stderr, "eca-rotator exec: cannot run %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
+  wipe_entry(key);
+  wipe_entry(secret);
   return pid;
 }
 

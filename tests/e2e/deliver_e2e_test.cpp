@@ -220,7 +220,12 @@ TEST_F(DeliverE2e, ExecWatchRestartsTheChildWithEachGeneration) {
                           "echo \"$SALESFORCE_CONSUMER_KEY\" >> " + seen.string() +
                               "; trap 'exit 0' TERM; while :; do sleep 0.05; done"});
   std::vector<std::string> keys = {published(1)->key};
-  ASSERT_TRUE(eventually([&] { return slurp(seen) == keys[0] + "\n"; })) << slurp(seen);
+  if (!eventually([&] { return slurp(seen) == keys[0] + "\n"; })) {
+    auto r = stop(*exec);
+    FAIL() << "the child did not start with the pair (" << slurp(seen).size()
+           << " bytes seen)\nexec said:\n"
+           << r.err;
+  }
   for (int i = 0; i < 3; ++i) {
     rotate_app1();
     keys.push_back(published(1)->key);
