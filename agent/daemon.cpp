@@ -20,6 +20,7 @@
 
 #include "agent/delivery.h"
 #include "agent/delivery_clients.h"
+#include "agent/exit_codes.h"
 #include "agent/progress.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
@@ -62,6 +63,8 @@ class Daemon {
   bool load(Config& out);
   void rebuild();
   void plan_all();
+  // The local record says the pair was sealed for other keys than the config names now.
+  bool recipients_changed(const RotationSettings& r);
   TimePoint scheduled_next(const RotationSettings& r, bool failed_series_over);
   // Writes a failure's planned retry into the rotation's record, where `status` and the
   // next-due metric read it (see planned_next).
@@ -103,6 +106,7 @@ class Daemon {
   int done_fd_ = -1;
   int timer_fd_ = -1;
   int failures_ = 0;
+  int deferrals_ = 0;  // run --once: 75 when nothing failed but something was deferred
 };
 
 bool Daemon::load(Config& out) {
@@ -152,6 +156,12 @@ void Daemon::remember_retry(const RotationSettings& r, const Plan& p) {
   }
 }
 
+bool Daemon::recipients_changed(const RotationSettings& r) {
+  auto rec = rt_->state().load(r.name);
+  if (!rec || !rec->has_value() || (*rec)->generation == 0) return false;
+  return (*rec)->sealed_for != encryption_label(rt_->sealer());
+}
+
 void Daemon::plan_all() {
   std::map<std::string, Plan> fresh;
   std::set<std::string> pending;
@@ -163,8 +173,11 @@ void Daemon::plan_all() {
       continue;
     }
     Plan p;
-    // An interrupted rotation is completed at once, even with auto-rotation off.
-    p.next = pending.count(r.name) != 0 ? rt_->clock().now() : scheduled_next(r, false);
+    // An interrupted rotation is completed at once, even with auto-rotation off; so is
+    // publishing the pair again for a changed set of recipients (no rotation: the engine
+    // re-seals the current pair when it is not due).
+    const bool now = pending.count(r.name) != 0 || recipients_changed(r);
+    p.next = now ? rt_->clock().now() : scheduled_next(r, false);
     fresh[r.name] = p;
   }
   plan_ = std::move(fresh);
@@ -281,7 +294,13 @@ void Daemon::finish_batch() {
                                              : "next rotation " + format_local(p.next));
         break;
       case RotationResult::Deferred:
+        ++deferrals_;
         p.next = now + kDeferredRetry;
+        log_.info(o.name, "schedule",
+                  opts_.once ? "deferred to the agent mid-rotation; the next `eca-rotator run "
+                               "--once` checks again (this pass exits 75)"
+                             : "deferred to the agent mid-rotation; checking again " +
+                                   format_local(p.next));
         break;
       case RotationResult::Failed: {
         // The failure's own log line already said what happens next: keep to it.
@@ -523,7 +542,9 @@ int Daemon::run() {
   ::close(sig_fd);
   ::close(done_fd_);
   ::close(timer_fd_);
-  return opts_.once && failures_ > 0 ? 1 : 0;
+  if (!opts_.once) return 0;
+  if (failures_ > 0) return kExitFailed;
+  return deferrals_ > 0 ? kExitDeferred : 0;
 }
 
 }  // namespace
