@@ -1,0 +1,59 @@
+#include "clients/budgeted_transport.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string>
+
+namespace eca {
+
+RequestCategory infisical_category(const HttpRequest& request) {
+  static const std::set<std::string> kSecretRoutes = {
+      "inf.list",   "inf.get",          "inf.create", "inf.update",
+      "inf.delete", "inf.batch_create", "inf.upsert", "inf.batch_delete"};
+  if (kSecretRoutes.count(request.endpoint) != 0) return RequestCategory::Secret;
+  return request.method == "GET" ? RequestCategory::Read : RequestCategory::Write;
+}
+
+std::chrono::seconds wait_of_429(const HttpResponse& response) {
+  long seconds = 0;
+  const std::string_view body = response.body.view();
+  if (auto pos = body.find("try again in "); pos != std::string_view::npos) {
+    for (pos += 13; pos < body.size() && std::isdigit(static_cast<unsigned char>(body[pos])) &&
+                    seconds < 100000;
+         ++pos) {
+      seconds = seconds * 10 + (body[pos] - '0');
+    }
+  }
+  if (const std::string* header = response.header("retry-after")) {
+    try {
+      seconds = std::max(seconds, std::stol(*header));
+    } catch (...) {  // an HTTP date or garbage: the message's figure, or the default
+    }
+  }
+  return std::chrono::seconds(seconds > 0 ? std::min(seconds, 3600L) : 60L);
+}
+
+Result<HttpResponse> BudgetedTransport::send(HttpRequest& request) {
+  const RequestCategory category = infisical_category(request);
+  // The transport wipes the body it sent; keep a copy for a resend after a 429.
+  Secret body = request.body.clone();
+  const auto first = std::chrono::steady_clock::now();
+  for (int attempt = 0;; ++attempt) {
+    if (auto st = budget_.acquire(category); !st) return st.error();
+    if (attempt > 0) request.body = body.clone();
+    auto res = inner_.send(request);
+    if (!res || res->status != 429) return res;
+    ++rate_limited_;
+    // Someone else shares the limit (another agent behind the same address), or the
+    // windows disagree: nobody sends until the server's wait is over.
+    budget_.pause_for(wait_of_429(*res));
+    // Several workers may be refused in the same window and all come back when it ends;
+    // keep trying for as long as a wait for the limits may last, not a fixed count.
+    if (attempt >= kMaxResends || std::chrono::steady_clock::now() - first > budget_.max_wait()) {
+      return res;
+    }
+  }
+}
+
+}  // namespace eca
