@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/request_budget.h"
 #include "crypto/secret.h"
 
 namespace eca {
@@ -53,6 +54,8 @@ struct InfisicalSettings {
   std::string auth_method = "universal-auth";
   std::string client_id;
   Secret client_secret;               // from client_secret, client_secret_file or $CREDENTIALS_DIRECTORY
+  // Requests per minute the agent allows itself (rate_limits; see infisical_limits.h).
+  RateLimits rate_limits;
 };
 
 struct EncryptionSettings {
