@@ -306,7 +306,7 @@ TEST_F(FakeInfisicalTest, RateLimitAnswers429WithOrWithoutRetryAfter) {
 TEST_F(FakeInfisicalTest, CategoryLimitsAreCountedSeparatelyInFixedWindows) {
   login();
   InfisicalRateLimits limits;
-  limits.global = 5;
+  limits.global = 6;
   limits.read = 1;
   limits.secret = 2;
   limits.window = 60s;
@@ -324,9 +324,10 @@ TEST_F(FakeInfisicalTest, CategoryLimitsAreCountedSeparatelyInFixedWindows) {
   Reply reply = http_->get(list);  // the third secret operation
   EXPECT_EQ(reply.status, 429);
   EXPECT_EQ(http_->get(folders).status, 429);  // the second read
-  // A write is still within its (unlimited) category and the global cap of 5.
+  // A write is still within its (unlimited) category and the global cap of 6 (refused
+  // requests count too).
   EXPECT_EQ(folder("/", "w").status, 200);
-  EXPECT_EQ(folder("/", "x").status, 429);  // the sixth request: the global cap
+  EXPECT_EQ(folder("/", "x").status, 429);  // the seventh request: the global cap
   EXPECT_EQ(inf_.rate_limited_count(), 3);
   // The wait runs to the end of the window on the sandbox's clock, then all is allowed.
   const std::string wait = reply.header("retry-after");
