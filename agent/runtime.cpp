@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "agent/atomic_file.h"
+#include "agent/folder_plan.h"
 #include "agent/hooks.h"
 #include "agent/schedule.h"
 #include "crypto/fingerprint.h"
@@ -215,6 +216,8 @@ void Runtime::write_metrics_file() {
 std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
                                                    const std::vector<const RotationSettings*>& todo,
                                                    const BatchOptions& options) {
+  // Before any worker runs: parallel folder creation duplicates folders on Infisical.
+  prepare_folders(*infisical_, todo, log_);
   std::vector<RotationOutcome> outcomes(todo.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

@@ -1337,6 +1337,17 @@ bool FakeInfisical::folder_exists(const std::string& project_id, const std::stri
          Impl::find_folder(env->second, normalize_path(path)) != nullptr;
 }
 
+int FakeInfisical::folder_copies(const std::string& project_id, const std::string& environment,
+                                 const std::string& path) const {
+  std::lock_guard lock(state_mutex());
+  auto project = impl_->projects.find(project_id);
+  if (project == impl_->projects.end()) return 0;
+  auto env = project->second.environments.find(environment);
+  if (env == project->second.environments.end()) return 0;
+  auto copies = env->second.folders.find(normalize_path(path));
+  return copies == env->second.folders.end() ? 0 : static_cast<int>(copies->second.size());
+}
+
 int FakeInfisical::route_not_found_count() const {
   return impl_->route_not_found.load();
 }

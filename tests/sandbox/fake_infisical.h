@@ -165,6 +165,9 @@ class FakeInfisical : public FakeServer {
                                     const std::string& path, const std::string& name) const;
   bool folder_exists(const std::string& project_id, const std::string& environment,
                      const std::string& path) const;
+  // How many folders exist at this path: more than 1 after racing creates (132-147).
+  int folder_copies(const std::string& project_id, const std::string& environment,
+                    const std::string& path) const;
   // Write requests that stored something (a batch counts once).
   int write_count() const;
   // Requests answered 404 "Route ... not found" (unknown routes, and the v4/v2 routes
