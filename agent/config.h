@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "clients/request_budget.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -1,9 +1,9 @@
 #include "clients/budgeted_transport.h"
 
-#include <algorithm>
-#include <cctype>
 #include <set>
 #include <string>
+
+#include "clients/http_errors.h"
 
 namespace eca {
 
@@ -16,22 +16,7 @@ RequestCategory infisical_category(const HttpRequest& request) {
 }
 
 std::chrono::seconds wait_of_429(const HttpResponse& response) {
-  long seconds = 0;
-  const std::string_view body = response.body.view();
-  if (auto pos = body.find("try again in "); pos != std::string_view::npos) {
-    for (pos += 13; pos < body.size() && std::isdigit(static_cast<unsigned char>(body[pos])) &&
-                    seconds < 100000;
-         ++pos) {
-      seconds = seconds * 10 + (body[pos] - '0');
-    }
-  }
-  if (const std::string* header = response.header("retry-after")) {
-    try {
-      seconds = std::max(seconds, std::stol(*header));
-    } catch (...) {  // an HTTP date or garbage: the message's figure, or the default
-    }
-  }
-  return std::chrono::seconds(seconds > 0 ? std::min(seconds, 3600L) : 60L);
+  return requested_wait(response, response.body.view()).value_or(std::chrono::seconds(60));
 }
 
 Result<HttpResponse> BudgetedTransport::send(HttpRequest& request) {

@@ -16,8 +16,8 @@ namespace eca {
 // any other GET "read", anything else (login and renewal included) "write".
 RequestCategory infisical_category(const HttpRequest& request);
 
-// The wait a 429 answer asks for: `retry-after`, or the "try again in N seconds" of the
-// message, whichever is longer; 60 s when it says neither.
+// The wait a 429 answer asks for (requested_wait: `retry-after` or the message's "try
+// again in N seconds", whichever is longer); 60 s when it says neither.
 std::chrono::seconds wait_of_429(const HttpResponse& response);
 
 class BudgetedTransport : public HttpTransport {

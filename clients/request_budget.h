@@ -24,7 +24,7 @@
 #include <mutex>
 #include <string>
 
-#include "clients/result.h"
+#include "common/result.h"
 
 namespace eca {
 
