@@ -68,6 +68,7 @@ class Runtime {
   // 429 answers Infisical gave (each paused every request, then was sent again).
   long infisical_rate_limited() const;
   Metrics& metrics() { return *metrics_; }
+  const Sealer* sealer() const { return sealer_ ? &*sealer_ : nullptr; }
 
   // After each attempt: metrics, the metrics file, and the on_success/on_failure hook.
   void report(const RotationSettings& r, const RotationOutcome& o, double seconds);
