@@ -945,6 +945,11 @@ void Bench::finish_limit_row(BurstRow& row) {
       ++row.unpublished;
     }
   }
+  // Not a timing: a limit must never leave a promoted credential unpublished.
+  if (row.unpublished > 0 && row.ok) {
+    row.ok = false;
+    row.problem = std::to_string(row.unpublished) + " ECAs left promoted but unpublished";
+  }
 }
 
 // bound = the largest over the categories of requests / limit, in windows ("minutes").
