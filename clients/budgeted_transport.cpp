@@ -30,9 +30,14 @@ Result<HttpResponse> BudgetedTransport::send(HttpRequest& request) {
     auto res = inner_.send(request);
     if (!res || res->status != 429) return res;
     ++rate_limited_;
+    // A wait longer than one window is not a per-minute limit running over: the caller
+    // gets the 429 (the daemon's backoff honours the wait on its own clock) rather than
+    // every worker being held that long.
+    const std::chrono::seconds wait = wait_of_429(*res);
+    if (wait > budget_.limits().window) return res;
     // Someone else shares the limit (another agent behind the same address), or the
     // windows disagree: nobody sends until the server's wait is over.
-    budget_.pause_for(wait_of_429(*res));
+    budget_.pause_for(wait);
     // Several workers may be refused in the same window and all come back when it ends;
     // keep trying for as long as a wait for the limits may last, not a fixed count.
     if (attempt >= kMaxResends || std::chrono::steady_clock::now() - first > budget_.max_wait()) {

@@ -2,7 +2,8 @@
 // through a RequestBudget (so every worker of the process shares one budget), and turns
 // a 429 into a pause for everybody: the server's wait ("try again in N seconds" or
 // `retry-after`) stops all requests through the budget, then the refused request is sent
-// again (a 429 means the server did nothing, so a write may be repeated).
+// again (a 429 means the server did nothing, so a write may be repeated). A 429 asking for
+// more than one window of the budget is returned as it is, and pauses nobody.
 #pragma once
 
 #include <atomic>
