@@ -47,10 +47,13 @@ Commands:
                            opened pair to their file when it changes, runs on_change.
                            --once: complete interrupted rotations, rotate what is due,
                            deliver once, exit.
-  rotate NAME... | --all [--no-progress]
+  rotate NAME... | --all [--no-progress] [--max-wait MINUTES]
                            Rotate now (dual-phase): stage, verify, promote, publish, then
                            revoke the pair before the previous one at the next rotation.
-                           Counted as a manual rotation by the schedule.
+                           Counted as a manual rotation by the schedule. Paces itself
+                           within Infisical's rate limits ([infisical] rate_limits);
+                           --max-wait: the longest single wait for them (default 30); a
+                           rotation that would wait longer fails before staging.
   status [--json] [--online] [--no-progress]
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
@@ -113,6 +116,8 @@ struct Args {
   std::string command;
   std::vector<std::string> positional;
   bool all = false;
+  int max_wait_minutes = 30;  // rotate: the longest single wait for Infisical's limits
+  bool max_wait_given = false;
   bool json = false;
   bool once = false;
   bool online = false;
@@ -285,6 +290,7 @@ int cmd_rotate(const Args& a) {
     std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return 2;
   }
+  rt.infisical_budget().set_max_wait(std::chrono::minutes(a.max_wait_minutes));
   RotationEngine engine = rt.engine();
   // A progress line for several rotations; one rotation's log lines say enough.
   Args shown = a;
@@ -695,6 +701,15 @@ int run_cli(int argc, char** argv) {
       if (arg == "--private-key-file") a.private_key_file = *v;
     } else if (arg.rfind("--config=", 0) == 0) {
       a.config = arg.substr(9);
+    } else if (arg == "--max-wait") {
+      auto v = value(arg.c_str());
+      char* end = nullptr;
+      const long minutes = v ? std::strtol(v->c_str(), &end, 10) : -1;
+      if (!v || v->empty() || *end != '\0' || minutes < 0 || minutes > 1440) {
+        return usage_error("--max-wait needs a number of minutes from 0 to 1440");
+      }
+      a.max_wait_minutes = static_cast<int>(minutes);
+      a.max_wait_given = true;
     } else if (arg == "--all") {
       a.all = true;
     } else if (arg == "--snippet") {
@@ -718,6 +733,9 @@ int run_cli(int argc, char** argv) {
     }
   }
   if (a.command.empty()) return usage_error("no command given");
+  if (a.command != "rotate" && a.max_wait_given) {
+    return usage_error("--max-wait applies to rotate only");
+  }
   if (a.command == "exec") return run_exec(a.config, {});
   if (a.command == "rotate") {
     if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");

@@ -20,6 +20,7 @@
 #include "agent/config_merge.h"
 #include "agent/config_rules.h"
 #include "agent/env_expand.h"
+#include "agent/infisical_limits.h"
 #include "crypto/envelope.h"
 #include "crypto/key_pair.h"
 
@@ -141,6 +142,7 @@ class Loader {
   // --- sections ----------------------------------------------------------
   void load_agent(const Section& root);
   void load_infisical(const Section& root);
+  void load_rate_limits(const Section& s, InfisicalSettings& inf);
   void load_encryption(const Section& root);
   void load_connections(const Section& root);
   void load_rotations(const Section& root);
@@ -508,7 +510,7 @@ void Loader::load_agent(const Section& root) {
 void Loader::load_infisical(const Section& root) {
   Section s = section(root, "infisical");
   check_keys(s, {"url", "project_id", "environment", "ca_file", "ca_dir", "pinned_public_key",
-                 "insecure_skip_verify", "auth"});
+                 "insecure_skip_verify", "auth", "rate_limits"});
   auto& inf = cfg_.infisical;
   if (auto v = str(s, "url", Need::Required)) {
     std::string normalized;
@@ -536,6 +538,7 @@ void Loader::load_infisical(const Section& root) {
             "must be an environment slug (lowercase letters, digits, '-', '_'), e.g. \"prod\" (got " + dq(*v) + ")");
   }
   load_tls(s, inf.url, inf.ca_file, inf.ca_dir, inf.pinned_public_key, inf.insecure_skip_verify);
+  load_rate_limits(s, inf);
 
   Section auth = section(s, "auth");
   check_keys(auth, {"method", "client_id", "client_secret", "client_secret_file"});
@@ -568,6 +571,29 @@ void Loader::load_infisical(const Section& root) {
       inf.client_id = *v;
   }
   if (auto secret = client_secret(auth, "infisical-client-secret")) inf.client_secret = std::move(*secret);
+}
+
+// A preset name or a table of numbers; absent: the Infisical Cloud preset for its hosts,
+// none for a self-hosted server (which enforces none unless its operator adds a limiter).
+void Loader::load_rate_limits(const Section& s, InfisicalSettings& inf) {
+  inf.rate_limits = default_infisical_rate_limits(inf.url);
+  const MergedNode* n = s.find("rate_limits");
+  if (!n) return;
+  if (n->node->is_string()) {
+    auto v = choice(s, "rate_limits", {"infisical-cloud", "none"});
+    if (v) inf.rate_limits = *v == "none" ? RateLimits{} : RateLimits::infisical_cloud();
+    return;
+  }
+  Section t = section(s, "rate_limits");
+  if (t.broken) return;
+  check_keys(t, {"global", "read", "write", "secret"});
+  RateLimits limits;
+  const std::int64_t most = 1000000;
+  if (auto v = integer(t, "global", 0, most)) limits.global = static_cast<int>(*v);
+  if (auto v = integer(t, "read", 0, most)) limits.read = static_cast<int>(*v);
+  if (auto v = integer(t, "write", 0, most)) limits.write = static_cast<int>(*v);
+  if (auto v = integer(t, "secret", 0, most)) limits.secret = static_cast<int>(*v);
+  inf.rate_limits = limits;
 }
 
 void Loader::load_encryption(const Section& root) {

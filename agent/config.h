@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agent/delivery_config.h"
+#include "clients/request_budget.h"
 #include "common/secret.h"
 
 namespace eca {
@@ -54,6 +55,8 @@ struct InfisicalSettings {
   std::string auth_method = "universal-auth";
   std::string client_id;
   Secret client_secret;               // from client_secret, client_secret_file or $CREDENTIALS_DIRECTORY
+  // Requests per minute the agent allows itself (rate_limits; see infisical_limits.h).
+  RateLimits rate_limits;
 };
 
 struct EncryptionSettings {

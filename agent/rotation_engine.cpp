@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "agent/infisical_limits.h"
 #include "agent/schedule.h"
 #include "crypto/fingerprint.h"
 
@@ -28,6 +29,8 @@ struct RotationEngine::Context {
   SalesforceApi* sf = nullptr;
   std::string consumer_id;
   bool held_exists = false;  // a mapped secret was seen or the proof wrote: the folder exists
+  // The publish's Infisical requests, set aside before staging (empty without limits).
+  RequestBudget::Reservation publish_budget;
 };
 
 // What step 1 learned: the consumer's primary key, its staged slot, what Infisical holds.
@@ -538,6 +541,24 @@ RotationEngine::Stop RotationEngine::prove_publish_path(Context& c) {
                   "found by writing the check secret " + std::string(kWriteCheckSecret));
   }
   c.held_exists = true;  // the folder exists now
+  return reserve_publish(c);
+}
+
+// (d) the publish's requests are set aside in the shared request budget, so that once
+// Salesforce has promoted the new pair nothing makes the publish wait for Infisical's
+// limits (a rotation that cannot have them now waits here, before anything changed).
+RotationEngine::Stop RotationEngine::reserve_publish(Context& c) {
+  if (d_.infisical_budget == nullptr || !d_.infisical_budget->limits().any()) return std::nullopt;
+  auto reservation = d_.infisical_budget->reserve(publish_request_cost());
+  if (!reservation) {
+    Error e = reservation.error();
+    e.message +=
+        " (before staging: the publish could not be given its Infisical requests, "
+        "so nothing was changed at Salesforce; check [infisical] rate_limits, or "
+        "allow a longer wait with `rotate --max-wait`)";
+    return fail(c, "prove", std::move(e), Impact::NothingChanged);
+  }
+  c.publish_budget = std::move(*reservation);
   return std::nullopt;
 }
 
@@ -1060,6 +1081,8 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
     }
   }
   std::vector<StoredSecret> echoed;
+  // Spends what reserve_publish set aside (the upsert and the read-back), without waiting.
+  RequestBudget::Reservation::Use reserved(c.publish_budget);
   Status st = d_.infisical->upsert(r.secret_path, writes, &echoed);
   if (!st && st.error().kind != ErrorKind::Unknown) return st;
   // An answer is not proof (approval flows, proxies, lost responses). The upsert answer

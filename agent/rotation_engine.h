@@ -22,6 +22,7 @@
 #include "agent/rotation_records.h"
 #include "clients/infisical_api.h"
 #include "clients/infisical_client.h"  // StoredSecret, SecretWrite
+#include "clients/request_budget.h"
 #include "clients/salesforce_api.h"
 #include "crypto/envelope.h"
 
@@ -86,6 +87,9 @@ struct EngineDeps {
   // it retries. Called after the failure is recorded in the state store. Unset means a
   // one-shot command: "run `eca-rotator rotate NAME` again".
   std::function<std::string(const RotationSettings&, const Error&)> next_step;
+  // Infisical's request budget, shared with the transport the Infisical client sends
+  // through; null or without limits: nothing is reserved.
+  RequestBudget* infisical_budget = nullptr;
 };
 
 // The next step after a failed rotation when nothing retries it automatically.
@@ -172,6 +176,7 @@ class RotationEngine {
   Stop revoke_previous_previous(Context& c, const Inspection& in, const SfStaged& rotated);
   Stop recheck_primary(Context& c, const Inspection& in);
   Stop prove_publish_path(Context& c);  // 3, before anything changes at Salesforce
+  Stop reserve_publish(Context& c);
   Stop stage_failed(Context& c, Error e);
   Stop journal_failed(Context& c, const std::string& staged_id, Error e);
   Stop discard_intent(Context& c, const JournalEntry& intent);

@@ -4,11 +4,16 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "agent/atomic_file.h"
+#include "agent/folder_plan.h"
 #include "agent/hooks.h"
 #include "agent/schedule.h"
 #include "crypto/fingerprint.h"
@@ -22,6 +27,24 @@ CurlOptions curl_options(const Config& config) {
   o.proxy = config.agent.proxy;
   o.no_proxy = config.agent.no_proxy;
   return o;
+}
+
+// One line when requests start waiting for Infisical's rate limits, then at most one a
+// minute: in a burst every request may wait a little, and a line each would drown the log.
+RequestBudget::OnWait pacing_notice(Logger& log) {
+  auto last = std::make_shared<std::atomic<long long>>(0);
+  return [&log, last](std::chrono::milliseconds wait, const std::string& why) {
+    const long long now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::steady_clock::now().time_since_epoch())
+                                .count();
+    long long before = last->load();
+    if (now_s - before < 60 || !last->compare_exchange_strong(before, now_s)) return;
+    log.info("", "pacing",
+             "waiting " + std::to_string(std::chrono::ceil<std::chrono::seconds>(wait).count()) +
+                 " s before " + why +
+                 " to stay within Infisical's rate limits; more waits "
+                 "follow quietly while the burst lasts");
+  };
 }
 
 }  // namespace
@@ -49,6 +72,10 @@ std::unique_ptr<Clock> make_clock(bool* is_test_clock) {
 }
 
 Runtime::~Runtime() = default;
+
+long Runtime::infisical_rate_limited() const {
+  return infisical_transport_ ? infisical_transport_->rate_limited() : 0;
+}
 
 StateDirLock::~StateDirLock() {
   if (fd_ >= 0) ::close(fd_);
@@ -97,7 +124,15 @@ Status Runtime::build_clients() {
   ie.tls = {config_.infisical.ca_file, config_.infisical.ca_dir,
             config_.infisical.pinned_public_key, config_.infisical.insecure_skip_verify};
   const Clock* clock = clock_.get();
-  infisical_ = std::make_unique<InfisicalClient>(transport_, std::move(ie),
+  RateLimits limits = config_.infisical.rate_limits;
+  // Test seam: a shorter "minute", matching the sandbox's --rate-window-ms.
+  if (const char* w = std::getenv("ECA_ROTATOR_TEST_RATE_WINDOW_MS"); w != nullptr && *w != '\0') {
+    limits.window = std::chrono::milliseconds(std::max(1L, std::atol(w)));
+  }
+  infisical_budget_ = std::make_unique<RequestBudget>(limits);
+  infisical_budget_->on_wait(pacing_notice(log_));
+  infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);
+  infisical_ = std::make_unique<InfisicalClient>(*infisical_transport_, std::move(ie),
                                                  [clock] { return clock->now(); });
   for (const auto& [name, c] : config_.connections) {
     SalesforceEndpoint se;
@@ -137,6 +172,7 @@ RotationEngine Runtime::engine(
   d.log = &log_;
   d.sleep = [](std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); };
   d.next_step = std::move(next_step);
+  d.infisical_budget = infisical_budget_.get();
   return RotationEngine(std::move(d));
 }
 
@@ -182,6 +218,8 @@ void Runtime::write_metrics_file() {
 std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
                                                    const std::vector<const RotationSettings*>& todo,
                                                    const BatchOptions& options) {
+  // Before any worker runs: parallel folder creation duplicates folders on Infisical.
+  prepare_folders(*infisical_, todo, log_);
   std::vector<RotationOutcome> outcomes(todo.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

@@ -18,6 +18,7 @@
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/state_store.h"
+#include "clients/budgeted_transport.h"
 #include "clients/curl_transport.h"
 #include "clients/salesforce_client.h"
 
@@ -61,6 +62,11 @@ class Runtime {
   const Clock& clock() const { return *clock_; }
   bool test_clock() const { return test_clock_; }
   HttpTransport& transport() { return transport_; }
+  // Infisical's request budget ([infisical] rate_limits), shared by every worker; valid
+  // after build_clients().
+  RequestBudget& infisical_budget() { return *infisical_budget_; }
+  // 429 answers Infisical gave (each paused every request, then was sent again).
+  long infisical_rate_limited() const;
   Metrics& metrics() { return *metrics_; }
   const Sealer* sealer() const { return sealer_ ? &*sealer_ : nullptr; }
 
@@ -93,6 +99,8 @@ class Runtime {
   bool test_clock_ = false;
   StateStore state_;
   FileJournal journal_;
+  std::unique_ptr<RequestBudget> infisical_budget_;
+  std::unique_ptr<BudgetedTransport> infisical_transport_;
   std::unique_ptr<InfisicalClient> infisical_;
   std::map<std::string, std::unique_ptr<SalesforceClient>> salesforce_;
   std::optional<Sealer> sealer_;

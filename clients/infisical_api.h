@@ -34,6 +34,12 @@ class InfisicalApi {
   // (a secrets list cannot tell: it answers 200 with no secrets for an unknown environment).
   // An unknown environment or project is a permanent error naming the config key to fix.
   virtual Status probe_environment() = 0;
+  // Every folder below `path`, recursively, as absolute paths (one request); a client that
+  // cannot tell answers an error and callers go on without it.
+  virtual Result<std::vector<std::string>> list_folders_recursive(const std::string& path) {
+    (void)path;
+    return Error::permanent("this Infisical client cannot list folders");
+  }
 };
 
 }  // namespace eca

@@ -381,6 +381,32 @@ Status InfisicalClient::probe_environment() {
   return e;
 }
 
+Result<std::vector<std::string>> InfisicalClient::list_folders_recursive(const std::string& path) {
+  auto res = routed("GET", "inf.folder_list", false, [&](bool legacy) {
+    return Route{std::string(legacy ? "/v1/folders?workspaceId=" : "/v2/folders?projectId=") +
+                     json::url_encode(ep_.project_id) + "&environment=" +
+                     json::url_encode(ep_.environment) + "&path=" + json::url_encode(path) +
+                     "&recursive=true",
+                 Secret()};
+  });
+  if (!res) return res.error();
+  if (res->status != 200) return api_error(res.value(), "listing Infisical folders at " + path);
+  rapidjson::Document doc;
+  auto p = json::parse_in_place(res->body, doc, "Infisical folder list answer");
+  if (!p) return p.error();
+  const auto* folders = json::array(doc, "folders");
+  if (folders == nullptr) return Error::permanent("Infisical folder list has no \"folders\"");
+  std::vector<std::string> out;
+  for (const auto& f : folders->GetArray()) {
+    const auto rel = json::str(f, "relativePath");
+    // Without relativePath (a build that ignores `recursive`) the answer cannot be placed.
+    if (!rel) return Error::permanent("Infisical folder list has no relativePath");
+    const std::string r(*rel);
+    out.push_back(path == "/" ? r : path + r);
+  }
+  return out;
+}
+
 Status InfisicalClient::upsert(const std::string& path, std::vector<SecretWrite>& writes,
                                std::vector<StoredSecret>* echoed) {
   Secret body;

@@ -73,6 +73,9 @@ class InfisicalClient : public InfisicalApi {
   // 404 "Project with ID … not found" names `[infisical] project_id`.
   Status probe_environment() override;
 
+  // GET folders?…&path=PATH&recursive=true: each entry's relativePath, made absolute.
+  Result<std::vector<std::string>> list_folders_recursive(const std::string& path) override;
+
   // Which route generation the server answered: "v4", "v3 (legacy routes)", or
   // "unknown" before the first secret or folder call.
   std::string server_generation() const;

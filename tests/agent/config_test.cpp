@@ -615,3 +615,63 @@ TEST_F(ConfigTest, ThousandRotationsLoad) {
 }
 
 }  // namespace
+
+namespace {
+
+// header() with `[infisical]` changed: another url and/or a rate_limits line.
+std::string infisical_with(const std::string& url, const std::string& rate_limits_line) {
+  std::string h = header();
+  const std::string old_url = "https://infisical.example.com";
+  h.replace(h.find(old_url), old_url.size(), url);
+  const std::string env = "environment = \"prod\"\n";
+  h.insert(h.find(env) + env.size(), rate_limits_line.empty() ? "" : rate_limits_line + "\n");
+  return h;
+}
+
+}  // namespace
+
+TEST_F(ConfigTest, InfisicalCloudHostsGetTheCloudLimitsSelfHostedNone) {
+  write("agent.toml", infisical_with("https://eu.infisical.com", "") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& cloud = valid(load()).infisical.rate_limits;
+  EXPECT_EQ(cloud.global, 600);
+  EXPECT_EQ(cloud.read, 200);
+  EXPECT_EQ(cloud.write, 90);
+  EXPECT_EQ(cloud.secret, 120);
+  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_FALSE(valid(load()).infisical.rate_limits.any());
+  // Not fooled by a look-alike host.
+  write("agent.toml", infisical_with("https://app.infisical.com.example.net", "") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_FALSE(valid(load()).infisical.rate_limits.any());
+}
+
+TEST_F(ConfigTest, RateLimitsTakeAPresetOrNumbersPerCategory) {
+  write("agent.toml", infisical_with("https://app.infisical.com", "rate_limits = \"none\"") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_FALSE(valid(load()).infisical.rate_limits.any());
+  write("agent.toml", infisical_with("https://infisical.example.com",
+                                     "rate_limits = \"infisical-cloud\"") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_EQ(valid(load()).infisical.rate_limits.write, 90);
+  write("agent.toml", infisical_with("https://app.infisical.com",
+                                     "rate_limits = { global = 1000, secret = 300 }") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& mine = valid(load()).infisical.rate_limits;
+  EXPECT_EQ(mine.global, 1000);
+  EXPECT_EQ(mine.secret, 300);
+  EXPECT_EQ(mine.read, 0);  // not given: no limit
+  EXPECT_EQ(mine.write, 0);
+}
+
+TEST_F(ConfigTest, BadRateLimitsNameTheKey) {
+  write("agent.toml", infisical_with("https://app.infisical.com", "rate_limits = \"cloud\"") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.rate_limits");
+  write("agent.toml", infisical_with("https://app.infisical.com", "rate_limits = { writes = 5 }") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.rate_limits.writes: unknown key (did you mean \"write\"?)");
+  write("agent.toml", infisical_with("https://app.infisical.com", "rate_limits = { read = -1 }") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.rate_limits.read: must be between 0 and 1000000");
+}

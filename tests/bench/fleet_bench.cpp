@@ -43,6 +43,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -52,6 +53,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/fingerprint.h"
 #include "crypto/key_pair.h"
 #include "tests/sandbox/sandbox.h"
 
@@ -85,6 +87,10 @@ struct Options {
   bool keep = false;
   std::string agent = ECA_ROTATOR_BIN;
   std::string work_dir = "/tmp";
+  // Limit mode: the fake Infisical enforces the free plan's limits, the agent runs with
+  // rate_limits = "infisical-cloud"; both count minutes of window_ms (time-scaled).
+  bool limits = false;
+  int window_ms = 60000;
 };
 
 constexpr const char* kUsage = R"(Usage: fleet-bench [OPTIONS]
@@ -104,6 +110,11 @@ Fleet-scale benchmark of eca-rotator against the in-process HTTPS sandbox.
   --agent PATH        the eca-rotator binary                    (default: the built one)
   --work-dir DIR      where the temporary config/state directory goes (default /tmp)
   --keep              keep the temporary directory (config, state, agent logs)
+  --limits            limit mode: the fake Infisical enforces Infisical Cloud's free plan
+                      (600 global, 200 read, 90 write, 120 secret per window), the agent
+                      paces itself with rate_limits = "infisical-cloud"; prints the
+                      limit table (bound, ratio, 429s, unpublished, promote->publish)
+  --window-ms MS      limit mode: the window both sides count ("minute"; default 60000)
   --smoke             CI smoke run: checks that everything runs and the table prints;
                       timings are printed but not judged
   --help
@@ -172,6 +183,10 @@ Options parse_args(int argc, char** argv) {
       o.work_dir = str_arg();
     } else if (a == "--keep") {
       o.keep = true;
+    } else if (a == "--limits") {
+      o.limits = true;
+    } else if (a == "--window-ms") {
+      o.window_ms = num(100, 3600000);
     } else if (a == "--smoke") {
       o.smoke = true;
     } else {
@@ -602,6 +617,10 @@ struct BurstRow {
   double sandbox_cpu_s = 0;          // this process (the fakes, the sampler)
   double others_cpu_cores = 0;       // average cores used by everything else meanwhile
   int rotated = 0;
+  // Limit mode.
+  int answered_429 = 0;
+  int unpublished = 0;               // promoted at Salesforce, Infisical holds another pair
+  double longest_promote_to_publish_s = 0;
   bool ok = false;
   std::string problem;
 };
@@ -640,6 +659,10 @@ class Bench {
   }
   Requests requests() const;
   void clear_logs();
+  std::map<std::string, std::string> agent_env() const;
+  void watch_publishes();
+  void finish_limit_row(BurstRow& row);
+  void print_limit_table(const std::vector<BurstRow>& rows) const;
   BurstRow burst_daemon();
   BurstRow rotate_all(const std::string& scenario);
   ValidateResult validate();
@@ -660,6 +683,12 @@ class Bench {
   std::string public_key_;
   int run_counter_ = 0;
   bool all_rotated_ = false;
+  // Promote and publish times per ECA (observers of the fakes, under their state lock).
+  std::mutex times_mu_;
+  std::map<std::string, std::chrono::system_clock::time_point> promoted_at_;  // by app id
+  double longest_gap_s_ = 0;
+  std::atomic<int> publishes_{0};  // upserts that wrote a rotation's key (not the check)
+  int rate_limited_before_ = 0;
 };
 
 void Bench::setup() {
@@ -681,7 +710,12 @@ void Bench::setup() {
   so.https = true;
   so.latency = milliseconds(o_.latency_ms);
   so.target_apps = o_.n;
+  if (o_.limits) {
+    so.infisical_rate_limits = eca::sandbox::InfisicalRateLimits::infisical_cloud_free();
+    so.infisical_rate_limits.window = milliseconds(o_.window_ms);
+  }
   sb_ = std::make_unique<eca::sandbox::Sandbox>(so);
+  watch_publishes();
   std::fprintf(stderr, "fleet-bench: sandbox up (HTTPS, %d ECAs, %d ms latency) in %.1f s; work dir %s\n",
                o_.n, o_.latency_ms, seconds_between(t0, Clock::now()), dir_.c_str());
   if (o_.concurrency * 2 > 32) {
@@ -705,7 +739,8 @@ void Bench::write_config() {
   t += "[agent]\nstate_dir = \"" + (dir_ / "state").string() + "\"\nconcurrency = " +
        std::to_string(o_.concurrency) + "\n\n";
   t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" +
-       sb_->project_id() + "\"\nenvironment = \"prod\"\nca_file = \"" + sb_->ca_file() + "\"\n\n";
+       sb_->project_id() + "\"\nenvironment = \"prod\"\nca_file = \"" + sb_->ca_file() + "\"\n" +
+       (o_.limits ? "rate_limits = \"infisical-cloud\"\n\n" : "\n");
   t += "[infisical.auth]\nmethod = \"universal-auth\"\nclient_id = \"" +
        sb_->infisical_client_id() + "\"\nclient_secret_file = \"" +
        (dir_ / "inf-secret").string() + "\"\n\n";
@@ -742,6 +777,41 @@ Requests Bench::requests() const {
 void Bench::clear_logs() {
   sb_->salesforce().clear_log();
   sb_->infisical().clear_log();
+  std::lock_guard lock(times_mu_);
+  promoted_at_.clear();
+  longest_gap_s_ = 0;
+  publishes_ = 0;
+  rate_limited_before_ = sb_->infisical().rate_limited_count();
+}
+
+std::map<std::string, std::string> Bench::agent_env() const {
+  if (!o_.limits) return {};
+  return {{"ECA_ROTATOR_TEST_RATE_WINDOW_MS", std::to_string(o_.window_ms)}};
+}
+
+// A publish is an upsert that writes the rotation's key secret into /fleet/app-N; its gap
+// is the time since app N's last promote.
+void Bench::watch_publishes() {
+  sb_->salesforce().on_credential_change([this](const eca::sandbox::CredentialChange& c) {
+    if (c.what != "promote") return;
+    std::lock_guard lock(times_mu_);
+    promoted_at_[c.app_id] = std::chrono::system_clock::now();
+  });
+  sb_->infisical().on_write([this](const eca::sandbox::WriteEvent& e) {
+    const bool key = std::any_of(e.written.begin(), e.written.end(), [](const auto& w) {
+      return w.first == eca::sandbox::Sandbox::kKeyName;
+    });
+    if (!key || e.path.rfind("/fleet/app-", 0) != 0) return;
+    ++publishes_;
+    const auto index = static_cast<std::size_t>(std::atol(e.path.c_str() + 11) - 1);
+    if (index >= sb_->target_apps().size()) return;
+    std::lock_guard lock(times_mu_);
+    auto p = promoted_at_.find(sb_->target_apps()[index].id);
+    if (p == promoted_at_.end()) return;
+    longest_gap_s_ = std::max(
+        longest_gap_s_,
+        std::chrono::duration<double>(std::chrono::system_clock::now() - p->second).count());
+  });
 }
 
 // `run` with every rotation due at once; SIGTERM once N promotes and N upserts are done.
@@ -752,7 +822,7 @@ BurstRow Bench::burst_daemon() {
   const CpuTimes m0 = machine_cpu();
   const double self0 = self_cpu_s();
   ConnectionCounter conns({sb_->salesforce().port(), sb_->infisical().port()}, scan_interval());
-  AgentRun agent(o_.agent, with_config({"run"}), {},
+  AgentRun agent(o_.agent, with_config({"run"}), agent_env(),
                  dir_ / ("agent-" + std::to_string(++run_counter_) + "-run-burst"));
   MemorySampler mem(agent.pid());
   const auto deadline = agent.started() + std::chrono::seconds(o_.timeout_s);
@@ -763,8 +833,8 @@ BurstRow Bench::burst_daemon() {
       exited_early = true;
       break;
     }
-    if (sb_->salesforce().log().count("sf.promote", 200) >= o_.n &&
-        sb_->infisical().log().count("inf.upsert", 200) >= o_.n) {
+    // Publishes, not upserts: the write check before staging is an upsert too.
+    if (sb_->salesforce().log().count("sf.promote", 200) >= o_.n && publishes_.load() >= o_.n) {
       done = true;
       break;
     }
@@ -815,7 +885,7 @@ BurstRow Bench::rotate_all(const std::string& scenario) {
   const CpuTimes m0 = machine_cpu();
   const double self0 = self_cpu_s();
   ConnectionCounter conns({sb_->salesforce().port(), sb_->infisical().port()}, scan_interval());
-  AgentRun agent(o_.agent, with_config({"rotate", "--all"}), {},
+  AgentRun agent(o_.agent, with_config({"rotate", "--all"}), agent_env(),
                  dir_ / ("agent-" + std::to_string(++run_counter_) + "-rotate-all"));
   MemorySampler mem(agent.pid());
   row.run = agent.wait(o_.timeout_s);
@@ -855,6 +925,77 @@ BurstRow Bench::rotate_all(const std::string& scenario) {
   row.ok = row.problem.empty();
   if (row.ok) all_rotated_ = true;
   return row;
+}
+
+// Limit mode: what the fake refused, and whether Infisical holds every promoted pair.
+void Bench::finish_limit_row(BurstRow& row) {
+  row.answered_429 = sb_->infisical().rate_limited_count() - rate_limited_before_;
+  {
+    std::lock_guard lock(times_mu_);
+    row.longest_promote_to_publish_s = longest_gap_s_;
+  }
+  const auto& apps = sb_->target_apps();
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    auto primary = sb_->salesforce().primary(apps[i].id);
+    auto held = sb_->infisical().secret(sb_->project_id(), "prod",
+                                        "/fleet/app-" + std::to_string(i + 1),
+                                        eca::sandbox::Sandbox::kKeyName);
+    if (!primary || !held ||
+        held->metadata["eca-rotator.fingerprint"] != eca::fingerprint(primary->key)) {
+      ++row.unpublished;
+    }
+  }
+  // Not a timing: a limit must never leave a promoted credential unpublished.
+  if (row.unpublished > 0 && row.ok) {
+    row.ok = false;
+    row.problem = std::to_string(row.unpublished) + " ECAs left promoted but unpublished";
+  }
+}
+
+// bound = the largest over the categories of requests / limit, in windows ("minutes").
+void Bench::print_limit_table(const std::vector<BurstRow>& rows) const {
+  const auto limits = eca::sandbox::InfisicalRateLimits::infisical_cloud_free();
+  const double window_s = o_.window_ms / 1000.0;
+  std::printf("\nlimit mode: the fake enforces %d global, %d read, %d write, %d secret per %.1f s "
+              "window (Infisical Cloud free plan%s)\n",
+              limits.global, limits.read, limits.write, limits.secret, window_s,
+              o_.window_ms == 60000 ? "" : ", time-scaled");
+  std::printf("%-13s %7s %6s %6s %7s %8s %8s %6s %5s %11s %9s\n", "scenario", "global", "read",
+              "write", "secret", "bound_s", "wall_s", "ratio", "429s", "unpublished",
+              "max_p2p_s");
+  static const std::set<std::string> kSecret = {"inf.list",   "inf.get",          "inf.create",
+                                                "inf.update", "inf.delete",       "inf.upsert",
+                                                "inf.batch_create", "inf.batch_delete"};
+  for (const auto& r : rows) {
+    int read = 0;
+    int write = 0;
+    int secret = 0;
+    for (const auto& [ep, count] : r.req.by_endpoint) {
+      if (ep.rfind("inf.", 0) != 0) continue;
+      if (kSecret.count(ep) != 0) {
+        secret += count;
+      } else if (ep == "inf.folder_list") {
+        read += count;
+      } else {
+        write += count;
+      }
+    }
+    const double bound_s =
+        window_s * std::max({static_cast<double>(r.req.inf) / limits.global,
+                             static_cast<double>(read) / limits.read,
+                             static_cast<double>(write) / limits.write,
+                             static_cast<double>(secret) / limits.secret});
+    std::printf("%-13s %7d %6d %6d %7d %8.2f %8.2f %6.3f %5d %11d %9.2f%s\n", r.scenario.c_str(),
+                r.req.inf, read, write, secret, bound_s, r.wall_s,
+                bound_s > 0 ? r.wall_s / bound_s : 0.0, r.answered_429, r.unpublished,
+                r.longest_promote_to_publish_s, r.ok ? "" : "  FAILED");
+  }
+  std::printf("\n  requests counted at the fake (429s included); bound_s = window x max over the\n"
+              "  categories of requests/limit; ratio = wall/bound (target <= 1.1); 429s answered\n"
+              "  (target 0); unpublished = ECAs whose primary Infisical does not hold at the end\n"
+              "  (target 0); max_p2p_s = longest promote -> publish of any rotation (target <= 5 s\n"
+              "  unscaled). Rotations pushed to the next day: not measured (no Salesforce budget\n"
+              "  in this build).\n");
 }
 
 ValidateResult Bench::validate() {
@@ -1156,10 +1297,13 @@ int Bench::run() {
   if (o_.mode == "all" || o_.mode == "burst") {
     std::fprintf(stderr, "fleet-bench: run (burst) of %d rotations...\n", o_.n);
     rows.push_back(burst_daemon());
+    if (o_.limits) finish_limit_row(rows.back());
     std::fprintf(stderr, "fleet-bench: rotate --all of %d rotations...\n", o_.n);
     rows.push_back(rotate_all("rotate --all"));
+    if (o_.limits) finish_limit_row(rows.back());
     for (const auto& r : rows) ok &= r.ok;
     print_burst_table(rows);
+    if (o_.limits) print_limit_table(rows);
     std::fflush(stdout);
   }
   if (o_.mode == "all" || o_.mode == "validate") {

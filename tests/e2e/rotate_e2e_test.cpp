@@ -531,6 +531,7 @@ TEST_F(RotateE2e, AnUnprovenPublishPathChangesNothingAtSalesforce) {
     std::string what;
     std::function<void()> breakit;
     std::vector<std::string> expect;  // in the error output
+    std::vector<std::string> extra_args = {};
   };
   const std::string project = sb_->project_id();
   const std::string client = sb_->infisical_client_id();
@@ -571,6 +572,17 @@ TEST_F(RotateE2e, AnUnprovenPublishPathChangesNothingAtSalesforce) {
          sb_->infisical().set_approval_required(project, "prod", "/salesforce/app-1", true);
        },
        {"approval", "/salesforce/app-1"}},
+      {"exhausted budget",
+       [&] {
+         // Three secret operations a minute: inspecting and proving spend two, so the
+         // publish's two cannot be set aside now, and --max-wait 0 forbids waiting.
+         std::string t = slurp_config();
+         t.replace(t.find("environment = \"prod\""), 20,
+                   "environment = \"prod\"\nrate_limits = { secret = 3 }");
+         std::ofstream(config_) << t;
+       },
+       {"check [infisical] rate_limits", "--max-wait", "Infisical's rate limits"},
+       {"--max-wait", "0"}},
   };
   for (auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -580,7 +592,9 @@ TEST_F(RotateE2e, AnUnprovenPublishPathChangesNothingAtSalesforce) {
     sb_->salesforce().clear_log();
     const auto before = sb_->salesforce().primary(sb_->target_apps()[0].id)->key;
     c.breakit();
-    auto r = run({"rotate", "app-1"});
+    std::vector<std::string> args = {"rotate", "app-1"};
+    args.insert(args.end(), c.extra_args.begin(), c.extra_args.end());
+    auto r = run(args);
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_EQ(sb_->salesforce().request_count("sf.stage"), 0) << r.err;
     EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 0) << r.err;

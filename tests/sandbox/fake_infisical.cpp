@@ -265,11 +265,10 @@ struct FakeInfisical::Impl {
   std::function<void()> race_pause;  // set by FakeInfisical: unlock, wait, lock
   std::vector<std::function<void(const WriteEvent&)>> observers;
 
-  int rate_requests = 0;
-  std::chrono::seconds rate_window{60};
-  bool rate_retry_after = false;
+  InfisicalRateLimits rate;
   std::int64_t rate_window_index = -1;
-  int rate_count = 0;
+  std::map<std::string, int> rate_counts;  // by category, in the current window
+  std::atomic<int> rate_refused{0};
 
   TimePoint now() const { return clock->now(); }
 
@@ -1149,21 +1148,48 @@ struct FakeInfisical::Impl {
 
   // ---- rate limit -------------------------------------------------------------------
 
-  bool rate_limited(HttpResponse& response) {
-    if (rate_requests <= 0) return false;
-    const std::int64_t window_ms = std::max<std::int64_t>(1, rate_window.count() * 1000);
+  // Which limit besides the global one a request counts against (see InfisicalRateLimits).
+  static const char* rate_category(const std::string& endpoint, const std::string& method) {
+    static const std::set<std::string> kSecretRoutes = {
+        "inf.list",   "inf.get",          "inf.create", "inf.update",
+        "inf.delete", "inf.batch_create", "inf.upsert", "inf.batch_delete"};
+    if (kSecretRoutes.count(endpoint) != 0) return "secret";
+    return method == "GET" ? "read" : "write";
+  }
+
+  int rate_limit_of(const std::string& category) const {
+    if (category == "global") return rate.global;
+    if (category == "read") return rate.read;
+    if (category == "write") return rate.write;
+    return rate.secret;
+  }
+
+  // Fixed windows: a refused request still counts (as on a real fixed-window limiter, where
+  // hammering the limit does not get a client in sooner, nor later).
+  bool rate_limited(const std::string& endpoint, const std::string& method,
+                    HttpResponse& response) {
+    if (!rate.any()) return false;
+    const std::int64_t window_ms = std::max<std::int64_t>(1, rate.window.count());
     const std::int64_t now_ms = clock->now_epoch_ms();
     const std::int64_t index = now_ms / window_ms;
     if (index != rate_window_index) {
       rate_window_index = index;
-      rate_count = 0;
+      rate_counts.clear();
     }
-    if (++rate_count <= rate_requests) return false;
+    bool over = false;
+    for (const char* category : {"global", rate_category(endpoint, method)}) {
+      const int limit = rate_limit_of(category);
+      if (++rate_counts[category] > limit && limit > 0) over = true;
+    }
+    if (!over) return false;
+    ++rate_refused;
     const std::int64_t wait_s =
         std::max<std::int64_t>(1, ((index + 1) * window_ms - now_ms + 999) / 1000);
     fail(response, 429, "RateLimitExceeded",
          "Rate limit exceeded. Please try again in " + std::to_string(wait_s) + " seconds");
-    if (rate_retry_after) response.headers.emplace_back("retry-after", std::to_string(wait_s));
+    if (rate.retry_after_header) {
+      response.headers.emplace_back("retry-after", std::to_string(wait_s));
+    }
     return true;
   }
 };
@@ -1234,11 +1260,21 @@ void FakeInfisical::set_approval_required(const std::string& project_id,
 
 void FakeInfisical::set_rate_limit(int requests, std::chrono::seconds window,
                                    bool send_retry_after_header) {
+  InfisicalRateLimits limits;
+  limits.global = requests;
+  limits.window = window;
+  limits.retry_after_header = send_retry_after_header;
+  set_rate_limits(limits);
+}
+
+void FakeInfisical::set_rate_limits(const InfisicalRateLimits& limits) {
   std::lock_guard lock(state_mutex());
-  impl_->rate_requests = requests;
-  impl_->rate_window = window;
-  impl_->rate_retry_after = send_retry_after_header;
+  impl_->rate = limits;
   impl_->rate_window_index = -1;
+}
+
+int FakeInfisical::rate_limited_count() const {
+  return impl_->rate_refused.load();
 }
 
 void FakeInfisical::set_lockout(LockoutPolicy policy) {
@@ -1299,6 +1335,17 @@ bool FakeInfisical::folder_exists(const std::string& project_id, const std::stri
   auto env = project->second.environments.find(environment);
   return env != project->second.environments.end() &&
          Impl::find_folder(env->second, normalize_path(path)) != nullptr;
+}
+
+int FakeInfisical::folder_copies(const std::string& project_id, const std::string& environment,
+                                 const std::string& path) const {
+  std::lock_guard lock(state_mutex());
+  auto project = impl_->projects.find(project_id);
+  if (project == impl_->projects.end()) return 0;
+  auto env = project->second.environments.find(environment);
+  if (env == project->second.environments.end()) return 0;
+  auto copies = env->second.folders.find(normalize_path(path));
+  return copies == env->second.folders.end() ? 0 : static_cast<int>(copies->second.size());
 }
 
 int FakeInfisical::route_not_found_count() const {
@@ -1412,7 +1459,7 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
   }
 
   std::lock_guard lock(state_mutex());
-  if (impl_->rate_limited(response)) return;
+  if (impl_->rate_limited(endpoint, request.method, response)) return;
 
   // Bodies: JSON, or a form for the login route.
   rapidjson::Document body;

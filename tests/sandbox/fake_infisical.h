@@ -71,6 +71,29 @@ struct WriteEvent {
   std::vector<std::string> deleted;
 };
 
+// Infisical Cloud's per-client-IP limits (API reference, "Rate limiting"): every request
+// counts against `global`, and against one category: the secret routes against `secret`,
+// any other GET against `read`, any other write (login and renewal included) against
+// `write`. Which category a route uses is set per route in the server's code; this split
+// follows the route configs of the secret, folder and auth routers, but is inferred. Fixed
+// windows on the sandbox clock, aligned to multiples of `window` since the epoch; over a
+// limit: 429 RateLimitExceeded "Rate limit exceeded. Please try again in N seconds" (N to
+// the end of the window) and, with `retry_after_header`, `retry-after: N`.
+// 0 = no limit for that category.
+struct InfisicalRateLimits {
+  int global = 0;
+  int read = 0;
+  int write = 0;
+  int secret = 0;
+  // A minute on the real service; benchmarks shorten it to scale time down.
+  std::chrono::milliseconds window{60000};
+  bool retry_after_header = true;
+
+  // The free plan of Infisical Cloud: 600 global, 200 read, 90 write, 120 secret per minute.
+  static InfisicalRateLimits infisical_cloud_free() { return {600, 200, 90, 120}; }
+  bool any() const { return global > 0 || read > 0 || write > 0 || secret > 0; }
+};
+
 struct LockoutPolicy {
   int max_failures = 3;  // 0 = never lock
   std::chrono::seconds window{30};
@@ -122,6 +145,10 @@ class FakeInfisical : public FakeServer {
                              const std::string& path, bool required);
   // At most `requests` requests per `window` (all /api routes together); 0 = off.
   void set_rate_limit(int requests, std::chrono::seconds window, bool send_retry_after_header);
+  // Per-category limits (replaces set_rate_limit's); all 0 = off.
+  void set_rate_limits(const InfisicalRateLimits& limits);
+  // Requests answered 429 by the rate limits since the start.
+  int rate_limited_count() const;
   void set_lockout(LockoutPolicy policy);
   void expire_all_tokens();
 
@@ -138,6 +165,9 @@ class FakeInfisical : public FakeServer {
                                     const std::string& path, const std::string& name) const;
   bool folder_exists(const std::string& project_id, const std::string& environment,
                      const std::string& path) const;
+  // How many folders exist at this path: more than 1 after racing creates (132-147).
+  int folder_copies(const std::string& project_id, const std::string& environment,
+                    const std::string& path) const;
   // Write requests that stored something (a batch counts once).
   int write_count() const;
   // Requests answered 404 "Route ... not found" (unknown routes, and the v4/v2 routes

@@ -303,6 +303,58 @@ TEST_F(FakeInfisicalTest, RateLimitAnswers429WithOrWithoutRetryAfter) {
   EXPECT_EQ(http_->get(list).status, 200);
 }
 
+TEST_F(FakeInfisicalTest, CategoryLimitsAreCountedSeparatelyInFixedWindows) {
+  login();
+  InfisicalRateLimits limits;
+  limits.global = 6;
+  limits.read = 1;
+  limits.secret = 2;
+  limits.window = 60s;
+  inf_.set_rate_limits(limits);
+  // Start at the beginning of a window so that the test cannot straddle two.
+  const std::int64_t into = inf_.clock().now_epoch_ms() % 60000;
+  inf_.clock().advance(std::chrono::milliseconds(60000 - into));
+  const std::string list =
+      std::string("/api/v3/secrets/raw?workspaceId=") + kProject + "&environment=dev";
+  const std::string folders =
+      std::string("/api/v1/folders?workspaceId=") + kProject + "&environment=dev&path=/";
+  EXPECT_EQ(http_->get(list).status, 200);
+  EXPECT_EQ(http_->get(folders).status, 200);  // a read: the secret budget is untouched
+  EXPECT_EQ(http_->get(list).status, 200);
+  Reply reply = http_->get(list);  // the third secret operation
+  EXPECT_EQ(reply.status, 429);
+  EXPECT_EQ(http_->get(folders).status, 429);  // the second read
+  // A write is still within its (unlimited) category and the global cap of 6 (refused
+  // requests count too).
+  EXPECT_EQ(folder("/", "w").status, 200);
+  EXPECT_EQ(folder("/", "x").status, 429);  // the seventh request: the global cap
+  EXPECT_EQ(inf_.rate_limited_count(), 3);
+  // The wait runs to the end of the window on the sandbox's clock, then all is allowed.
+  const std::string wait = reply.header("retry-after");
+  EXPECT_EQ(wait, "60");
+  EXPECT_EQ(std::string(reply.json()["message"].GetString()),
+            "Rate limit exceeded. Please try again in " + wait + " seconds");
+  inf_.clock().advance(std::chrono::seconds(std::stol(reply.header("retry-after"))));
+  EXPECT_EQ(http_->get(list).status, 200);
+  EXPECT_EQ(http_->get(folders).status, 200);
+}
+
+TEST_F(FakeInfisicalTest, FreePlanPresetRefusesTheNinetyFirstWriteOfAMinute) {
+  login();
+  InfisicalRateLimits limits = InfisicalRateLimits::infisical_cloud_free();
+  EXPECT_EQ(limits.global, 600);
+  EXPECT_EQ(limits.read, 200);
+  EXPECT_EQ(limits.secret, 120);
+  inf_.set_rate_limits(limits);
+  const std::int64_t into = inf_.clock().now_epoch_ms() % 60000;
+  inf_.clock().advance(std::chrono::milliseconds(60000 - into));
+  int accepted = 0;
+  for (int i = 0; i < 95; ++i) {
+    if (folder("/", "f" + std::to_string(i)).status == 200) ++accepted;
+  }
+  EXPECT_EQ(accepted, 90);
+}
+
 TEST_F(FakeInfisicalTest, CurrentRoutesShareTheLegacyRoutesState) {
   login();
   // A folder made through v2 and a secret written through v4 (projectId) ...

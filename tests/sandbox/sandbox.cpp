@@ -58,6 +58,7 @@ Sandbox::Sandbox(SandboxOptions options)
 
   salesforce_->set_latency(options.latency);
   infisical_->set_latency(options.latency);
+  infisical_->set_rate_limits(options.infisical_rate_limits);
   salesforce_->start();
   infisical_->start();
 }

@@ -33,6 +33,9 @@ struct SandboxOptions {
   std::chrono::milliseconds stage_hang = std::chrono::seconds(30);
   // Infisical as the recorded mid-2025 build: no /api/v4/secrets, no /api/v2/folders.
   bool infisical_legacy_routes_only = false;
+  // Infisical Cloud's per-minute limits in front of the fake (off by default, like a
+  // self-hosted server).
+  InfisicalRateLimits infisical_rate_limits;
 };
 
 class Sandbox {

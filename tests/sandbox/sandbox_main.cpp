@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +34,11 @@ Serves a fake Salesforce org and a fake Infisical on 127.0.0.1 until SIGTERM/SIG
   --https                serve TLS with the test certificates (see --tls-dir)
   --infisical-legacy     Infisical without the current routes (/api/v4/secrets,
                          /api/v2/folders), like a mid-2025 self-hosted build
+  --infisical-rate-limits free | GLOBAL,READ,WRITE,SECRET
+                         Infisical enforces per-window request limits per category
+                         (free: Infisical Cloud's free plan, 600,200,90,120; 0 = none)
+  --rate-window-ms N     length of the limits' fixed window (default 60000; shorter
+                         scales time down for benchmarks)
   --tls-dir DIR          server.pem, server.key, ca.pem (default: tests/data/tls)
   --latency-ms N         added to every request (default 0)
   --stage-hang-ms N      how long a body-less R5 POST hangs (default 30000)
@@ -68,6 +74,27 @@ int to_int(const std::string& flag, const char* text) {
   return static_cast<int>(value);
 }
 
+// "free" or four comma-separated numbers; keeps a window set by an earlier flag.
+eca::sandbox::InfisicalRateLimits parse_limits(const std::string& flag, const std::string& text) {
+  auto limits = eca::sandbox::InfisicalRateLimits::infisical_cloud_free();
+  if (text == "free") return limits;
+  std::vector<int> numbers;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    numbers.push_back(to_int(flag, text.substr(start, comma - start).c_str()));
+    start = comma + 1;
+  }
+  if (numbers.size() != 4) {
+    usage_error(flag + " needs 'free' or GLOBAL,READ,WRITE,SECRET, got '" + text + "'");
+  }
+  limits.global = numbers[0];
+  limits.read = numbers[1];
+  limits.write = numbers[2];
+  limits.secret = numbers[3];
+  return limits;
+}
+
 Args parse(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; ++i) {
@@ -83,6 +110,11 @@ Args parse(int argc, char** argv) {
       args.options.target_apps = to_int(flag, value());
     } else if (flag == "--infisical-legacy") {
       args.options.infisical_legacy_routes_only = true;
+    } else if (flag == "--infisical-rate-limits") {
+      args.options.infisical_rate_limits = parse_limits(flag, value());
+    } else if (flag == "--rate-window-ms") {
+      args.options.infisical_rate_limits.window =
+          std::chrono::milliseconds(std::max(1, to_int(flag, value())));
     } else if (flag == "--https") {
       args.options.https = true;
     } else if (flag == "--tls-dir") {
@@ -231,5 +263,9 @@ int main(int argc, char** argv) {
   sandbox->stop();
   print_summary("Salesforce", sandbox->salesforce().log());
   print_summary("Infisical", sandbox->infisical().log());
+  if (args.options.infisical_rate_limits.any()) {
+    std::cerr << "Infisical answered " << sandbox->infisical().rate_limited_count()
+              << " requests with 429 (rate limits)\n";
+  }
   return 0;
 }

@@ -1,0 +1,251 @@
+#include "clients/request_budget.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace eca {
+namespace {
+
+// The reservation the current thread spends first (see Reservation::Use).
+thread_local RequestBudget::Reservation* t_current = nullptr;
+
+constexpr std::size_t index(RequestCategory c) {
+  return static_cast<std::size_t>(c);
+}
+
+}  // namespace
+
+const char* to_string(RequestCategory c) {
+  switch (c) {
+    case RequestCategory::Global:
+      return "global";
+    case RequestCategory::Read:
+      return "read";
+    case RequestCategory::Write:
+      return "write";
+    case RequestCategory::Secret:
+      return "secret";
+  }
+  return "?";
+}
+
+int RateLimits::of(RequestCategory c) const {
+  switch (c) {
+    case RequestCategory::Global:
+      return global;
+    case RequestCategory::Read:
+      return read;
+    case RequestCategory::Write:
+      return write;
+    case RequestCategory::Secret:
+      return secret;
+  }
+  return 0;
+}
+
+std::string RateLimits::describe() const {
+  if (!any()) return "none";
+  std::string out;
+  for (auto c : {RequestCategory::Global, RequestCategory::Read, RequestCategory::Write,
+                 RequestCategory::Secret}) {
+    if (of(c) <= 0) continue;
+    out += (out.empty() ? "" : ", ") + std::to_string(of(c)) + " " + to_string(c);
+  }
+  const auto ms = window.count();
+  return out + " per " +
+         (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms");
+}
+
+RequestCost& RequestCost::add(RequestCategory c, int n) {
+  units[index(c)] += n;
+  return *this;
+}
+
+// ---- Reservation ----------------------------------------------------------------------
+
+RequestBudget::Reservation::~Reservation() {
+  if (budget_ != nullptr) budget_->release(left_);
+}
+
+RequestBudget::Reservation::Reservation(Reservation&& other) noexcept
+    : budget_(std::exchange(other.budget_, nullptr)), left_(other.left_) {}
+
+RequestBudget::Reservation& RequestBudget::Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    if (budget_ != nullptr) budget_->release(left_);
+    budget_ = std::exchange(other.budget_, nullptr);
+    left_ = other.left_;
+  }
+  return *this;
+}
+
+bool RequestBudget::Reservation::empty() const {
+  return budget_ == nullptr ||
+         std::all_of(left_.units.begin(), left_.units.end(), [](int n) { return n <= 0; });
+}
+
+RequestBudget::Reservation::Use::Use(Reservation& r) : previous_(t_current) {
+  t_current = &r;
+}
+
+RequestBudget::Reservation::Use::~Use() {
+  t_current = previous_;
+}
+
+// ---- RequestBudget --------------------------------------------------------------------
+
+RequestBudget::RequestBudget(RateLimits limits, Now now, WaitUntil wait)
+    : limits_(limits), now_(std::move(now)), wait_(std::move(wait)) {}
+
+void RequestBudget::set_max_wait(std::chrono::milliseconds max_wait) {
+  std::lock_guard lock(mu_);
+  max_wait_ = max_wait;
+}
+
+std::chrono::milliseconds RequestBudget::max_wait() const {
+  std::lock_guard lock(mu_);
+  return max_wait_;
+}
+
+void RequestBudget::on_wait(OnWait observer) {
+  std::lock_guard lock(mu_);
+  on_wait_ = std::move(observer);
+}
+
+// A fiftieth of the window (1.2 s of a minute): room for a request sent just before the
+// oldest one expired here to reach the server after a later one.
+std::chrono::milliseconds RequestBudget::span() const {
+  return limits_.window + limits_.window / 50;
+}
+
+void RequestBudget::forget_old(TimePoint now) {
+  for (Lane& lane : lanes_) {
+    while (!lane.sent.empty() && lane.sent.front() + span() <= now) lane.sent.pop_front();
+  }
+}
+
+RequestBudget::TimePoint RequestBudget::admissible_at(const RequestCost& cost,
+                                                      const RequestCost* spend, TimePoint now) {
+  TimePoint at = std::max(now, paused_until_);
+  if (spend != nullptr) return at;  // reserved units are room already set aside
+  for (std::size_t c = 0; c < kRequestCategories; ++c) {
+    const int limit = limits_.of(static_cast<RequestCategory>(c));
+    if (cost.units[c] <= 0 || limit <= 0) continue;
+    const Lane& lane = lanes_[c];
+    if (lane.reserved + cost.units[c] > limit) {
+      // More than a window holds: never, unless reservations are released first.
+      if (cost.units[c] > limit) return TimePoint::max();
+      continue;  // a release wakes us; see wait_for_room
+    }
+    const long excess = static_cast<long>(lane.sent.size()) + lane.reserved + cost.units[c] - limit;
+    if (excess > 0) at = std::max(at, lane.sent[static_cast<std::size_t>(excess - 1)] + span());
+  }
+  return at;
+}
+
+Status RequestBudget::wait_for_room(std::unique_lock<std::mutex>& lock, const RequestCost& cost,
+                                    const RequestCost* spend, const char* why) {
+  const TimePoint start = now();
+  bool told = false;
+  for (;;) {
+    const TimePoint n = now();
+    forget_old(n);
+    TimePoint at = admissible_at(cost, spend, n);
+    if (at == TimePoint::max()) {
+      return Error::permanent(std::string("more ") + why + " than the configured rate limits (" +
+                              limits_.describe() + ") allow in one window");
+    }
+    bool blocked_by_reservations = false;
+    for (std::size_t c = 0; c < kRequestCategories && spend == nullptr; ++c) {
+      const int limit = limits_.of(static_cast<RequestCategory>(c));
+      if (limit > 0 && cost.units[c] > 0 && lanes_[c].reserved + cost.units[c] > limit) {
+        blocked_by_reservations = true;
+      }
+    }
+    if (at <= n && !blocked_by_reservations) return ok_status();
+    // Waiting on reservations: look again once a window has passed, or when one is released.
+    if (blocked_by_reservations) at = std::max(at, n + span());
+    if (at - start > max_wait_) {
+      Error e =
+          Error::transient(std::string("not sent: ") + why + " would wait " +
+                           std::to_string(std::chrono::ceil<std::chrono::seconds>(at - n).count()) +
+                           " s for Infisical's rate limits (" + limits_.describe() +
+                           "), longer than the longest wait allowed");
+      e.retry_after = std::chrono::ceil<std::chrono::seconds>(at - n);
+      return e;
+    }
+    if (!told && on_wait_) {
+      told = true;
+      auto observer = on_wait_;
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(at - n);
+      lock.unlock();
+      observer(wait, why);
+      lock.lock();
+      continue;  // time passed while unlocked
+    }
+    if (wait_) {
+      wait_(lock, at);
+    } else {
+      cv_.wait_until(lock, at);
+    }
+  }
+}
+
+Status RequestBudget::acquire(RequestCategory category) {
+  RequestCost cost;
+  cost.add(RequestCategory::Global).add(category);
+  std::unique_lock lock(mu_);
+  Reservation* r = t_current;
+  RequestCost* spend = nullptr;
+  if (r != nullptr && r->budget_ == this && r->left_.units[index(RequestCategory::Global)] > 0 &&
+      r->left_.units[index(category)] > 0) {
+    spend = &r->left_;
+  }
+  if (auto st = wait_for_room(lock, cost, spend, "a request"); !st) return st;
+  const TimePoint n = now();
+  for (std::size_t c = 0; c < kRequestCategories; ++c) {
+    if (cost.units[c] <= 0) continue;
+    if (limits_.of(static_cast<RequestCategory>(c)) > 0) lanes_[c].sent.push_back(n);
+    if (spend != nullptr) {
+      spend->units[c] -= cost.units[c];
+      lanes_[c].reserved -= cost.units[c];
+    }
+  }
+  return ok_status();
+}
+
+Result<RequestBudget::Reservation> RequestBudget::reserve(const RequestCost& cost) {
+  std::unique_lock lock(mu_);
+  if (auto st = wait_for_room(lock, cost, nullptr, "reserving the publish requests"); !st) {
+    return st.error();
+  }
+  for (std::size_t c = 0; c < kRequestCategories; ++c) lanes_[c].reserved += cost.units[c];
+  Reservation r;
+  r.budget_ = this;
+  r.left_ = cost;
+  return r;
+}
+
+void RequestBudget::release(RequestCost& left) {
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t c = 0; c < kRequestCategories; ++c) {
+      lanes_[c].reserved -= std::max(0, left.units[c]);
+      left.units[c] = 0;
+    }
+  }
+  cv_.notify_all();
+}
+
+void RequestBudget::pause_until(TimePoint until) {
+  std::lock_guard lock(mu_);
+  paused_until_ = std::max(paused_until_, until);
+}
+
+int RequestBudget::recent(RequestCategory category) {
+  std::lock_guard lock(mu_);
+  forget_old(now());
+  return static_cast<int>(lanes_[index(category)].sent.size());
+}
+
+}  // namespace eca

@@ -1,0 +1,101 @@
+// Issue 14, pacing: the agent against the fake Infisical enforcing per-category limits on a
+// shortened window (the agent's minute shortened to match, ECA_ROTATOR_TEST_RATE_WINDOW_MS).
+#include "tests/e2e/e2e_fixture.h"
+
+namespace eca::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kApps = 8;
+constexpr int kWindowMs = 2000;
+
+class LimitsE2e : public E2eFixture {
+ protected:
+  sandbox::SandboxOptions sandbox_options() const override {
+    sandbox::SandboxOptions options;
+    options.target_apps = kApps;
+    options.infisical_rate_limits.secret = 8;
+    options.infisical_rate_limits.write = 4;
+    options.infisical_rate_limits.window = std::chrono::milliseconds(kWindowMs);
+    return options;
+  }
+
+  ProcessResult rotate_all() {
+    ProcessResult r = run_agent(with_config({"rotate", "--all"}),
+                                {{"!CREDENTIALS_DIRECTORY", ""},
+                                 {"ECA_ROTATOR_TEST_RATE_WINDOW_MS", std::to_string(kWindowMs)}});
+    remember(r);
+    return r;
+  }
+
+  // Every rotation ended with Infisical holding the pair that is primary at Salesforce:
+  // none was left promoted but unpublished.
+  void expect_every_pair_published() {
+    for (int n = 1; n <= kApps; ++n) {
+      const auto& app = sb_->target_apps()[static_cast<std::size_t>(n - 1)];
+      auto pub = published(n);
+      ASSERT_TRUE(pub.has_value()) << "app-" << n;
+      EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key) << "app-" << n;
+    }
+  }
+};
+
+TEST_F(LimitsE2e, ABudgetMatchingTheServerRotatesABurstWithoutA429) {
+  write_config();
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20,
+            "environment = \"prod\"\nrate_limits = { secret = 8, write = 4 }");
+  std::ofstream(config_) << t;
+  auto r = rotate_all();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(sb_->infisical().rate_limited_count(), 0) << r.err;
+  expect_every_pair_published();
+  // The wait was said, once.
+  EXPECT_THAT(r.err, HasSubstr("to stay within Infisical's rate limits")) << r.err;
+}
+
+TEST_F(LimitsE2e, LimitsTheAgentDoesNotKnowPauseEveryWorkerAndNothingIsLeftUnpublished) {
+  write_config();  // rate_limits: none (a loopback, self-hosted URL)
+  auto r = rotate_all();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(sb_->infisical().rate_limited_count(), 0);
+  expect_every_pair_published();
+}
+
+}  // namespace
+}  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// Issue 14: a first burst under one new parent, against the fake whose folder creation
+// races like the real server's (folder_race_window): every folder exists exactly once.
+class FolderBurstE2e : public E2eFixture {
+ protected:
+  sandbox::SandboxOptions sandbox_options() const override {
+    sandbox::SandboxOptions options;
+    options.target_apps = 8;
+    return options;
+  }
+};
+
+TEST_F(FolderBurstE2e, AFirstBurstCreatesEachFolderExactlyOnce) {
+  write_config();  // app-N at /salesforce/app-N, concurrency 4; /salesforce does not exist
+  ASSERT_FALSE(sb_->infisical().folder_exists(sb_->project_id(), "prod", "/salesforce"));
+  auto r = run({"rotate", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sb_->infisical().folder_copies(sb_->project_id(), "prod", "/salesforce"), 1) << r.err;
+  for (int n = 1; n <= 8; ++n) {
+    const std::string path = "/salesforce/app-" + std::to_string(n);
+    EXPECT_EQ(sb_->infisical().folder_copies(sb_->project_id(), "prod", path), 1) << path;
+    EXPECT_TRUE(published(n).has_value()) << path;
+  }
+  // A second burst finds them all: one listing, no create.
+  sb_->infisical().clear_log();
+  ASSERT_EQ(run({"rotate", "--all"}).exit_code, 0);
+  EXPECT_EQ(sb_->infisical().log().count("inf.folder_create"), 0);
+}
+
+}  // namespace
+}  // namespace eca::e2e
