@@ -17,6 +17,7 @@
 #include "agent/config.h"
 #include "agent/daemon.h"
 #include "agent/logger.h"
+#include "agent/login_summary.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/runtime.h"
@@ -203,8 +204,11 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
     begin("connection " + name);
     auto st = rt.salesforce(name)->authenticate();
     conn_ok[name] = st.ok();
-    report("connection " + name, st ? "token obtained from " + c.my_domain_url
-                                    : st.error().describe(), st.ok());
+    report("connection " + name,
+           st ? "token obtained from " + c.my_domain_url + " by " +
+                    rt.salesforce(name)->auth_summary()
+              : st.error().describe(),
+           st.ok());
   }
   for (const auto& r : cfg.rotations) {
     std::string what = "rotation " + r.name;
@@ -245,6 +249,8 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s");
+  for (const auto& [name, c] : cfg->connections)
+    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
   if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
@@ -444,6 +450,10 @@ int cmd_status(const Args& a) {
              ",\"state\":\"" + json::escape(r.state) + "\",\"consecutive_failures\":" +
              std::to_string(x ? x->consecutive_failures : 0) +
              ",\"last_error\":" + json_string_or_null(r.error);
+      if (rs != nullptr && cfg->connections.count(rs->connection) != 0) {
+        out += std::string(",\"connection_auth\":\"") +
+               to_string(cfg->connections.at(rs->connection).auth) + "\"";
+      }
       if (a.online) {
         out += std::string(",\"online\":{\"result\":\"") + r.online.result + "\",\"problem\":" +
                (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
@@ -471,6 +481,8 @@ int cmd_status(const Args& a) {
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
   }
+  for (const auto& [name, c] : cfg->connections)
+    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
   if (rt) {
     std::printf("infisical server generation: %s\n",
                 rt->infisical().server_generation().c_str());
