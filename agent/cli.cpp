@@ -62,11 +62,12 @@ Commands:
                            Infisical server generation (v4 or v3 legacy) and exits 3
                            if any row shows a problem. --json: one object per rotation with
                            typed fields (RFC 3339 UTC times, null when unknown; see the
-                           man page).
+                           man page). Ends with how each connection logs in.
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
-                           --online also logs in to Infisical and each connection, finds
+                           Names how each connection logs in (client credentials or
+                           JWT bearer). --online also logs in to Infisical and each connection, finds
                            each app and consumer, refuses self-rotation, checks that the
                            Infisical project and environment exist, reads each secret
                            folder, and reports per rotation (changes nothing).
