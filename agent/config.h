@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "clients/salesforce_api.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

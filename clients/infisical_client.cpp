@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "clients/json.h"
+#include "common/json.h"
 #include "clients/scrub.h"
 
 namespace eca {

@@ -18,9 +18,9 @@
 
 #include "clients/http_transport.h"
 #include "clients/infisical_api.h"
-#include "clients/result.h"
+#include "common/result.h"
 #include "clients/token_flight.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

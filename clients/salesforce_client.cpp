@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "clients/json.h"
+#include "common/json.h"
 #include "clients/salesforce_jwt.h"
 #include "clients/scrub.h"
 

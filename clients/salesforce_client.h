@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "clients/http_transport.h"
-#include "clients/result.h"
+#include "common/result.h"
 #include "clients/salesforce_api.h"
 #include "clients/token_flight.h"
 #include "crypto/rsa_signer.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

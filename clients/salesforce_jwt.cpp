@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "clients/json.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "clients/result.h"
+#include "common/result.h"
 #include "crypto/rsa_signer.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 #include "tests/sandbox/fake_clock.h"
 #include "tests/sandbox/fake_infisical.h"
 #include "tests/sandbox/fake_salesforce.h"

@@ -1,4 +1,4 @@
-#include "agent/clock.h"
+#include "common/clock.h"
 
 #include <cstdio>
 #include <ctime>
