@@ -70,8 +70,8 @@ std::string default_jwt_audience(std::string_view my_domain_url) {
   const std::size_t host_start = url.find("://") == std::string::npos ? 0 : url.find("://") + 3;
   const std::string host = url.substr(host_start, url.find_first_of(":/", host_start) - host_start);
   const std::string_view sandbox = ".sandbox.my.salesforce.com";
-  if (host.size() > sandbox.size() && host.compare(host.size() - sandbox.size(), sandbox.size(),
-                                                   sandbox) == 0) {
+  if (host.size() > sandbox.size() &&
+      host.compare(host.size() - sandbox.size(), sandbox.size(), sandbox) == 0) {
     return "https://test.salesforce.com";
   }
   return "https://login.salesforce.com";
@@ -134,7 +134,8 @@ std::string jwt_refusal_hint(std::string_view error, std::string_view descriptio
   const std::string section = "[connections." + connection + "]";
   auto has = [&d](std::string_view s) { return d.find(s) != std::string::npos; };
   if (error == "invalid_grant" && has("hasn't approved")) {
-    return "user " + username + " is not pre-authorized for the connection's External Client "
+    return "user " + username +
+           " is not pre-authorized for the connection's External Client "
            "App: set its policy to \"Admin approved users are pre-authorized\" and add the "
            "user's profile or a permission set holding the user to the app";
   }
@@ -144,7 +145,8 @@ std::string jwt_refusal_hint(std::string_view error, std::string_view descriptio
            "JWT Bearer Flow\")";
   }
   if (is_audience_refusal(error, description)) {
-    return "set " + section + " audience to what the org accepts "
+    return "set " + section +
+           " audience to what the org accepts "
            "(https://login.salesforce.com, https://test.salesforce.com or the My Domain URL)";
   }
   if (error == "invalid_grant" && has("expired")) {

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/result.h"
-#include "crypto/rsa_signer.h"
 #include "common/secret.h"
+#include "crypto/rsa_signer.h"
 
 namespace eca {
 
@@ -19,9 +19,9 @@ inline constexpr std::string_view kJwtBearerGrant = "urn:ietf:params:oauth:grant
 inline constexpr std::int64_t kJwtLifetimeSeconds = 150;
 
 struct JwtClaims {
-  std::string iss;  // the connection ECA's consumer key
-  std::string sub;  // the Salesforce username the agent acts as
-  std::string aud;  // https://login.salesforce.com, https://test.salesforce.com or My Domain
+  std::string iss;       // the connection ECA's consumer key
+  std::string sub;       // the Salesforce username the agent acts as
+  std::string aud;       // https://login.salesforce.com, https://test.salesforce.com or My Domain
   std::int64_t exp = 0;  // seconds since the epoch
 };
 
@@ -35,7 +35,7 @@ Result<Secret> make_jwt_assertion(const RsaSigner& signer, const JwtClaims& clai
 
 // An assertion taken apart (the fake org and the fuzzer use this; the agent never reads one).
 struct DecodedJwt {
-  std::string alg;            // from the header
+  std::string alg;                // from the header
   bool header_has_extra = false;  // a header member other than "alg" (or "typ")
   JwtClaims claims;
   bool has_exp = false;

@@ -106,8 +106,8 @@ Result<RsaSigner> RsaSigner::from_pem(const Secret& pem, const std::string& what
   }
   const int bits = EVP_PKEY_get_bits(pkey.get());
   if (bits < kMinBits) {
-    return Error::permanent(what + " holds a " + std::to_string(bits) +
-                            "-bit RSA key; use " + std::to_string(kMinBits) +
+    return Error::permanent(what + " holds a " + std::to_string(bits) + "-bit RSA key; use " +
+                            std::to_string(kMinBits) +
                             " bits or more (openssl genpkey -algorithm RSA -pkeyopt "
                             "rsa_keygen_bits:2048)");
   }
@@ -116,7 +116,9 @@ Result<RsaSigner> RsaSigner::from_pem(const Secret& pem, const std::string& what
   return RsaSigner(std::move(key));
 }
 
-int RsaSigner::bits() const { return EVP_PKEY_get_bits(key_->pkey.get()); }
+int RsaSigner::bits() const {
+  return EVP_PKEY_get_bits(key_->pkey.get());
+}
 
 Result<std::string> RsaSigner::sign_rs256(std::string_view data) const {
   std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
@@ -171,11 +173,10 @@ Secret generate_rsa_private_key_pem(int bits, bool pkcs1) {
   }
   PkeyPtr pkey(raw);
   BioPtr bio(BIO_new(BIO_s_secmem()));
-  const int written =
-      pkcs1 ? PEM_write_bio_PrivateKey_traditional(bio.get(), pkey.get(), nullptr, nullptr, 0,
-                                                    nullptr, nullptr)
-            : PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0, nullptr,
-                                       nullptr);
+  const int written = pkcs1 ? PEM_write_bio_PrivateKey_traditional(bio.get(), pkey.get(), nullptr,
+                                                                   nullptr, 0, nullptr, nullptr)
+                            : PEM_write_bio_PrivateKey(bio.get(), pkey.get(), nullptr, nullptr, 0,
+                                                       nullptr, nullptr);
   if (written != 1) return {};
   return Secret(bio_contents(bio.get()));
 }

@@ -52,9 +52,10 @@ class ConfigJwtTest : public ::testing::Test {
           "environment = \"prod\"\n[infisical.auth]\nclient_id = \"id\"\nclient_secret = \"s\"\n"
           "[encryption]\nrecipient_public_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n"
           "[connections.acme]\nmy_domain_url = \"https://acme.my.salesforce.com\"\n"
-          "client_id = \"3MVGacme\"\n" + connection +
-          "[[rotation]]\nname = \"a\"\nconnection = \"acme\"\napp_id = \"0xIKj0000004AAAKAE\"\n"
-          "secret_path = \"/a\"\n");
+          "client_id = \"3MVGacme\"\n" +
+              connection +
+              "[[rotation]]\nname = \"a\"\nconnection = \"acme\"\napp_id = \"0xIKj0000004AAAKAE\"\n"
+              "secret_path = \"/a\"\n");
     return eca::load_config(dir_ / "agent.toml", lookup);
   }
   std::string errors(const eca::ConfigLoadResult& r) {
@@ -118,8 +119,7 @@ TEST_F(ConfigJwtTest, MissingKeyNamesBothWaysToProvideIt) {
 TEST_F(ConfigJwtTest, KeysOfTheOtherMethodAreErrors) {
   write("sf.key", rsa_key().view());
   auto r = load(kJwt + "private_key_file = \"sf.key\"\nclient_secret = \"left-over\"\n");
-  EXPECT_NE(errors(r).find("client_secret: not used with auth = \"jwt_bearer\""),
-            std::string::npos)
+  EXPECT_NE(errors(r).find("client_secret: not used with auth = \"jwt_bearer\""), std::string::npos)
       << errors(r);
   auto r2 = load("client_secret = \"x\"\nusername = \"u@acme.example\"\n");
   EXPECT_NE(errors(r2).find("username: not used with auth = \"client_credentials\"; remove it "
@@ -132,12 +132,12 @@ TEST_F(ConfigJwtTest, UsernameAudienceAndMethodAreChecked) {
   write("sf.key", rsa_key().view());
   auto r = load("auth = \"jwt\"\n");
   EXPECT_NE(errors(r).find("auth: must be"), std::string::npos) << errors(r);
-  auto r2 = load("auth = \"jwt_bearer\"\nusername = \"integration\"\nprivate_key_file = "
-                 "\"sf.key\"\naudience = \"login.salesforce.com\"\n");
+  auto r2 = load(
+      "auth = \"jwt_bearer\"\nusername = \"integration\"\nprivate_key_file = "
+      "\"sf.key\"\naudience = \"login.salesforce.com\"\n");
   EXPECT_NE(errors(r2).find("username: must be a Salesforce username"), std::string::npos)
       << errors(r2);
-  EXPECT_NE(errors(r2).find("audience: must be an https:// URL"), std::string::npos)
-      << errors(r2);
+  EXPECT_NE(errors(r2).find("audience: must be an https:// URL"), std::string::npos) << errors(r2);
 }
 
 TEST_F(ConfigJwtTest, ClientCredentialsStaysTheDefault) {

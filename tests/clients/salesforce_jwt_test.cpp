@@ -77,8 +77,8 @@ class SalesforceJwtTest : public ::testing::Test {
 TEST(SalesforceJwt, AssertionCarriesOnlyAlgAndTheFourClaims) {
   auto signer = RsaSigner::from_pem(test_key(), "key");
   ASSERT_TRUE(signer.ok());
-  auto a = make_jwt_assertion(*signer, {"3MVGkey", "u@example.com", "https://login.salesforce.com",
-                                        1700000000});
+  auto a = make_jwt_assertion(
+      *signer, {"3MVGkey", "u@example.com", "https://login.salesforce.com", 1700000000});
   ASSERT_TRUE(a.ok());
   auto d = decode_jwt(a->view());
   ASSERT_TRUE(d.has_value());
@@ -155,11 +155,16 @@ TEST_F(SalesforceJwtTest, EachRefusalSaysWhatToFix) {
          jwt.pre_authorized_users = {kUser};
          sf_->set_jwt(conn_.id, jwt);
        },
-       {}, kUser, "does not match [connections.acme] private_key_file"},
+       {},
+       kUser,
+       "does not match [connections.acme] private_key_file"},
       {"not pre-authorized", [] {}, {}, "someone@acme.example", "is not pre-authorized"},
       {"clock 10 minutes behind", [] {}, std::chrono::minutes(-10), kUser,
        "check this machine's clock"},
-      {"jwt flow off", [&] { sf_->set_jwt(conn_.id, std::nullopt); }, {}, kUser,
+      {"jwt flow off",
+       [&] { sf_->set_jwt(conn_.id, std::nullopt); },
+       {},
+       kUser,
        "Enable JWT Bearer Flow"},
   };
   for (auto& k : cases) {

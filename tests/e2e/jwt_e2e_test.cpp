@@ -22,9 +22,7 @@ class JwtE2e : public E2eFixture {
   void SetUp() override {
     E2eFixture::SetUp();
     std::filesystem::remove(dir_ / "sf-secret");
-    {
-      std::ofstream(dir_ / "sf-jwt.key") << agent_key().view();
-    }
+    { std::ofstream(dir_ / "sf-jwt.key") << agent_key().view(); }
     std::filesystem::permissions(dir_ / "sf-jwt.key", std::filesystem::perms::owner_read);
     sb_->enable_connection_jwt(agent_key());
     use_jwt();

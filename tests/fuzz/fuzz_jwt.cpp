@@ -21,8 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto jwt = eca::decode_jwt(in);
       if (!jwt) break;
       ECA_FUZZ_CHECK(in.substr(0, jwt->signing_input.size()) == jwt->signing_input);
-      ECA_FUZZ_CHECK(in.size() > jwt->signing_input.size() &&
-                     in[jwt->signing_input.size()] == '.');
+      ECA_FUZZ_CHECK(in.size() > jwt->signing_input.size() && in[jwt->signing_input.size()] == '.');
       break;
     }
     case 1: {
@@ -36,8 +35,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // Only fixed text: a base64 line of the input (key material) never shows up.
         const auto first = in.find("-----BEGIN") == 0 ? in.find('\n') : std::string_view::npos;
         const std::string_view body = first == std::string_view::npos ? in : in.substr(first + 1);
-        const std::string_view run = body.substr(0, body.find_first_not_of(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="));
+        const std::string_view run = body.substr(
+            0, body.find_first_not_of(
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="));
         if (run.size() >= 16) ECA_FUZZ_CHECK(msg.find(run) == std::string::npos);
       }
       break;
