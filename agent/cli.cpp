@@ -67,10 +67,11 @@ Commands:
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
                            Names how each connection logs in (client credentials or
-                           JWT bearer). --online also logs in to Infisical and each connection, finds
-                           each app and consumer, refuses self-rotation, checks that the
-                           Infisical project and environment exist, reads each secret
-                           folder, and reports per rotation (changes nothing).
+                           JWT bearer). --online also logs in to Infisical and each
+                           connection, finds each app and consumer, refuses
+                           self-rotation, checks that the Infisical project and
+                           environment exist, reads each secret folder, and reports per
+                           rotation (changes nothing).
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused (exit 1) unless there is a previous credential
