@@ -13,12 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "clients/auth_session.h"
 #include "clients/http_transport.h"
 #include "common/result.h"
 #include "clients/salesforce_api.h"
-#include "clients/token_flight.h"
-#include "crypto/rsa_signer.h"
 #include "common/secret.h"
+#include "crypto/rsa_signer.h"
 
 namespace eca {
 
@@ -69,6 +69,7 @@ class SalesforceClient : public SalesforceApi {
   Result<HttpResponse> call_once(const char* method, const std::string& path,
                                  const char* endpoint, const Secret& body, bool is_write,
                                  const Secret& token);
+  AuthSession::Options session_options();
   std::string base() const;
   Error rest_error(const HttpResponse& response, const std::string& what) const;
 
@@ -79,10 +80,7 @@ class SalesforceClient : public SalesforceApi {
   mutable std::mutex jwt_mu_;        // signer_ and jwt_audience_
   std::optional<RsaSigner> signer_;  // parsed on the first JWT login
   std::string jwt_audience_;         // the audience that worked last
-  TokenFlight flight_;  // one login at a time
-  std::mutex token_mu_;
-  Secret token_;
-  long token_generation_ = 0;
+  AuthSession session_;  // the connection's token
 };
 
 }  // namespace eca
