@@ -19,6 +19,7 @@
 #include "agent/exec_command.h"
 #include "agent/exit_codes.h"
 #include "agent/logger.h"
+#include "agent/login_summary.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/runtime.h"
@@ -62,14 +63,16 @@ Commands:
                            Infisical server generation (v4 or v3 legacy) and exits 3
                            if any row shows a problem. --json: one object per rotation with
                            typed fields (RFC 3339 UTC times, null when unknown; see the
-                           man page).
+                           man page). Ends with how each connection logs in.
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
-                           --online also logs in to Infisical and each connection, finds
-                           each app and consumer, refuses self-rotation, checks that the
-                           Infisical project and environment exist, reads each secret
-                           folder, and reports per rotation (changes nothing).
+                           Names how each connection logs in (client credentials or
+                           JWT bearer). --online also logs in to Infisical and each
+                           connection, finds each app and consumer, refuses
+                           self-rotation, checks that the Infisical project and
+                           environment exist, reads each secret folder, and reports per
+                           rotation (changes nothing).
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused (exit 1) unless there is a previous credential
@@ -213,8 +216,11 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
     begin("connection " + name);
     auto st = rt.salesforce(name)->authenticate();
     conn_ok[name] = st.ok();
-    report("connection " + name, st ? "token obtained from " + c.my_domain_url
-                                    : st.error().describe(), st.ok());
+    report("connection " + name,
+           st ? "token obtained from " + c.my_domain_url + " by " +
+                    rt.salesforce(name)->auth_summary()
+              : st.error().describe(),
+           st.ok());
   }
   for (const auto& r : cfg.rotations) {
     std::string what = "rotation " + r.name;
@@ -258,6 +264,8 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s", deliveries.c_str());
+  for (const auto& [name, c] : cfg->connections)
+    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
   if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
@@ -458,6 +466,10 @@ int cmd_status(const Args& a) {
              ",\"state\":\"" + json::escape(r.state) + "\",\"consecutive_failures\":" +
              std::to_string(x ? x->consecutive_failures : 0) +
              ",\"last_error\":" + json_string_or_null(r.error);
+      if (rs != nullptr && cfg->connections.count(rs->connection) != 0) {
+        out += std::string(",\"connection_auth\":\"") +
+               to_string(cfg->connections.at(rs->connection).auth) + "\"";
+      }
       if (a.online) {
         out += std::string(",\"online\":{\"result\":\"") + r.online.result + "\",\"problem\":" +
                (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
@@ -485,6 +497,8 @@ int cmd_status(const Args& a) {
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
   }
+  for (const auto& [name, c] : cfg->connections)
+    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
   if (rt) {
     std::printf("infisical server generation: %s\n",
                 rt->infisical().server_generation().c_str());

@@ -23,6 +23,7 @@
 #include "agent/infisical_limits.h"
 #include "crypto/envelope.h"
 #include "crypto/key_pair.h"
+#include "crypto/rsa_signer.h"
 
 namespace eca {
 namespace {
@@ -136,8 +137,11 @@ class Loader {
   void load_tls(const Section& s, const std::string& url, std::string& ca_file, std::string& ca_dir,
                 std::string& pinned_public_key, bool& insecure_skip_verify);
   std::optional<Secret> client_secret(const Section& s, const std::string& credential_name);
+  // private_only: readable by others is an error, not a warning (a private key).
   std::optional<Secret> read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc, int line,
-                                         const std::string& key);
+                                         const std::string& key, bool private_only = false);
+  void load_connection_auth(const Section& s, ConnectionSettings& c);
+  std::optional<Secret> private_key(const Section& s, const std::string& credential_name);
 
   // --- sections ----------------------------------------------------------
   void load_agent(const Section& root);
@@ -328,7 +332,7 @@ void Loader::load_tls(const Section& s, const std::string& url, std::string& ca_
 }
 
 std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc,
-                                               int line, const std::string& key) {
+                                               int line, const std::string& key, bool private_only) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     error_at(doc, line, key, "cannot open secret file " + path.string() + ": " + std::strerror(errno));
@@ -345,6 +349,13 @@ std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path
     error_at(doc, line, key,
              "secret file " + path.string() + " is writable by group or others (mode " + octal_mode(st.st_mode) +
                  "); run chmod go-w on it");
+    return std::nullopt;
+  }
+  if ((st.st_mode & S_IROTH) != 0 && private_only) {
+    ::close(fd);
+    error_at(doc, line, key,
+             "key file " + path.string() + " is readable by others (mode " + octal_mode(st.st_mode) +
+                 "); run chmod o-r on it (0600, or 0640 with group eca-rotator)");
     return std::nullopt;
   }
   if ((st.st_mode & S_IROTH) != 0) {
@@ -681,8 +692,9 @@ void Loader::load_connections(const Section& root) {
     }
     Section s{&member, prefix, false};
     check_keys(s,
-               {"my_domain_url", "api_version", "client_id", "client_secret", "client_secret_file",
-                "ca_file", "ca_dir", "pinned_public_key", "insecure_skip_verify"});
+               {"my_domain_url", "api_version", "client_id", "auth", "client_secret", "client_secret_file",
+                "username", "private_key_file", "audience", "ca_file", "ca_dir", "pinned_public_key",
+                "insecure_skip_verify"});
     ConnectionSettings c;
     c.name = name;
     if (auto v = str(s, "my_domain_url", Need::Required)) {
@@ -709,10 +721,79 @@ void Loader::load_connections(const Section& root) {
       else
         c.client_id = *v;
     }
-    if (auto secret = client_secret(s, "sf-" + name + "-client-secret")) c.client_secret = std::move(*secret);
+    load_connection_auth(s, c);
     load_tls(s, c.my_domain_url, c.ca_file, c.ca_dir, c.pinned_public_key, c.insecure_skip_verify);
     cfg_.connections.emplace(name, std::move(c));
   }
+}
+
+// auth = "client_credentials" (a consumer secret) or "jwt_bearer" (username, private key,
+// audience); keys of the other method are errors, so a half-switched section is caught.
+void Loader::load_connection_auth(const Section& s, ConnectionSettings& c) {
+  const auto method = choice(s, "auth", {"client_credentials", "jwt_bearer"});
+  if (!method && s.find("auth")) return;  // reported
+  const bool jwt = method && *method == "jwt_bearer";
+  c.auth = jwt ? SfAuthMethod::JwtBearer : SfAuthMethod::ClientCredentials;
+  const std::vector<std::string> other =
+      jwt ? std::vector<std::string>{"client_secret", "client_secret_file"}
+          : std::vector<std::string>{"username", "private_key_file", "audience"};
+  for (const auto& key : other) {
+    if (const MergedNode* n = s.find(key))
+      error(*n, join(s.prefix, key),
+            std::string("not used with auth = \"") + (jwt ? "jwt_bearer" : "client_credentials") +
+                "\"; remove it" + (jwt ? "" : " or set auth = \"jwt_bearer\""));
+  }
+  if (!jwt) {
+    if (auto secret = client_secret(s, "sf-" + c.name + "-client-secret")) c.client_secret = std::move(*secret);
+    return;
+  }
+  if (auto v = str(s, "username", Need::Required)) {
+    if (has_control_or_space(*v) || v->find('@') == std::string::npos)
+      error(*s.find("username"), join(s.prefix, "username"),
+            "must be a Salesforce username (name@example.com), without spaces (got " + dq(*v) + ")");
+    else
+      c.username = *v;
+  }
+  if (auto v = str(s, "audience", Need::Optional)) {
+    if (v->rfind("https://", 0) != 0 || has_control_or_space(*v))
+      error(*s.find("audience"), join(s.prefix, "audience"),
+            "must be an https:// URL such as https://login.salesforce.com (got " + dq(*v) + ")");
+    else
+      c.audience = *v;
+  }
+  if (auto key = private_key(s, "sf-" + c.name + "-private-key")) c.private_key_pem = std::move(*key);
+}
+
+// private_key_file, or $CREDENTIALS_DIRECTORY/<credential_name>; parsed here so a key that
+// will not sign is a configuration error, not a failed login at 3 a.m.
+std::optional<Secret> Loader::private_key(const Section& s, const std::string& credential_name) {
+  const std::string key = join(s.prefix, "private_key_file");
+  std::optional<Secret> pem;
+  const ConfigDocument* doc = s.node ? s.node->doc : nullptr;
+  int line = s.node ? s.node->line() : 0;
+  if (const MergedNode* file = s.find("private_key_file")) {
+    auto p = str(s, "private_key_file", Need::Required);
+    if (!p) return std::nullopt;
+    doc = file->doc;
+    line = file->line();
+    pem = read_secret_file(resolve(*p), doc, line, key, /*private_only=*/true);
+  } else if (auto dir = env_("CREDENTIALS_DIRECTORY"); dir && !dir->empty() &&
+             std::filesystem::exists(std::filesystem::path(*dir) / credential_name)) {
+    pem = read_secret_file(std::filesystem::path(*dir) / credential_name, doc, line, key, true);
+  } else {
+    missing(s, "private_key_file",
+            "auth = \"jwt_bearer\" needs the PEM private key whose certificate is on the External Client "
+            "App: set private_key_file, or pass the systemd credential \"" + credential_name +
+                "\" with LoadCredential=");
+    return std::nullopt;
+  }
+  if (!pem) return std::nullopt;
+  auto signer = RsaSigner::from_pem(*pem, "the key file");
+  if (!signer) {
+    error_at(doc, line, key, signer.error().message);
+    return std::nullopt;
+  }
+  return pem;
 }
 
 // What the rotations read so far claim: the cross-rotation checks look each new one up

@@ -11,6 +11,7 @@
 
 #include "agent/delivery_config.h"
 #include "clients/request_budget.h"
+#include "clients/salesforce_api.h"
 #include "common/secret.h"
 
 namespace eca {
@@ -71,7 +72,11 @@ struct ConnectionSettings {
   std::string my_domain_url;          // https://<domain>.my.salesforce.com (validated)
   std::string api_version = "v65.0";
   std::string client_id;              // consumer key of the connection's own ECA
-  Secret client_secret;
+  SfAuthMethod auth = SfAuthMethod::ClientCredentials;
+  Secret client_secret;               // client credentials only
+  std::string username;               // jwt_bearer: the user the agent acts as
+  std::string audience;               // jwt_bearer: empty = by host (with one My Domain retry)
+  Secret private_key_pem;             // jwt_bearer: from private_key_file or $CREDENTIALS_DIRECTORY
   std::string ca_file;
   std::string ca_dir;
   std::string pinned_public_key;

@@ -140,9 +140,17 @@ Status Runtime::build_clients() {
     se.my_domain_url = c.my_domain_url;
     se.api_version = c.api_version;
     se.client_id = c.client_id;
+    se.auth = c.auth;
     se.client_secret = c.client_secret.clone();
+    se.username = c.username;
+    se.audience = c.audience;
+    se.private_key_pem = c.private_key_pem.clone();
     se.tls = {c.ca_file, c.ca_dir, c.pinned_public_key, c.insecure_skip_verify};
-    salesforce_[name] = std::make_unique<SalesforceClient>(transport_, std::move(se));
+    auto client = std::make_unique<SalesforceClient>(transport_, std::move(se),
+                                                     [clock] { return clock->now(); });
+    Logger& log = log_;
+    client->on_notice([&log](const std::string& note) { log.warn("", "login", note); });
+    salesforce_[name] = std::move(client);
   }
   // A consumer-only config has no recipient: it opens, it never seals.
   if (config_.encryption.mode == EncryptionMode::SealedBox &&

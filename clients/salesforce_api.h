@@ -43,12 +43,21 @@ struct SfPair {
   Secret secret;
 };
 
+// How the connection logs in: the client credentials flow with the ECA's consumer secret,
+// or the JWT bearer flow with a private key whose certificate is on the ECA.
+enum class SfAuthMethod { ClientCredentials, JwtBearer };
+const char* to_string(SfAuthMethod method);
+
 struct SalesforceEndpoint {
   std::string name;           // connection name, for messages
   std::string my_domain_url;  // no trailing slash
   std::string api_version = "v65.0";
   std::string client_id;  // the connection ECA's consumer key
-  Secret client_secret;
+  SfAuthMethod auth = SfAuthMethod::ClientCredentials;
+  Secret client_secret;     // client credentials only
+  std::string username;     // JWT bearer: the user the agent acts as (`sub`)
+  std::string audience;     // JWT bearer: `aud`; empty = by host, with one My Domain retry
+  Secret private_key_pem;   // JWT bearer
   TlsSettings tls;
 };
 

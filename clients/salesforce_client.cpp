@@ -4,6 +4,7 @@
 #include <set>
 
 #include "clients/http_errors.h"
+#include "clients/salesforce_jwt.h"
 #include "clients/scrub.h"
 #include "common/json.h"
 
@@ -60,9 +61,14 @@ bool same_sf_id(std::string_view a, std::string_view b) {
   return a.substr(0, 15) == b.substr(0, 15);
 }
 
-SalesforceClient::SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint)
+const char* to_string(SfAuthMethod method) {
+  return method == SfAuthMethod::JwtBearer ? "jwt_bearer" : "client_credentials";
+}
+
+SalesforceClient::SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint, Now now)
     : transport_(transport),
       ep_(std::move(endpoint)),
+      now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }),
       session_(session_options()) {
   while (!ep_.my_domain_url.empty() && ep_.my_domain_url.back() == '/') ep_.my_domain_url.pop_back();
 }
@@ -72,7 +78,10 @@ AuthSession::Options SalesforceClient::session_options() {
   // Salesforce tokens carry no lifetime: a 401 INVALID_SESSION_ID is how we learn one
   // expired, and the session logs in again once.
   o.login = [this]() -> Result<AuthSession::Token> {
-    auto tok = token_for(ep_.client_id, ep_.client_secret, "connection \"" + ep_.name + "\"");
+    auto tok = ep_.auth == SfAuthMethod::JwtBearer
+                   ? jwt_token()
+                   : token_for(ep_.client_id, ep_.client_secret,
+                               "connection \"" + ep_.name + "\"");
     if (!tok) return tok.error();
     AuthSession::Token token;
     token.value = std::move(tok.value());
@@ -86,8 +95,8 @@ std::string SalesforceClient::base() const {
   return ep_.my_domain_url + "/services/data/" + ep_.api_version;
 }
 
-Result<Secret> SalesforceClient::token_for(const std::string& client_id, const Secret& secret,
-                                           const std::string& what) {
+Result<Secret> SalesforceClient::post_token(Secret body, const std::string& what, bool jwt,
+                                            std::string& refusal) {
   HttpRequest req;
   req.method = "POST";
   req.url = ep_.my_domain_url + "/services/oauth2/token";
@@ -95,10 +104,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   req.tls = ep_.tls;
   req.content_type = "application/x-www-form-urlencoded";
   req.headers.emplace_back("Accept", "application/json");
-  req.body.append("grant_type=client_credentials&client_id=");
-  json::append_form_encoded(req.body, client_id);
-  req.body.append("&client_secret=");
-  json::append_form_encoded(req.body, secret.view());
+  req.body = std::move(body);
   auto res = transport_.send(req);
   if (!res) return res.error();
   HttpResponse& r = res.value();
@@ -114,10 +120,9 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   }
   Error e;
   e.http_status = r.status;
-  std::string desc;
   if (parsed) {
     if (auto c = json::str(doc, "error")) e.code = scrub_server_text(*c, 64);
-    if (auto d = json::str(doc, "error_description")) desc = scrub_server_text(*d);
+    if (auto d = json::str(doc, "error_description")) refusal = scrub_server_text(*d);
   }
   if (error_kind_for_status(r.status) == ErrorKind::Transient) {
     e.kind = ErrorKind::Transient;
@@ -126,8 +131,12 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   }
   e.kind = ErrorKind::Auth;
   e.message = "Salesforce refused the token request for " + what;
-  if (!desc.empty()) e.message += ": " + desc;
-  if (e.code == "invalid_grant" && desc.find("domain") != std::string::npos) {
+  if (!refusal.empty()) e.message += ": " + refusal;
+  std::string hint;
+  if (jwt) hint = jwt_refusal_hint(e.code, refusal, ep_.name, ep_.username);
+  if (!hint.empty()) {
+    e.message += "; " + hint;
+  } else if (e.code == "invalid_grant" && refusal.find("domain") != std::string::npos) {
     e.message += "; use the org's My Domain URL (https://<MyDomain>.my.salesforce.com)";
   } else if (e.code == "unsupported_grant_type") {
     e.message += "; enable the client credentials flow on the External Client App";
@@ -135,6 +144,82 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
     e.message += "; check the client credentials flow's run-as user is active and the scopes";
   }
   return e;
+}
+
+Result<Secret> SalesforceClient::token_for(const std::string& client_id, const Secret& secret,
+                                           const std::string& what) {
+  Secret body("grant_type=client_credentials&client_id=");
+  json::append_form_encoded(body, client_id);
+  body.append("&client_secret=");
+  json::append_form_encoded(body, secret.view());
+  std::string refusal;
+  return post_token(std::move(body), what, /*jwt=*/false, refusal);
+}
+
+Result<Secret> SalesforceClient::jwt_token_with(const std::string& audience,
+                                                std::string& refusal) {
+  JwtClaims claims{ep_.client_id, ep_.username, audience, 0};
+  claims.exp = std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count() +
+               kJwtLifetimeSeconds;
+  Result<Secret> assertion = Error::permanent("no signer");
+  {
+    std::lock_guard<std::mutex> lock(jwt_mu_);
+    if (!signer_) {
+      auto signer = RsaSigner::from_pem(ep_.private_key_pem,
+                                        "[connections." + ep_.name + "] private_key_file");
+      if (!signer) return signer.error();
+      signer_.emplace(std::move(signer.value()));
+    }
+    assertion = make_jwt_assertion(*signer_, claims);
+  }
+  if (!assertion) return assertion.error();
+  Secret body("grant_type=");
+  json::append_form_encoded(body, kJwtBearerGrant);
+  body.append("&assertion=");
+  body.append(assertion->view());  // base64url and dots: nothing to encode
+  return post_token(std::move(body), "connection \"" + ep_.name + "\" (JWT bearer)",
+                    /*jwt=*/true, refusal);
+}
+
+// The default audience is a guess by host (spec/identity.md §1): when the org calls it
+// invalid, the My Domain URL is tried once, and whichever works is kept for later logins.
+Result<Secret> SalesforceClient::jwt_token() {
+  std::string audience;
+  {
+    std::lock_guard<std::mutex> lock(jwt_mu_);
+    audience = jwt_audience_;
+  }
+  const bool guessed = ep_.audience.empty() && audience.empty();
+  if (audience.empty()) audience = ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url)
+                                                        : ep_.audience;
+  std::string refusal;
+  auto tok = jwt_token_with(audience, refusal);
+  if (!tok && guessed && is_audience_refusal(tok.error().code, refusal) &&
+      audience != ep_.my_domain_url) {
+    const std::string first = audience;
+    audience = ep_.my_domain_url;
+    refusal.clear();
+    tok = jwt_token_with(audience, refusal);
+    if (tok && notice_) {
+      notice_("connection \"" + ep_.name + "\": JWT audience " + first +
+              " was refused as invalid; the My Domain URL " + audience +
+              " worked (set audience to it to skip the first attempt)");
+    }
+  }
+  if (tok) {
+    std::lock_guard<std::mutex> lock(jwt_mu_);
+    jwt_audience_ = audience;
+  }
+  return tok;
+}
+
+std::string SalesforceClient::auth_summary() const {
+  if (ep_.auth == SfAuthMethod::ClientCredentials) return "client credentials";
+  std::lock_guard<std::mutex> lock(jwt_mu_);
+  std::string aud = jwt_audience_;
+  if (aud.empty()) aud = ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url) + " by host"
+                                              : ep_.audience;
+  return "JWT bearer as " + ep_.username + " (audience " + aud + ")";
 }
 
 Status SalesforceClient::authenticate() { return session_.log_in(); }

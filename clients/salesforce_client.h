@@ -2,9 +2,14 @@
 // spec/salesforce.md) for one connection, and nothing else.
 //
 // Thread-safe: one client per connection is shared by all rotations using it.
-// The connection token is cached and fetched again once on 401 INVALID_SESSION_ID.
+// The connection token is cached and fetched again once on 401 INVALID_SESSION_ID (with
+// JWT bearer, that is when a new assertion is signed: one signature per token).
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,12 +18,15 @@
 #include "common/result.h"
 #include "clients/salesforce_api.h"
 #include "common/secret.h"
+#include "crypto/rsa_signer.h"
 
 namespace eca {
 
 class SalesforceClient : public SalesforceApi {
  public:
-  SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint);
+  using Now = std::function<std::chrono::system_clock::time_point()>;
+  // `now` dates JWT assertions (default: the system clock).
+  SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint, Now now = {});
 
   const SalesforceEndpoint& endpoint() const override { return ep_; }
 
@@ -43,9 +51,19 @@ class SalesforceClient : public SalesforceApi {
   // Fetches the connection's token now (validate --online); normally done lazily.
   Status authenticate();
 
+  // "client credentials" or "JWT bearer as USER (audience AUD)", the audience being the one
+  // that last worked; for status and validate.
+  std::string auth_summary() const;
+  // Called with a one-line note worth logging (which JWT audience worked after a retry).
+  void on_notice(std::function<void(const std::string&)> notice) { notice_ = std::move(notice); }
+
  private:
   Result<Secret> token_for(const std::string& client_id, const Secret& secret,
                            const std::string& what);
+  Result<Secret> jwt_token();
+  Result<Secret> jwt_token_with(const std::string& audience, std::string& refusal);
+  // POSTs a token request; `refusal` receives the scrubbed error_description.
+  Result<Secret> post_token(Secret body, const std::string& what, bool jwt, std::string& refusal);
   Result<HttpResponse> call(const char* method, const std::string& path, const char* endpoint,
                             Secret body = {}, bool is_write = false);
   Result<HttpResponse> call_once(const char* method, const std::string& path,
@@ -57,6 +75,11 @@ class SalesforceClient : public SalesforceApi {
 
   HttpTransport& transport_;
   SalesforceEndpoint ep_;
+  Now now_;
+  std::function<void(const std::string&)> notice_;
+  mutable std::mutex jwt_mu_;        // signer_ and jwt_audience_
+  std::optional<RsaSigner> signer_;  // parsed on the first JWT login
+  std::string jwt_audience_;         // the audience that worked last
   AuthSession session_;  // the connection's token
 };
 

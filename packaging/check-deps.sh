@@ -14,6 +14,8 @@
 #                                must first be checked against GCC 11's libgcc_s)
 #   libcurl    libcurl.so.4 without Debian's CURL_OPENSSL_4 symbol version
 #              (Fedora/RHEL/Amazon Linux build curl without versioned symbols)
+#   libcrypto  libcrypto.so.3, symbol version OPENSSL_3.0.0 only (RHEL 9 and Amazon
+#              Linux 2023: openssl-libs 3.0+; Ubuntu 22.04: libssl3 3.0.2)
 #   libsodium  not required: Amazon Linux 2023 has no libsodium package, so it
 #              is linked statically
 #   toml++     never: no target system but Debian 12 packages libtomlplusplus
@@ -28,11 +30,11 @@ max_gcc=4.2.0
 # Ubuntu 22.04 (jammy) versions of what the .deb may depend on: a "(>= V)"
 # must have V <= these. Packages without a version here may appear unversioned.
 declare -A jammy=(
-	[libc6]=2.35 [libcurl4]=7.81.0 [libstdc++6]=12.3.0 [libgcc-s1]=12.3.0
+	[libc6]=2.35 [libcurl4]=7.81.0 [libstdc++6]=12.3.0 [libgcc-s1]=12.3.0 [libssl3]=3.0.2
 	[passwd]="" [procps]="" [ca-certificates]="" [systemd]=""
 )
 # Libraries the binary may load, present on every target system.
-allowed_needed='^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libstdc\+\+\.so\.6|libcurl\.so\.4|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$'
+allowed_needed='^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|libstdc\+\+\.so\.6|libcurl\.so\.4|libcrypto\.so\.3|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1)$'
 
 problems=0
 bad() { printf '  FAIL: %s\n' "$*"; problems=$((problems + 1)); }
@@ -57,6 +59,7 @@ check_elf() { # check_elf FILE
 		CXXABI_1*) le "${v#CXXABI_}" "$max_cxxabi" || bad "$sym@$v: newer than CXXABI_$max_cxxabi (RHEL 9's libstdc++)" ;;
 		GCC_*) le "${v#GCC_}" "$max_gcc" || bad "$sym@$v: newer than GCC_$max_gcc (libgcc_s)" ;;
 		CURL_OPENSSL_*) ;; # libcurl.so.4's version on Debian; ld.so ignores it where libcurl has none
+		OPENSSL_3.0.0) ;;  # libcrypto.so.3's base version, in every OpenSSL 3
 		GLIBC_PRIVATE) bad "$sym@GLIBC_PRIVATE: not a stable glibc interface" ;;
 		*) bad "$sym@$v: symbol version of an unexpected library" ;;
 		esac
@@ -81,6 +84,7 @@ check_rpm() { # check_rpm FILE
 		libcurl.so.4\(\)\(64bit\)) ;;
 		libcurl.so.4\(*) bad "Requires $r: a Debian libcurl symbol version; RHEL 9 and Amazon Linux 2023 provide only libcurl.so.4()(64bit)" ;;
 		libsodium*) bad "Requires $r: Amazon Linux 2023 has no libsodium (link it statically)" ;;
+		libcrypto.so.3\(\)\(64bit\) | libcrypto.so.3\(OPENSSL_3.0.0\)\(64bit\)) ;;
 		libc.so.6\(GLIBC_2.*)
 			v=${r#libc.so.6(GLIBC_}; v=${v%%)*}
 			le "$v" "$max_glibc" || bad "Requires $r: newer than GLIBC_$max_glibc (RHEL 9, Amazon Linux 2023)" ;;

@@ -152,7 +152,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 if(ECA_PKG_HOMEPAGE)
   set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "${ECA_PKG_HOMEPAGE}")
 endif()
-# dpkg-shlibdeps: libc6, libcurl4, libgcc-s1 and libstdc++6, with the lowest
+# dpkg-shlibdeps: libc6, libcurl4, libgcc-s1, libssl3 (libcrypto.so.3, for the JWT
+# bearer flow's RS256) and libstdc++6, with the lowest
 # versions that have the symbols the binary uses (libsodium and toml++ are
 # linked in, see CMakeLists.txt). packaging/check-deps.sh checks that Ubuntu 22.04
 # satisfies them.
@@ -176,7 +177,8 @@ set(CPACK_RPM_PACKAGE_SUMMARY "Rotates Salesforce External Client App credential
 if(ECA_PKG_HOMEPAGE)
   set(CPACK_RPM_PACKAGE_URL "${ECA_PKG_HOMEPAGE}")
 endif()
-# Library requirements (libcurl.so.4()(64bit), libc.so.6(GLIBC_...),
+# Library requirements (libcurl.so.4()(64bit), libcrypto.so.3(OPENSSL_3.0.0)(64bit)
+# from openssl-libs, libc.so.6(GLIBC_...),
 # libstdc++.so.6(GLIBCXX_...), libgcc_s.so.1) come from rpmbuild's automatic dependency generator; the
 # scriptlets need these tools. Debian's libcurl versions its symbols
 # (CURL_OPENSSL_4) and the generator turns that into a requirement that no

@@ -107,7 +107,7 @@ fi
 ok "tools present"
 
 # --- Throwaway root, made in the background while the build runs ---------------
-# minbase-like "essential" variant plus libcurl4, libstdc++6 and systemd (for
+# minbase-like "essential" variant plus libcurl4, libssl3, libstdc++6 and systemd (for
 # systemd-sysusers, systemd-tmpfiles, systemctl enable); eatmydata and
 # unsafe-io make dpkg inside it fast (the root is thrown away anyway).
 suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
@@ -125,7 +125,7 @@ make_rootfs() {
 	for try in 1 2; do
 		TMPDIR="$roots" setsid mmdebstrap --variant=essential --mode=root --format=tar \
 			--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata --dpkgopt=force-unsafe-io \
-			--include=libcurl4,libstdc++6,passwd,procps,systemd \
+			--include=libcurl4,libssl3,libstdc++6,passwd,procps,systemd \
 			"$suite" "$rootfs_tar.tmp" "$mirror" >>"$work/mmdebstrap.log" 2>&1 &
 		echo $! >"$work/mmdebstrap.pid"
 		if wait $!; then
@@ -209,7 +209,7 @@ assert_eq ".deb file count" "$nfiles" "$(printf '%s\n' "${deb_expect[@]}" | grep
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$work/conffiles"
 assert_eq "conffiles" "$(sort "$work/conffiles" | tr '\n' ' ')" "/etc/default/eca-rotator /etc/eca-rotator/agent.toml "
 depends=$(dpkg-deb -f "$deb" Depends)
-for d in libc6 libcurl4 libgcc-s1 libstdc++6; do
+for d in libc6 libcurl4 libgcc-s1 libssl3 libstdc++6; do
 	[[ ", $depends," == *", $d "* || ", $depends," == *", $d,"* ]] || fail "Depends lacks $d: $depends"
 done
 # Linked in (CMakeLists.txt): no package of theirs may be required.

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ clang cmake ninja-build pkg-config git ca-certificates curl openssl
-  libcurl4-openssl-dev rapidjson-dev libsodium-dev libtomlplusplus-dev
+  libcurl4-openssl-dev libssl-dev rapidjson-dev libsodium-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
 )
 missing=()

@@ -55,6 +55,7 @@
 
 #include "crypto/fingerprint.h"
 #include "crypto/key_pair.h"
+#include "crypto/rsa_signer.h"
 #include "tests/sandbox/sandbox.h"
 
 #ifndef ECA_ROTATOR_BIN
@@ -85,6 +86,7 @@ struct Options {
   int timeout_s = 1800;      // per agent run
   bool smoke = false;
   bool keep = false;
+  bool jwt = false;          // the connection logs in by JWT bearer instead of client credentials
   std::string agent = ECA_ROTATOR_BIN;
   std::string work_dir = "/tmp";
   // Limit mode: the fake Infisical enforces the free plan's limits, the agent runs with
@@ -115,6 +117,8 @@ Fleet-scale benchmark of eca-rotator against the in-process HTTPS sandbox.
                       paces itself with rate_limits = "infisical-cloud"; prints the
                       limit table (bound, ratio, 429s, unpublished, promote->publish)
   --window-ms MS      limit mode: the window both sides count ("minute"; default 60000)
+  --jwt               the connection logs in by JWT bearer (a generated RSA key; the fake
+                      org verifies each assertion) instead of client credentials
   --smoke             CI smoke run: checks that everything runs and the table prints;
                       timings are printed but not judged
   --help
@@ -187,6 +191,8 @@ Options parse_args(int argc, char** argv) {
       o.limits = true;
     } else if (a == "--window-ms") {
       o.window_ms = num(100, 3600000);
+    } else if (a == "--jwt") {
+      o.jwt = true;
     } else if (a == "--smoke") {
       o.smoke = true;
     } else {
@@ -728,7 +734,13 @@ void Bench::setup() {
   eca::KeyPair kp = eca::generate_key_pair();
   public_key_ = kp.public_key_b64;
   write_private_file(dir_ / "inf-secret", sb_->infisical_client_secret());
-  write_private_file(dir_ / "sf-secret", sb_->connection_app().primary().secret);
+  if (o_.jwt) {
+    const eca::Secret key = eca::generate_rsa_private_key_pem(2048);
+    write_private_file(dir_ / "sf-jwt.key", std::string(key.view()));
+    sb_->enable_connection_jwt(key);
+  } else {
+    write_private_file(dir_ / "sf-secret", sb_->connection_app().primary().secret);
+  }
   write_config();
 }
 
@@ -746,8 +758,14 @@ void Bench::write_config() {
        (dir_ / "inf-secret").string() + "\"\n\n";
   t += "[encryption]\nmode = \"sealed-box\"\nrecipient_public_key = \"" + public_key_ + "\"\n\n";
   t += "[connections.sandbox]\nmy_domain_url = \"" + sb_->salesforce().base_url() +
-       "\"\nclient_id = \"" + sb_->connection_app().primary().key + "\"\nclient_secret_file = \"" +
-       (dir_ / "sf-secret").string() + "\"\nca_file = \"" + sb_->ca_file() + "\"\n";
+       "\"\nclient_id = \"" + sb_->connection_app().primary().key + "\"\nca_file = \"" +
+       sb_->ca_file() + "\"\n";
+  if (o_.jwt) {
+    t += "auth = \"jwt_bearer\"\nusername = \"" + std::string(eca::sandbox::Sandbox::kJwtUsername) +
+         "\"\nprivate_key_file = \"" + (dir_ / "sf-jwt.key").string() + "\"\n";
+  } else {
+    t += "client_secret_file = \"" + (dir_ / "sf-secret").string() + "\"\n";
+  }
   const auto& apps = sb_->target_apps();
   for (std::size_t i = 0; i < apps.size(); ++i) {
     const std::string n = std::to_string(i + 1);
@@ -1179,6 +1197,10 @@ void Bench::print_burst_table(const std::vector<BurstRow>& rows) const {
                   failed.c_str());
     }
     std::printf("\n");
+    if (o_.jwt) {
+      std::printf("    JWT assertions verified by the fake org so far (one signature each): %d\n",
+                  sb_->salesforce().jwt_logins());
+    }
     if (!r.ok) {
       std::printf("    PROBLEM: %s\n    agent stderr (last lines):\n%s\n", r.problem.c_str(),
                   tail_lines(r.run.err, 15).c_str());
@@ -1286,8 +1308,10 @@ int Bench::run() {
   setup();
   std::printf("fleet-bench: eca-rotator (%s build) %s\n", ECA_BENCH_BUILD_TYPE, o_.agent.c_str());
   std::printf("machine: %s\n", machine_description().c_str());
-  std::printf("sandbox: HTTPS (test CA), %d ms per request, %d ECAs; agent concurrency %d\n",
-              o_.latency_ms, o_.n, o_.concurrency);
+  std::printf("sandbox: HTTPS (test CA), %d ms per request, %d ECAs; agent concurrency %d; "
+              "connection login: %s\n",
+              o_.latency_ms, o_.n, o_.concurrency,
+              o_.jwt ? "JWT bearer (RS256, 2048-bit key)" : "client credentials");
   std::fflush(stdout);
 
   bool ok = true;

@@ -437,7 +437,8 @@ TEST_F(RotateE2e, StatusJsonHasTypedFields) {
                          "\",\"generation\":1,\"last_rotated\":\"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T"
                          "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z\",\"manual\":true,\"last_attempt\":"
                          "(null|\"[^\"]+Z\"),\"auto_rotation\":true,\"next_due\":\"[^\"]+T[^\"]+Z\","
-                         "\"state\":\"ok\",\"consecutive_failures\":0,\"last_error\":null\\}"));
+                         "\"state\":\"ok\",\"consecutive_failures\":0,\"last_error\":null,"
+                         "\"connection_auth\":\"client_credentials\"\\}"));
   // Never rotated: unknowns are null, not "-" or "never".
   EXPECT_THAT(j.out, HasSubstr("{\"rotation\":\"app-2\",\"app_id\":\"" + sb_->target_apps()[1].id +
                                "\",\"key_fingerprint\":null,\"generation\":null,"

@@ -3,7 +3,11 @@
 #include <rapidjson/document.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <regex>
+
+#include "clients/salesforce_jwt.h"
+#include "crypto/rsa_signer.h"
 
 #include "tests/sandbox/admin_routes.h"
 #include "tests/sandbox/form_decoding.h"
@@ -418,6 +422,14 @@ void FakeSalesforce::handle_token(const HttpRequest& request, HttpResponse& resp
     auto it = form.find(name);
     return it == form.end() ? std::string() : it->second;
   };
+  if (field("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+    std::lock_guard lock(state_mutex());
+    std::string error = "invalid_grant";
+    const std::string why = jwt_refusal(field("assertion"), error);
+    if (!why.empty()) return response.set_json(400, oauth_error(error, why));
+    ++jwt_logins_;
+    return issue_token(response);
+  }
   if (field("grant_type") != "client_credentials") {
     return response.set_json(400,
                              oauth_error("unsupported_grant_type", "grant type not supported"));
@@ -440,11 +452,15 @@ void FakeSalesforce::handle_token(const HttpRequest& request, HttpResponse& resp
   if (!authenticates(key, secret)) {
     return response.set_json(400, oauth_error("invalid_client", "invalid client credentials"));
   }
+  issue_token(response);
+}
 
+void FakeSalesforce::issue_token(HttpResponse& response) {
   const std::string token =
       org_id_.substr(0, 15) + "!AQ" +
       random_from_alphabet("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._", 96);
   tokens_[token] = clock().now() + options_.token_lifetime;
+  // No refresh_token and no expires_in, for either flow.
   JsonBuilder json;
   json.begin_object()
       .field_string("access_token", token)
@@ -456,6 +472,46 @@ void FakeSalesforce::handle_token(const HttpRequest& request, HttpResponse& resp
       .field_string("issued_at", std::to_string(clock().now_epoch_ms()))
       .end_object();
   response.set_json(200, json.str());
+}
+
+std::string FakeSalesforce::jwt_refusal(const std::string& assertion, std::string& error) const {
+  const auto jwt = decode_jwt(assertion);
+  if (!jwt || jwt->alg != "RS256") return "invalid assertion";
+  const App* app = nullptr;
+  for (const App& a : apps_) {
+    for (const Consumer& c : a.consumers) {
+      if (!jwt->claims.iss.empty() && c.primary.key == jwt->claims.iss) app = &a;
+    }
+  }
+  if (app == nullptr) {
+    error = "invalid_client_id";
+    return "client identifier invalid";
+  }
+  if (!app->jwt || !rs256_verify(app->jwt->certificate_pem, jwt->signing_input, jwt->signature)) {
+    return "invalid assertion";
+  }
+  const auto& auds = app->jwt->audiences;
+  if (std::find(auds.begin(), auds.end(), jwt->claims.aud) == auds.end()) {
+    return "audience is invalid";
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       clock().now().time_since_epoch()).count();
+  if (!jwt->has_exp || jwt->claims.exp <= now) return "expired authorization code";
+  const auto& users = app->jwt->pre_authorized_users;
+  if (std::find(users.begin(), users.end(), jwt->claims.sub) == users.end()) {
+    return "user hasn't approved this consumer";
+  }
+  return {};
+}
+
+void FakeSalesforce::set_jwt(const std::string& app_id, std::optional<JwtSettings> settings) {
+  std::lock_guard lock(state_mutex());
+  if (App* app = find_app(app_id)) app->jwt = std::move(settings);
+}
+
+int FakeSalesforce::jwt_logins() const {
+  std::lock_guard lock(state_mutex());
+  return jwt_logins_;
 }
 
 std::string FakeSalesforce::staged_json(const StagedCredential& staged,

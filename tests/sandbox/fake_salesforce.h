@@ -16,6 +16,13 @@
 // Admin routes (never faulted or logged): GET /__sandbox/credentials (key
 // fingerprints and slot states only), POST /__sandbox/clock {"advance_seconds":N}.
 //
+// JWT bearer (spec/identity.md §1), once set_jwt() enabled it on an app: the assertion
+// must be RS256 over {"alg":"RS256"} and claims, signed by the key of the app's
+// certificate, `iss` a consumer key of that app, `aud` in the accepted list, `exp` after
+// the fake clock's now, `sub` a pre-authorized user. Checked in that order; each failure
+// answers 400 with the spec's error_description. [guess] An `exp` far in the future is
+// accepted (the spec only says "within 3 minutes").
+//
 // Choices where the spec says [guess]: R5 answers 201, R7 answers 200 with the
 // slot in R4's shape (the former primary, now Rotated); a Rotated credential past
 // its expirationDate stays in the slot as Expired (no longer authenticates, can be
@@ -83,6 +90,14 @@ struct CredentialChange {
   std::string what;  // "stage", "replace_rotated", "promote", "revoke"
 };
 
+// "Enable JWT Bearer Flow" on an ECA, and who may log in through it.
+struct JwtSettings {
+  std::string certificate_pem;  // or a PEM public key
+  std::vector<std::string> pre_authorized_users;
+  std::vector<std::string> audiences = {"https://login.salesforce.com",
+                                        "https://test.salesforce.com"};
+};
+
 struct FakeSalesforceOptions {
   ServerOptions server;
   std::chrono::seconds token_lifetime = std::chrono::hours(2);
@@ -127,6 +142,11 @@ class FakeSalesforce : public FakeServer {
   bool promote_by_hand(const std::string& app_id, const std::string& consumer_id = "");
   bool revoke_staged_by_hand(const std::string& app_id, const std::string& consumer_id = "");
 
+  // Enables the JWT bearer flow on an app (nullopt: disables it).
+  void set_jwt(const std::string& app_id, std::optional<JwtSettings> settings);
+  // Tokens issued by the JWT bearer flow so far (each one verified a signature).
+  int jwt_logins() const;
+
   void set_slot_policy(SlotPolicy policy);
   void set_rest_secret_access(bool enabled);
   void set_token_lifetime(std::chrono::seconds lifetime);
@@ -153,6 +173,7 @@ class FakeSalesforce : public FakeServer {
     std::string label;
     bool never_used = false;
     std::vector<Consumer> consumers;
+    std::optional<JwtSettings> jwt;
   };
   struct Route {
     std::string endpoint;  // sf.*
@@ -176,6 +197,9 @@ class FakeSalesforce : public FakeServer {
   void notify(const App& app, const Consumer& consumer, const char* what);
 
   void handle_token(const HttpRequest& request, HttpResponse& response);
+  // The error_description refusing this assertion, or empty when it is good.
+  std::string jwt_refusal(const std::string& assertion, std::string& error) const;
+  void issue_token(HttpResponse& response);
   void handle_rest(const HttpRequest& request, const Route& route, HttpResponse& response);
   void handle_admin(const HttpRequest& request, HttpResponse& response);
   std::string staged_json(const StagedCredential& staged, const std::string& consumer_url) const;
@@ -186,6 +210,7 @@ class FakeSalesforce : public FakeServer {
   std::string run_as_user_id_;
   std::vector<App> apps_;
   std::map<std::string, FakeClock::time_point> tokens_;  // access token -> expiry
+  int jwt_logins_ = 0;
   std::vector<std::function<void(const CredentialChange&)>> observers_;
 };
 

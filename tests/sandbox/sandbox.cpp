@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "crypto/rsa_signer.h"
 #include "tests/sandbox/random_text.h"
 
 namespace eca::sandbox {
@@ -70,6 +71,13 @@ Sandbox::~Sandbox() {
 void Sandbox::stop() {
   salesforce_->stop();
   infisical_->stop();
+}
+
+void Sandbox::enable_connection_jwt(const Secret& private_key_pem) {
+  JwtSettings jwt;
+  jwt.certificate_pem = self_signed_certificate_pem(private_key_pem, "eca-rotator sandbox");
+  jwt.pre_authorized_users = {kJwtUsername};
+  salesforce_->set_jwt(connection_app_.id, std::move(jwt));
 }
 
 std::string Sandbox::ca_file() const {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/secret.h"
 #include "tests/sandbox/fake_clock.h"
 #include "tests/sandbox/fake_infisical.h"
 #include "tests/sandbox/fake_salesforce.h"
@@ -44,6 +45,7 @@ class Sandbox {
   static constexpr const char* kProjectSlug = "eca-sandbox";
   static constexpr const char* kKeyName = "SALESFORCE_CONSUMER_KEY";
   static constexpr const char* kSecretName = "SALESFORCE_CONSUMER_SECRET";
+  static constexpr const char* kJwtUsername = "integration@sandbox.example";
 
   // Seeds and starts both servers; throws std::runtime_error when they cannot listen.
   explicit Sandbox(SandboxOptions options = {});
@@ -65,6 +67,10 @@ class Sandbox {
   const std::string& project_id() const { return project_id_; }
   std::string ca_file() const;  // empty unless https
   const std::string& tls_dir() const { return tls_dir_; }
+
+  // "Enable JWT Bearer Flow" on the connection ECA with a self-signed certificate of
+  // `private_key_pem`'s key, kJwtUsername pre-authorized, the fake's default audiences.
+  void enable_connection_jwt(const Secret& private_key_pem);
 
   // ---- invariant recorder
   void set_decoder(ValueDecoder decoder) { recorder_->set_decoder(std::move(decoder)); }

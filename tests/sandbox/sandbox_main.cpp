@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/rsa_signer.h"
 #include "tests/sandbox/request_log.h"
 #include "tests/sandbox/sandbox.h"
 
@@ -45,6 +46,9 @@ Serves a fake Salesforce org and a fake Infisical on 127.0.0.1 until SIGTERM/SIG
   --port-salesforce P    0 = ephemeral (default)
   --port-infisical P     0 = ephemeral (default)
   --env-file FILE        write SANDBOX_* variables (shell-sourceable, mode 0600)
+  --jwt-key-file FILE    enable the JWT bearer flow on "Connection_App": write a new
+                         RSA test key to FILE (mode 0600; the fake holds a certificate
+                         for it) and pre-authorize SANDBOX_JWT_USERNAME
   --ready-fd FD          also write "ready\n" to FD, then close it
   --help
 
@@ -56,6 +60,7 @@ both POST /__sandbox/clock {"advance_seconds": N}.
 struct Args {
   SandboxOptions options;
   std::string env_file;
+  std::string jwt_key_file;
   int ready_fd = -1;
 };
 
@@ -129,6 +134,8 @@ Args parse(int argc, char** argv) {
       args.options.infisical_port = to_int(flag, value());
     } else if (flag == "--env-file") {
       args.env_file = value();
+    } else if (flag == "--jwt-key-file") {
+      args.jwt_key_file = value();
     } else if (flag == "--ready-fd") {
       args.ready_fd = to_int(flag, value());
     } else {
@@ -151,7 +158,7 @@ std::string shell_quote(const std::string& value) {
   return out + "'";
 }
 
-std::string env_text(const Sandbox& sb) {
+std::string env_text(const Sandbox& sb, const std::string& jwt_key_file) {
   std::vector<std::pair<std::string, std::string>> vars;
   std::string ids;
   std::string names;
@@ -172,6 +179,10 @@ std::string env_text(const Sandbox& sb) {
   vars.emplace_back("SANDBOX_APP_IDS", ids);
   vars.emplace_back("SANDBOX_APP_NAMES", names);
   if (!sb.ca_file().empty()) vars.emplace_back("SANDBOX_CA_FILE", sb.ca_file());
+  if (!jwt_key_file.empty()) {
+    vars.emplace_back("SANDBOX_JWT_KEY_FILE", jwt_key_file);
+    vars.emplace_back("SANDBOX_JWT_USERNAME", Sandbox::kJwtUsername);
+  }
   std::string text = "# Written by eca-sandbox; valid while it runs. Contains credentials.\n";
   for (const auto& [name, value] : vars) text += name + "=" + shell_quote(value) + "\n";
   return text;
@@ -242,7 +253,16 @@ int main(int argc, char** argv) {
     std::cerr << "eca-sandbox: " << e.what() << "\n";
     return 1;
   }
-  if (!args.env_file.empty() && !write_atomically(args.env_file, env_text(*sandbox))) {
+  if (!args.jwt_key_file.empty()) {
+    const eca::Secret key = eca::generate_rsa_private_key_pem(2048);
+    if (key.empty() || !write_atomically(args.jwt_key_file, std::string(key.view()))) {
+      std::cerr << "eca-sandbox: cannot write " << args.jwt_key_file << "\n";
+      return 1;
+    }
+    sandbox->enable_connection_jwt(key);
+  }
+  if (!args.env_file.empty() &&
+      !write_atomically(args.env_file, env_text(*sandbox, args.jwt_key_file))) {
     std::cerr << "eca-sandbox: cannot write " << args.env_file << ": " << std::strerror(errno)
               << "\n";
     return 1;
