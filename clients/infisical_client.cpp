@@ -145,21 +145,25 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
 }
 
 Status InfisicalClient::login() {
+  const bool cloud = static_cast<bool>(ep_.login_request);
   {
     std::lock_guard<std::mutex> lock(token_mu_);
     if (std::chrono::steady_clock::now() < next_login_allowed_) {
       return Error::auth(
-          "Infisical login is paused after a refused login (the server locks an identity after "
-          "repeated failures); check client_id and client_secret");
+          std::string("Infisical login is paused after a refused login (the server locks an "
+                      "identity after repeated failures); ") +
+          (cloud ? "check the identity's cloud auth settings" : "check client_id and client_secret"));
     }
   }
-  Secret body;
-  body.append("{\"clientId\":\"");
-  json::append_escaped(body, ep_.client_id);
-  body.append("\",\"clientSecret\":\"");
-  json::append_escaped(body, ep_.client_secret.view());
-  body.append("\"}");
-  auto res = auth_post("/v1/auth/universal-auth/login", "inf.login", std::move(body));
+  InfisicalLoginRequest req;
+  if (cloud) {
+    auto r = ep_.login_request();
+    if (!r) return r.error();  // nothing was sent: no lockout to fear
+    req = std::move(*r);
+  } else {
+    req = universal_login_request();
+  }
+  auto res = auth_post(req.route.c_str(), "inf.login", std::move(req.body));
   if (!res) return res.error();
   if (res->status == 200) {
     auto st = store_token(res.value(), "login");
@@ -175,14 +179,30 @@ Status InfisicalClient::login() {
   Error e = api_error(res.value(), "Infisical machine identity login");
   if (res->status == 401 || res->status == 404 || res->status == 403) {
     e.kind = ErrorKind::Auth;
-    e.message += res->status == 404
-                     ? "; no identity has this client_id: check [infisical.auth] client_id"
-                     : "; check [infisical.auth] client_id and client_secret (the identity "
-                       "needs Universal Auth)";
+    if (res->status != 404) {
+      e.message += "; " + req.check;
+    } else if (cloud) {
+      e.message += "; no machine identity has this id, or it lacks this auth method: check "
+                   "[infisical.auth] identity_id and the identity's authentication settings";
+    } else {
+      e.message += "; no identity has this client_id: check [infisical.auth] client_id";
+    }
     std::lock_guard<std::mutex> lock(token_mu_);
     next_login_allowed_ = std::chrono::steady_clock::now() + kLoginBackoff;
   }
   return e;
+}
+
+InfisicalLoginRequest InfisicalClient::universal_login_request() const {
+  InfisicalLoginRequest req;
+  req.route = "/v1/auth/universal-auth/login";
+  req.body.append("{\"clientId\":\"");
+  json::append_escaped(req.body, ep_.client_id);
+  req.body.append("\",\"clientSecret\":\"");
+  json::append_escaped(req.body, ep_.client_secret.view());
+  req.body.append("\"}");
+  req.check = "check [infisical.auth] client_id and client_secret (the identity needs Universal Auth)";
+  return req;
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/cloud_identity.h"
 #include "clients/http_transport.h"
 #include "clients/infisical_api.h"
 #include "clients/result.h"
@@ -31,6 +32,9 @@ struct InfisicalEndpoint {
   std::string client_id;
   Secret client_secret;
   TlsSettings tls;
+  // Set for a login by cloud identity (no client secret on the VM): builds each login's
+  // request afresh, since the proofs expire or rotate between logins.
+  std::function<Result<InfisicalLoginRequest>()> login_request;
 };
 
 struct StoredSecret {
@@ -84,6 +88,7 @@ class InfisicalClient : public InfisicalApi {
   // cannot help (the token is at its max TTL, which is the default identity setting).
   void refresh_if_needed();
   Status store_token(HttpResponse& response, const char* what);
+  InfisicalLoginRequest universal_login_request() const;
   Result<HttpResponse> auth_post(const char* path, const char* endpoint, Secret body);
   Result<HttpResponse> call(const char* method, const std::string& path_and_query,
                             const char* endpoint, const Secret& body, bool is_write);
