@@ -134,6 +134,9 @@ std::string env_text(const Sandbox& sb) {
   vars.emplace_back("SANDBOX_CONNECTION_CLIENT_SECRET", sb.connection_app().primary().secret);
   vars.emplace_back("SANDBOX_INFISICAL_CLIENT_ID", sb.infisical_client_id());
   vars.emplace_back("SANDBOX_INFISICAL_CLIENT_SECRET", sb.infisical_client_secret());
+  vars.emplace_back("SANDBOX_INFISICAL_IDENTITY_ID", sb.infisical_identity_id());
+  vars.emplace_back("SANDBOX_METADATA_URL", sb.metadata().base_url());
+  vars.emplace_back("SANDBOX_AWS_REGION", sb.cloud_keys().aws_region);
   vars.emplace_back("SANDBOX_PROJECT_ID", sb.project_id());
   vars.emplace_back("SANDBOX_PROJECT_SLUG", Sandbox::kProjectSlug);
   vars.emplace_back("SANDBOX_ENVIRONMENTS", "dev prod");
