@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/login_summary.h"
 #include "agent/logger.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
@@ -196,7 +197,10 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
   report("infisical",
          !inf_login ? inf_login.error().describe()
          : !routes  ? routes.error().describe()
-                    : "logged in as " + cfg.infisical.client_id + "; server generation: " + *routes,
+                    : "logged in by " + cfg.infisical.auth_method + " as " +
+                          (cfg.infisical.client_id.empty() ? "identity " + cfg.infisical.identity_id
+                                                           : cfg.infisical.client_id) +
+                          "; server generation: " + *routes,
          inf_login.ok() && routes.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
@@ -245,6 +249,7 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s");
+  for (const auto& line : login_summary(service_logins(*cfg))) std::printf("%s\n", line.c_str());
   if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
@@ -471,6 +476,7 @@ int cmd_status(const Args& a) {
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
   }
+  for (const auto& line : login_summary(service_logins(*cfg))) std::printf("%s\n", line.c_str());
   if (rt) {
     std::printf("infisical server generation: %s\n",
                 rt->infisical().server_generation().c_str());
