@@ -62,10 +62,14 @@ Commands:
                            Infisical server generation (v4 or v3 legacy) and exits 3
                            if any row shows a problem. --json: one object per rotation with
                            typed fields (RFC 3339 UTC times, null when unknown; see the
-                           man page).
+                           man page). The table ends with the login lines of validate.
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
+                           Prints how each service is logged in to ([infisical.auth]
+                           method: universal-auth, aws-iam, gcp-id-token, azure,
+                           kubernetes, oidc, jwt) and "no static secret on this VM" when
+                           no shared secret is stored for any of them.
                            --online also logs in to Infisical and each connection, finds
                            each app and consumer, refuses self-rotation, checks that the
                            Infisical project and environment exist, reads each secret
