@@ -3,6 +3,9 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
 #include <cstring>
 #include <sstream>
 
@@ -154,7 +157,7 @@ std::string verify_aws(const FakeCloudKeys& keys, const rapidjson::Value& body,
   for (const auto& m : h.GetObject()) {
     if (!m.value.IsString()) return "header values must be strings";
     std::string name = m.name.GetString();
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     headers[name] = m.value.GetString();
   }
   const std::string auth = headers["authorization"];

@@ -24,8 +24,12 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "tests/sandbox/fake_clock.h"
 #include "tests/sandbox/fake_server.h"

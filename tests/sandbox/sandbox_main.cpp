@@ -27,7 +27,8 @@ using eca::sandbox::SandboxOptions;
 
 constexpr const char* kUsage = R"(usage: eca-sandbox [options]
 
-Serves a fake Salesforce org and a fake Infisical on 127.0.0.1 until SIGTERM/SIGINT.
+Serves a fake Salesforce org, a fake Infisical and the fake clouds' metadata services
+(AWS IMDSv2, GCP, Azure IMDS; SANDBOX_METADATA_URL) on 127.0.0.1 until SIGTERM/SIGINT.
 
   --apps N               target ECAs to seed (default 3), plus "Connection_App"
   --https                serve TLS with the test certificates (see --tls-dir)
