@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -407,8 +409,14 @@ Result<AwsCredentials> parse_imds_credentials(Secret& body) {
   if (!p) return p.error();
   if (!doc.IsObject()) return Error::auth("AWS instance role credentials are not a JSON object");
   if (auto code = json::str(doc, "Code"); code && *code != "Success") {
+    // Codes are CamelCase words (AssumeRoleUnauthorizedAccess) that the scrubber would
+    // take for a token; letters only cannot carry one.
+    const bool word = code->size() <= 64 && std::all_of(code->begin(), code->end(), [](char c) {
+                        return std::isalpha(static_cast<unsigned char>(c)) != 0;
+                      });
     return Error::auth("AWS instance metadata has no usable role credentials (Code " +
-                       scrub_server_text(*code, 60) + ")");
+                       (word ? std::string(*code) : scrub_server_text(*code, 60)) +
+                       "): check the instance profile's role and its trust policy");
   }
   auto id = json::str(doc, "AccessKeyId");
   auto secret = json::str(doc, "SecretAccessKey");

@@ -109,6 +109,25 @@ TEST_F(CloudIdentityTest, AwsInstanceRoleThroughImdsV2SignsAnAcceptedProof) {
   EXPECT_EQ(meta_->request_count("meta.aws_region"), 1) << "region from the identity document";
 }
 
+TEST_F(CloudIdentityTest, RenewalAndReloginWorkAsWithUniversalAuth) {
+  inf_->add_identity("identity-2", "unused", std::chrono::hours(1), std::chrono::hours(3));
+  inf_->add_member("proj-1", "identity-2");
+  inf_->add_cloud_auth("identity-2", "aws-auth");
+  auto s = settings(InfisicalAuthMethod::AwsIam);
+  s.identity_id = inf_->identity_id("identity-2");
+  auto id = identity(s);
+  auto c = client(*id);
+  ASSERT_TRUE(c->list("/").ok());
+  clock_->advance(std::chrono::minutes(50));  // past 2/3 of the TTL: renewed
+  ASSERT_TRUE(c->list("/").ok());
+  EXPECT_EQ(inf_->request_count("inf.renew"), 1);
+  EXPECT_EQ(inf_->request_count("inf.login"), 1);
+  clock_->advance(std::chrono::minutes(150));  // renewing cannot reach past max TTL: log in
+  ASSERT_TRUE(c->list("/").ok());
+  EXPECT_EQ(inf_->request_count("inf.login"), 2);
+  EXPECT_EQ(meta_->request_count("meta.aws_creds"), 2) << "a fresh proof for the new login";
+}
+
 TEST_F(CloudIdentityTest, AwsCredentialsFromTheEnvironmentNeedNoMetadata) {
   ASSERT_TRUE(login_with(settings(InfisicalAuthMethod::AwsIam),
                          {{"AWS_ACCESS_KEY_ID", keys_->aws_static_key_id},

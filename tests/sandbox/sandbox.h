@@ -56,6 +56,7 @@ class Sandbox {
   const FakeInfisical& infisical() const { return *infisical_; }
   // AWS IMDSv2, the GCP metadata server and Azure IMDS, and their issuers' keys.
   FakeMetadata& metadata() { return *metadata_; }
+  const FakeMetadata& metadata() const { return *metadata_; }
   const FakeCloudKeys& cloud_keys() const { return *cloud_keys_; }
   std::string infisical_identity_id() const { return infisical_->identity_id(infisical_client_id_); }
 
