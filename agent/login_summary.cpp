@@ -19,9 +19,9 @@ std::vector<ServiceLogin> service_logins(const Config& cfg) {
   for (const auto& [name, c] : cfg.connections) {
     // Every connection uses the client credentials flow today: its consumer secret is
     // stored here. A connection auth method (JWT bearer) maps to its own entry.
+    // The consumer key is not shown: the agent names keys by fingerprint only.
     out.push_back({"connection " + name, "client-credentials",
-                   "consumer key " + c.client_id.substr(0, 8) + "..., consumer secret stored on this VM",
-                   true});
+                   c.my_domain_url + ", consumer secret stored on this VM", true});
   }
   return out;
 }

@@ -172,7 +172,7 @@ Result<HttpResponse> CloudIdentity::metadata_get(
   auto res = metadata_.send(req);
   if (!res) {
     Error e = res.error();
-    e.message = what + " at " + url + " is unreachable (" + e.message +
+    e.message = what + " at " + url.substr(0, url.find('?')) + " is unreachable (" + e.message +
                 "): the agent is not running on that cloud, or a firewall or the service "
                 "unit's IP address policy blocks the metadata address; see [infisical.auth] "
                 "metadata_url";
