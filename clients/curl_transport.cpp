@@ -99,8 +99,12 @@ bool is_loopback_url(const std::string& url) {
 
 bool is_metadata_url(const std::string& url) {
   std::string host = host_of(url);
-  return host.rfind("169.254.", 0) == 0 || host == "metadata.google.internal" ||
-         host == "fd00:ec2::254";
+  // A link-local IPv4 literal, not a DNS name that merely starts like one.
+  const bool ipv4_literal =
+      std::count(host.begin(), host.end(), '.') == 3 &&
+      host.find_first_not_of("0123456789.") == std::string::npos;
+  return (ipv4_literal && host.rfind("169.254.", 0) == 0) ||
+         host == "metadata.google.internal" || host == "fd00:ec2::254";
 }
 
 CurlTransport::CurlTransport(CurlOptions options)

@@ -300,3 +300,35 @@ TEST(CloudIdentityParsers, MethodNamesRoundTrip) {
 
 }  // namespace
 }  // namespace eca
+
+namespace eca {
+namespace {
+
+// Plain HTTP leaves the machine only for the metadata transport, and only to a metadata
+// address: an ordinary transport still refuses it, and the metadata one refuses others.
+TEST(MetadataTransport, PlainHttpOnlyToMetadataAddresses) {
+  EXPECT_TRUE(is_metadata_url("http://169.254.169.254/latest/api/token"));
+  EXPECT_TRUE(is_metadata_url("http://metadata.google.internal/computeMetadata/v1/"));
+  EXPECT_TRUE(is_metadata_url("http://[fd00:ec2::254]/latest/api/token"));
+  EXPECT_FALSE(is_metadata_url("http://169.254.169.254.evil.example/"));
+  EXPECT_FALSE(is_metadata_url("http://example.com/"));
+  CurlTransport ordinary;
+  HttpRequest to_imds;
+  to_imds.url = "http://169.254.169.254/latest/api/token";
+  to_imds.endpoint = "meta.aws_token";
+  auto refused = ordinary.send(to_imds);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error().message, ::testing::HasSubstr("without TLS"));
+  CurlOptions o;
+  o.metadata_service = true;
+  CurlTransport metadata(o);
+  HttpRequest elsewhere;
+  elsewhere.url = "http://example.com/";
+  elsewhere.endpoint = "meta.other";
+  auto r = metadata.send(elsewhere);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, ::testing::HasSubstr("without TLS"));
+}
+
+}  // namespace
+}  // namespace eca

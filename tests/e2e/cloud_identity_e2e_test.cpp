@@ -14,6 +14,13 @@ using ::testing::HasSubstr;
 
 class CloudIdentityE2e : public E2eFixture {
  protected:
+  void SetUp() override {
+    E2eFixture::SetUp();
+    // The canary also watches the fake clouds' secrets.
+    known_secrets_.insert(sb_->cloud_keys().aws_secret_access_key);
+    known_secrets_.insert(sb_->cloud_keys().aws_session_token);
+    known_secrets_.insert(sb_->cloud_keys().aws_static_secret);
+  }
   // Replaces [infisical.auth] with `auth` and deletes the Infisical secret file.
   void use_auth(const std::string& auth) {
     std::string t = slurp_config();
@@ -71,6 +78,9 @@ TEST_F(CloudIdentityE2e, AwsIamInstanceRoleRotatesWithNoInfisicalSecret) {
   EXPECT_THAT(v.out, HasSubstr("static secrets on this VM: connection sandbox"));
   expect_full_rotation(run_clean({"rotate", "--all"}));
   EXPECT_GE(sb_->metadata().request_count("meta.aws_token"), 1);
+  const auto online = run_clean({"validate", "--online", "--no-progress"});
+  EXPECT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_THAT(online.out, HasSubstr("logged in by aws-iam as identity " + sb_->infisical_identity_id()));
 }
 
 TEST_F(CloudIdentityE2e, AwsIamWithEnvironmentCredentials) {
@@ -79,7 +89,6 @@ TEST_F(CloudIdentityE2e, AwsIamWithEnvironmentCredentials) {
                                  {{"AWS_ACCESS_KEY_ID", sb_->cloud_keys().aws_static_key_id},
                                   {"AWS_SECRET_ACCESS_KEY", sb_->cloud_keys().aws_static_secret}}));
   EXPECT_EQ(sb_->metadata().request_count("*"), 0);
-  known_secrets_.insert(sb_->cloud_keys().aws_static_secret);
 }
 
 TEST_F(CloudIdentityE2e, GcpIdTokenRotates) {
