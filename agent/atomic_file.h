@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <string_view>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -16,14 +16,15 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/exit_codes.h"
 #include "agent/login_summary.h"
 #include "agent/logger.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
-#include "agent/version.h"
-#include "clients/json.h"
+#include "common/version.h"
+#include "common/json.h"
 #include "crypto/envelope.h"
 #include "crypto/fingerprint.h"
 #include "crypto/key_pair.h"
@@ -32,13 +33,6 @@ namespace eca {
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/eca-rotator/agent.toml";
-
-// Exit codes (also in --help, README.md and the man page). 1 and 2 are the usual failure and
-// usage codes; the others let cron and monitoring tell cases apart without parsing output.
-constexpr int kExitFailed = 1;          // something failed or was refused; stderr says what
-constexpr int kExitUsage = 2;           // usage or configuration error; nothing contacted
-constexpr int kExitStatusProblem = 3;   // status --online: a row shows a problem
-constexpr int kExitDeferred = 75;       // rotate: deferred, none failed (EX_TEMPFAIL: try later)
 
 constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotates Salesforce External Client App credentials into Infisical
 
@@ -104,8 +98,8 @@ Exit codes: 0  success
             1  something failed or was refused (each explained on stderr)
             2  usage or configuration error (nothing contacted)
             3  status --online: at least one row shows a problem
-            75 rotate: nothing failed, but a rotation was deferred because another
-               agent is mid-rotation; run it again later
+            75 rotate, run --once: nothing failed, but a rotation was deferred because
+               another agent is mid-rotation; run it again later
 )";
 
 struct Args {

@@ -146,6 +146,14 @@ class Loader {
   void load_encryption(const Section& root);
   void load_connections(const Section& root);
   void load_rotations(const Section& root);
+  struct RotationClaims;
+  void load_rotation(const Section& s, RotationClaims& claims);
+  void load_rotation_target(const Section& s, RotationSettings& r, RotationClaims& claims);
+  void load_rotation_schedule(const Section& s, RotationSettings& r);
+  bool load_rotation_place(const Section& s, RotationSettings& r);
+  void check_rotation_claims(const Section& s, const RotationSettings& r, bool place_ok,
+                             RotationClaims& claims);
+  void check_target_claims(const Section& s, const RotationSettings& r, RotationClaims& claims);
 
   std::filesystem::path main_file_;
   std::filesystem::path base_dir_;
@@ -752,6 +760,18 @@ void Loader::load_connections(const Section& root) {
   }
 }
 
+// What the rotations read so far claim: the cross-rotation checks look each new one up
+// here (hash maps: linear in the number of rotations).
+struct Loader::RotationClaims {
+  std::unordered_map<std::string, std::size_t> by_name;    // name -> index
+  std::unordered_map<std::string, std::size_t> by_secret;  // path \n secret name -> index
+  std::unordered_map<std::string, std::size_t> by_target;  // connection \n app15 \n consumer15
+  // connection \n app15 -> (some rotation of the app has no consumer_id, index)
+  std::unordered_map<std::string, std::pair<bool, std::size_t>> by_app;
+  std::vector<std::string> connection_names;  // sorted (a map's keys)
+  std::vector<bool> used;                     // per connection name
+};
+
 void Loader::load_rotations(const Section& root) {
   const MergedNode* list = root.find("rotation");
   if (!list) {
@@ -768,19 +788,10 @@ void Loader::load_rotations(const Section& root) {
               type_name(*list->node));
     return;
   }
-  static const std::vector<std::string> known = {
-      "name",        "description",   "connection",  "app_id",
-      "consumer_id", "interval_days", "rotate_at",   "auto_rotation",
-      "secret_path", "consumer_key_secret", "consumer_secret_secret", "adopt"};
-
-  std::unordered_map<std::string, std::size_t> by_name;        // name -> index
-  std::unordered_map<std::string, std::size_t> by_secret;      // path \n secret name -> index
-  std::unordered_map<std::string, std::size_t> by_target;      // connection \n app15 \n consumer15 -> index
-  std::unordered_map<std::string, std::pair<bool, std::size_t>> by_app;  // connection \n app15 -> (any empty consumer, index)
-  std::vector<std::string> connection_names;
+  RotationClaims claims;
   if (connections_node_)
-    for (const auto& [n, m] : connections_node_->members) connection_names.push_back(n);
-  std::vector<bool> used(connection_names.size(), false);
+    for (const auto& [n, m] : connections_node_->members) claims.connection_names.push_back(n);
+  claims.used.assign(claims.connection_names.size(), false);
 
   cfg_.rotations.reserve(list->items.size());
   for (std::size_t i = 0; i < list->items.size(); ++i) {
@@ -790,157 +801,192 @@ void Loader::load_rotations(const Section& root) {
       error(item, prefix, std::string("expected a table ([[rotation]]), got ") + type_name(*item.node));
       continue;
     }
-    Section s{&item, prefix, false};
-    check_keys(s, known);
-    RotationSettings r;
-    r.source = item.doc->path + ":" + std::to_string(item.line());
-    if (auto v = str(s, "name", Need::Required)) {
-      if (cr::is_slug(*v))
-        r.name = *v;
-      else
-        error(*s.find("name"), prefix + ".name",
-              "must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with a letter or digit "
-              "(got " + dq(*v) + ")");
-    }
-    if (auto v = str(s, "description", Need::Optional)) r.description = *v;
-    if (auto v = str(s, "connection", Need::Required)) {
-      auto it = std::lower_bound(connection_names.begin(), connection_names.end(), *v);
-      if (it != connection_names.end() && *it == *v) {
-        r.connection = *v;
-        used[static_cast<std::size_t>(it - connection_names.begin())] = true;
-      } else {
-        std::string msg = "unknown connection " + dq(*v);
-        std::string hint = cr::suggest(*v, connection_names);
-        if (!hint.empty())
-          msg += " (did you mean \"" + hint + "\"?)";
-        else if (connection_names.empty())
-          msg += ": no [connections.NAME] section is defined";
-        else
-          msg += "; defined: " + one_of(connection_names);
-        error(*s.find("connection"), prefix + ".connection", msg);
-      }
-    }
-    if (auto v = str(s, "app_id", Need::Required)) {
-      const MergedNode* n = s.find("app_id");
-      if (!cr::is_salesforce_id(*v)) {
-        error(*n, prefix + ".app_id",
-              "must be a Salesforce id of 15 or 18 letters and digits, such as 0xIKj000000XXXXXXX (got " + dq(*v) +
-                  ")");
-      } else {
-        r.app_id = *v;
-        if (v->rfind("0xI", 0) != 0)
-          warn_at(n->doc, n->line(), prefix + ".app_id",
-                  "does not start with \"0xI\" (the prefix of External Client App ids); check that it is the app's "
-                  "id, not a consumer id or key");
-      }
-    }
-    if (auto v = str(s, "consumer_id", Need::Optional)) {
-      if (v->empty() || cr::is_salesforce_id(*v))
-        r.consumer_id = *v;
-      else
-        error(*s.find("consumer_id"), prefix + ".consumer_id",
-              "must be a Salesforce id of 15 or 18 letters and digits (got " + dq(*v) + ")");
-    }
-    if (auto v = integer(s, "interval_days", 1, 365)) r.interval_days = static_cast<int>(*v);
-    if (auto v = str(s, "rotate_at", Need::Optional)) {
-      if (auto t = TimeOfDay::parse(*v))
-        r.rotate_at = *t;
-      else
-        error(*s.find("rotate_at"), prefix + ".rotate_at",
-              "must be a 24-hour time \"HH:MM\", e.g. \"03:30\" (got " + dq(*v) + ")");
-    }
-    if (auto v = boolean(s, "auto_rotation")) r.auto_rotation = *v;
-    if (auto v = boolean(s, "adopt")) r.adopt = *v;
-    bool path_ok = true;
-    if (auto v = str(s, "secret_path", Need::Optional)) {
-      std::string why = cr::check_secret_path(*v);
-      if (why.empty())
-        r.secret_path = *v;
-      else {
-        path_ok = false;
-        error(*s.find("secret_path"), prefix + ".secret_path", why + " (got " + dq(*v) + ")");
-      }
-    } else if (s.find("secret_path")) {
-      path_ok = false;
-    }
-    bool names_ok = true;
-    for (const char* key : {"consumer_key_secret", "consumer_secret_secret"}) {
-      if (auto v = str(s, key, Need::Optional)) {
-        if (!cr::is_secret_name(*v)) {
-          names_ok = false;
-          error(*s.find(key), prefix + "." + key,
-                "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) + ")");
-        } else if (std::string_view(key) == "consumer_key_secret") {
-          r.consumer_key_secret = *v;
-        } else {
-          r.consumer_secret_secret = *v;
-        }
-      } else if (s.find(key)) {
-        names_ok = false;
-      }
-    }
-    if (names_ok && r.consumer_key_secret == r.consumer_secret_secret) {
-      names_ok = false;
-      const MergedNode* n = s.find("consumer_secret_secret") ? s.find("consumer_secret_secret") : s.find("consumer_key_secret");
-      error(n ? *n : item, prefix + ".consumer_secret_secret",
-            "must differ from consumer_key_secret (both are " + dq(r.consumer_key_secret) + ")");
-    }
+    load_rotation(Section{&item, prefix, false}, claims);
+  }
+  for (std::size_t i = 0; i < claims.connection_names.size(); ++i) {
+    if (claims.used[i]) continue;
+    const MergedNode* n = connections_node_->find(claims.connection_names[i]);
+    warn_at(n->doc, n->line(), "connections." + claims.connection_names[i],
+            "connection is not used by any rotation");
+  }
+}
 
-    // Cross-rotation checks (hash maps: linear in the number of rotations).
-    std::size_t index = cfg_.rotations.size();
-    std::string who = r.name.empty() ? prefix : dq(r.name);
-    if (!r.name.empty()) {
-      auto [it, inserted] = by_name.emplace(r.name, index);
-      if (!inserted) {
-        error(*s.find("name"), prefix + ".name",
-              "rotation name " + dq(r.name) + " is defined twice: at " + cfg_.rotations[it->second].source +
-                  " and at " + r.source);
-      }
+void Loader::load_rotation(const Section& s, RotationClaims& claims) {
+  static const std::vector<std::string> known = {
+      "name",        "description",   "connection",  "app_id",
+      "consumer_id", "interval_days", "rotate_at",   "auto_rotation",
+      "secret_path", "consumer_key_secret", "consumer_secret_secret", "adopt"};
+  check_keys(s, known);
+  RotationSettings r;
+  r.source = s.node->doc->path + ":" + std::to_string(s.node->line());
+  if (auto v = str(s, "name", Need::Required)) {
+    if (cr::is_slug(*v))
+      r.name = *v;
+    else
+      error(*s.find("name"), s.prefix + ".name",
+            "must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with a letter or digit "
+            "(got " + dq(*v) + ")");
+  }
+  if (auto v = str(s, "description", Need::Optional)) r.description = *v;
+  load_rotation_target(s, r, claims);
+  load_rotation_schedule(s, r);
+  const bool place_ok = load_rotation_place(s, r);
+  check_rotation_claims(s, r, place_ok, claims);
+  cfg_.rotations.push_back(std::move(r));
+}
+
+// connection, app_id, consumer_id: which credentials the rotation changes.
+void Loader::load_rotation_target(const Section& s, RotationSettings& r, RotationClaims& claims) {
+  const std::string& prefix = s.prefix;
+  if (auto v = str(s, "connection", Need::Required)) {
+    const auto& names = claims.connection_names;
+    auto it = std::lower_bound(names.begin(), names.end(), *v);
+    if (it != names.end() && *it == *v) {
+      r.connection = *v;
+      claims.used[static_cast<std::size_t>(it - names.begin())] = true;
+    } else {
+      std::string msg = "unknown connection " + dq(*v);
+      std::string hint = cr::suggest(*v, names);
+      if (!hint.empty())
+        msg += " (did you mean \"" + hint + "\"?)";
+      else if (names.empty())
+        msg += ": no [connections.NAME] section is defined";
+      else
+        msg += "; defined: " + one_of(names);
+      error(*s.find("connection"), prefix + ".connection", msg);
     }
-    if (path_ok && names_ok) {
-      for (const std::string* secret_name : {&r.consumer_key_secret, &r.consumer_secret_secret}) {
-        auto [it, inserted] = by_secret.emplace(r.secret_path + "\n" + *secret_name, index);
-        if (!inserted) {
-          const auto& other = cfg_.rotations[it->second];
-          const MergedNode* n = s.find("secret_path");
-          error(n ? *n : item, prefix + ".secret_path",
-                "secret " + r.secret_path + (r.secret_path == "/" ? "" : "/") + *secret_name +
-                    " is already written by rotation " + dq(other.name) + " (" + other.source +
-                    "); give each rotation its own secret_path or secret names");
-        }
-      }
+  }
+  if (auto v = str(s, "app_id", Need::Required)) {
+    const MergedNode* n = s.find("app_id");
+    if (!cr::is_salesforce_id(*v)) {
+      error(*n, prefix + ".app_id",
+            "must be a Salesforce id of 15 or 18 letters and digits, such as 0xIKj000000XXXXXXX (got " + dq(*v) +
+                ")");
+    } else {
+      r.app_id = *v;
+      if (v->rfind("0xI", 0) != 0)
+        warn_at(n->doc, n->line(), prefix + ".app_id",
+                "does not start with \"0xI\" (the prefix of External Client App ids); check that it is the app's "
+                "id, not a consumer id or key");
     }
-    if (!r.connection.empty() && !r.app_id.empty()) {
-      std::string app_key = r.connection + "\n" + r.app_id.substr(0, 15);
-      std::string target = app_key + "\n" + r.consumer_id.substr(0, 15);
-      auto [it, inserted] = by_target.emplace(target, index);
+  }
+  if (auto v = str(s, "consumer_id", Need::Optional)) {
+    if (v->empty() || cr::is_salesforce_id(*v))
+      r.consumer_id = *v;
+    else
+      error(*s.find("consumer_id"), prefix + ".consumer_id",
+            "must be a Salesforce id of 15 or 18 letters and digits (got " + dq(*v) + ")");
+  }
+}
+
+// interval_days, rotate_at, auto_rotation, adopt: when it rotates.
+void Loader::load_rotation_schedule(const Section& s, RotationSettings& r) {
+  if (auto v = integer(s, "interval_days", 1, 365)) r.interval_days = static_cast<int>(*v);
+  if (auto v = str(s, "rotate_at", Need::Optional)) {
+    if (auto t = TimeOfDay::parse(*v))
+      r.rotate_at = *t;
+    else
+      error(*s.find("rotate_at"), s.prefix + ".rotate_at",
+            "must be a 24-hour time \"HH:MM\", e.g. \"03:30\" (got " + dq(*v) + ")");
+  }
+  if (auto v = boolean(s, "auto_rotation")) r.auto_rotation = *v;
+  if (auto v = boolean(s, "adopt")) r.adopt = *v;
+}
+
+// secret_path and the two secret names: where the pair is published. False when any of
+// them is wrong (the cross-rotation check of the place is then skipped).
+bool Loader::load_rotation_place(const Section& s, RotationSettings& r) {
+  const std::string& prefix = s.prefix;
+  bool ok = true;
+  if (auto v = str(s, "secret_path", Need::Optional)) {
+    std::string why = cr::check_secret_path(*v);
+    if (why.empty()) {
+      r.secret_path = *v;
+    } else {
+      ok = false;
+      error(*s.find("secret_path"), prefix + ".secret_path", why + " (got " + dq(*v) + ")");
+    }
+  } else if (s.find("secret_path")) {
+    ok = false;
+  }
+  for (const char* key : {"consumer_key_secret", "consumer_secret_secret"}) {
+    if (auto v = str(s, key, Need::Optional)) {
+      if (!cr::is_secret_name(*v)) {
+        ok = false;
+        error(*s.find(key), prefix + "." + key,
+              "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) + ")");
+      } else if (std::string_view(key) == "consumer_key_secret") {
+        r.consumer_key_secret = *v;
+      } else {
+        r.consumer_secret_secret = *v;
+      }
+    } else if (s.find(key)) {
+      ok = false;
+    }
+  }
+  if (ok && r.consumer_key_secret == r.consumer_secret_secret) {
+    const MergedNode* n = s.find("consumer_secret_secret") ? s.find("consumer_secret_secret") : s.find("consumer_key_secret");
+    error(n ? *n : *s.node, prefix + ".consumer_secret_secret",
+          "must differ from consumer_key_secret (both are " + dq(r.consumer_key_secret) + ")");
+    return false;
+  }
+  return ok;
+}
+
+// Two rotations must not share a name or a published secret, nor fight over one
+// consumer; two rotations of one app where either has no consumer_id get a warning.
+void Loader::check_rotation_claims(const Section& s, const RotationSettings& r, bool place_ok,
+                                   RotationClaims& claims) {
+  const std::string& prefix = s.prefix;
+  const std::size_t index = cfg_.rotations.size();
+  if (!r.name.empty()) {
+    auto [it, inserted] = claims.by_name.emplace(r.name, index);
+    if (!inserted) {
+      error(*s.find("name"), prefix + ".name",
+            "rotation name " + dq(r.name) + " is defined twice: at " + cfg_.rotations[it->second].source +
+                " and at " + r.source);
+    }
+  }
+  if (place_ok) {
+    for (const std::string* secret_name : {&r.consumer_key_secret, &r.consumer_secret_secret}) {
+      auto [it, inserted] = claims.by_secret.emplace(r.secret_path + "\n" + *secret_name, index);
       if (!inserted) {
         const auto& other = cfg_.rotations[it->second];
-        error(*s.find("app_id"), prefix + ".app_id",
-              "rotation " + who + " targets the same app" + (r.consumer_id.empty() ? "" : " and consumer") +
-                  " on connection " + dq(r.connection) + " as rotation " + dq(other.name) + " (" +
-                  other.source + "): they would fight over its credentials");
-      } else {
-        auto [ait, first] = by_app.emplace(app_key, std::make_pair(r.consumer_id.empty(), index));
-        if (!first && (ait->second.first || r.consumer_id.empty())) {
-          const auto& other = cfg_.rotations[ait->second.second];
-          const MergedNode* n = s.find("app_id");
-          warn_at(n->doc, n->line(), prefix + ".app_id",
-                  "rotation " + who + " and rotation " + dq(other.name) + " (" + other.source +
-                      ") use the same app and at least one has no consumer_id: both may rotate the same consumer");
-        }
-        if (!first) ait->second.first = ait->second.first || r.consumer_id.empty();
+        const MergedNode* n = s.find("secret_path");
+        error(n ? *n : *s.node, prefix + ".secret_path",
+              "secret " + r.secret_path + (r.secret_path == "/" ? "" : "/") + *secret_name +
+                  " is already written by rotation " + dq(other.name) + " (" + other.source +
+                  "); give each rotation its own secret_path or secret names");
       }
     }
-    cfg_.rotations.push_back(std::move(r));
   }
-  if (connections_node_) {
-    for (std::size_t i = 0; i < connection_names.size(); ++i) {
-      if (used[i]) continue;
-      const MergedNode* n = connections_node_->find(connection_names[i]);
-      warn_at(n->doc, n->line(), "connections." + connection_names[i], "connection is not used by any rotation");
-    }
+  if (!r.connection.empty() && !r.app_id.empty()) check_target_claims(s, r, claims);
+}
+
+void Loader::check_target_claims(const Section& s, const RotationSettings& r, RotationClaims& claims) {
+  const std::size_t index = cfg_.rotations.size();
+  const std::string who = r.name.empty() ? s.prefix : dq(r.name);
+  const std::string app_key = r.connection + "\n" + r.app_id.substr(0, 15);
+  const std::string target = app_key + "\n" + r.consumer_id.substr(0, 15);
+  auto [it, inserted] = claims.by_target.emplace(target, index);
+  if (!inserted) {
+    const auto& other = cfg_.rotations[it->second];
+    error(*s.find("app_id"), s.prefix + ".app_id",
+          "rotation " + who + " targets the same app" + (r.consumer_id.empty() ? "" : " and consumer") +
+              " on connection " + dq(r.connection) + " as rotation " + dq(other.name) + " (" +
+              other.source + "): they would fight over its credentials");
+    return;
   }
+  auto [ait, first] = claims.by_app.emplace(app_key, std::make_pair(r.consumer_id.empty(), index));
+  if (first) return;
+  if (ait->second.first || r.consumer_id.empty()) {
+    const auto& other = cfg_.rotations[ait->second.second];
+    const MergedNode* n = s.find("app_id");
+    warn_at(n->doc, n->line(), s.prefix + ".app_id",
+            "rotation " + who + " and rotation " + dq(other.name) + " (" + other.source +
+                ") use the same app and at least one has no consumer_id: both may rotate the same consumer");
+  }
+  ait->second.first = ait->second.first || r.consumer_id.empty();
 }
 
 ConfigLoadResult Loader::run() {

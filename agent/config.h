@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/exit_codes.h"
 #include "agent/progress.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
@@ -96,6 +97,7 @@ class Daemon {
   int done_fd_ = -1;
   int timer_fd_ = -1;
   int failures_ = 0;
+  int deferrals_ = 0;  // run --once: 75 when nothing failed but something was deferred
 };
 
 bool Daemon::load(Config& out) {
@@ -273,7 +275,13 @@ void Daemon::finish_batch() {
                                              : "next rotation " + format_local(p.next));
         break;
       case RotationResult::Deferred:
+        ++deferrals_;
         p.next = now + kDeferredRetry;
+        log_.info(o.name, "schedule",
+                  opts_.once ? "deferred to the agent mid-rotation; the next `eca-rotator run "
+                               "--once` checks again (this pass exits 75)"
+                             : "deferred to the agent mid-rotation; checking again " +
+                                   format_local(p.next));
         break;
       case RotationResult::Failed: {
         // The failure's own log line already said what happens next: keep to it.
@@ -483,7 +491,9 @@ int Daemon::run() {
   ::close(sig_fd);
   ::close(done_fd_);
   ::close(timer_fd_);
-  return opts_.once && failures_ > 0 ? 1 : 0;
+  if (!opts_.once) return 0;
+  if (failures_ > 0) return kExitFailed;
+  return deferrals_ > 0 ? kExitDeferred : 0;
 }
 
 }  // namespace

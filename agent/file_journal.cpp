@@ -1,21 +1,15 @@
 #include "agent/file_journal.h"
 
-#include <sodium.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
 
 #include "agent/atomic_file.h"
-#include "clients/json.h"
+#include "common/json.h"
+#include "crypto/journal_seal.h"
 
 namespace eca {
 namespace {
-
-constexpr std::string_view kMagic = "ECRJ1\n";
-
-std::string associated_data(const std::string& rotation, long generation) {
-  return "eca-rotator journal v1\n" + rotation + "\n" + std::to_string(generation);
-}
 
 const char* phase_name(JournalPhase p) {
   switch (p) {
@@ -44,8 +38,7 @@ Status FileJournal::open() {
     key_path = state_dir_ / "journal.key";
     std::error_code ec;
     if (!std::filesystem::exists(key_path, ec)) {
-      Secret raw = Secret::zeroed(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
-      crypto_aead_xchacha20poly1305_ietf_keygen(reinterpret_cast<unsigned char*>(raw.data()));
+      Secret raw = journal_seal::new_key();
       if (auto st = write_file_atomically(key_path, raw.view()); !st) return st;
       ::chmod(key_path.c_str(), 0400);
     }
@@ -58,7 +51,7 @@ Status FileJournal::open() {
   }
   auto key = read_file_secret(key_path, 256);
   if (!key) return key.error();
-  if (key->size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+  if (key->size() != journal_seal::kKeyBytes) {
     return Error::permanent("journal key " + key_path.string() + " must be exactly 32 bytes");
   }
   key_ = std::move(key.value());
@@ -84,22 +77,8 @@ Status FileJournal::write(const JournalEntry& e) {
   json::append_escaped(plain, e.secret.view());
   plain.append("\"}");
 
-  std::string ad = associated_data(e.rotation, e.generation);
-  std::string header = std::string(kMagic) + std::to_string(e.generation) + "\n";
-  std::string out = header;
-  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
-  randombytes_buf(nonce, sizeof nonce);
-  out.append(reinterpret_cast<char*>(nonce), sizeof nonce);
-  std::size_t off = out.size();
-  out.resize(off + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(out.data() + off), &clen,
-      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce,
-      reinterpret_cast<const unsigned char*>(key_.data()));
-  out.resize(off + clen);
-  return write_file_atomically(path_for(e.rotation), out);
+  return write_file_atomically(path_for(e.rotation),
+                               journal_seal::seal(key_, e.rotation, e.generation, plain));
 }
 
 Result<std::optional<JournalEntry>> FileJournal::read(const std::string& rotation) {
@@ -110,48 +89,15 @@ Result<std::optional<JournalEntry>> FileJournal::read(const std::string& rotatio
     return raw.error();
   }
   const std::string what = "journal record " + path.string();
-  std::string_view v = raw->view();
-  if (v.substr(0, kMagic.size()) != kMagic) {
-    return Error::permanent(what + " is not an eca-rotator journal record; nothing was "
-                            "promoted from it. Move it away after checking `status`");
-  }
-  v.remove_prefix(kMagic.size());
-  auto nl = v.find('\n');
-  if (nl == std::string_view::npos || nl == 0 || nl > 18) {
-    return Error::permanent(what + " is truncated; nothing was promoted from it");
-  }
-  long generation = 0;
-  for (char c : v.substr(0, nl)) {
-    if (c < '0' || c > '9') return Error::permanent(what + " has a corrupt header");
-    generation = generation * 10 + (c - '0');
-  }
-  v.remove_prefix(nl + 1);
-  if (v.size() < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-                     crypto_aead_xchacha20poly1305_ietf_ABYTES) {
-    return Error::permanent(what + " is truncated; nothing was promoted from it");
-  }
-  const auto* nonce = reinterpret_cast<const unsigned char*>(v.data());
-  v.remove_prefix(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  Secret plain = Secret::zeroed(v.size());
-  unsigned long long plen = 0;
-  std::string ad = associated_data(rotation, generation);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &plen, nullptr,
-          reinterpret_cast<const unsigned char*>(v.data()), v.size(),
-          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce,
-          reinterpret_cast<const unsigned char*>(key_.data())) != 0) {
-    return Error::permanent(what +
-                            " failed authentication (tampered, truncated, moved from another "
-                            "rotation, or written with another journal key); nothing was "
-                            "promoted from it");
-  }
-  plain.truncate(plen);
+  auto opened = journal_seal::open(key_, rotation, raw->view(), what);
+  if (!opened) return opened.error();
+  Secret& plain = opened->plain;
   rapidjson::Document doc;
   auto p = json::parse_in_place(plain, doc, what);
   if (!p || !doc.IsObject()) return Error::permanent(what + " decrypted to malformed content");
   JournalEntry e;
   e.rotation = rotation;
-  e.generation = generation;
+  e.generation = opened->generation;
   auto get = [&](const char* k) { return std::string(json::str(doc, k).value_or("")); };
   e.app_id = get("app_id");
   e.consumer_id = get("consumer_id");

@@ -1,9 +1,6 @@
-// FileJournal: journal records encrypted with XChaCha20-Poly1305 under
-// <state_dir>/journal/<rotation>.rec (0600, directory 0700).
-//
-// File: "ECRJ1\n" <generation as decimal> "\n" <24-byte nonce> <ciphertext>.
-// The rotation name and generation are the associated data, so a record cannot
-// be renamed onto another rotation or replayed as another generation. The key is
+// FileJournal: journal records sealed with XChaCha20-Poly1305 (crypto/journal_seal.h
+// has the record format) under <state_dir>/journal/<rotation>.rec (0600, directory
+// 0700). The key is
 // $CREDENTIALS_DIRECTORY/journal-key when systemd provides one, else
 // <state_dir>/journal.key (0400), created on first use.
 #pragma once

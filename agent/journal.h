@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/progress.h"
-#include "clients/json.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 
 namespace eca {
 

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/journal.h"
 #include "agent/logger.h"

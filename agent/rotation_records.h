@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include "agent/clock.h"
-#include "clients/result.h"
+#include "common/clock.h"
+#include "common/result.h"
 
 namespace eca {
 

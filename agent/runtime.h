@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/file_journal.h"
 #include "agent/logger.h"

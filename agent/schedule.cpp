@@ -88,13 +88,6 @@ void apply_timezone(const std::string& tz) {
   ::tzset();
 }
 
-std::string format_local(TimePoint t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  localtime_r(&tt, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M %Z", &tm);
-  return buf;
-}
+std::string format_local(TimePoint t) { return format_time(t, "%Y-%m-%d %H:%M %Z", Zone::Local); }
 
 }  // namespace eca

@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/rotation_records.h"
 

@@ -1,7 +1,7 @@
 #include "agent/state_store.h"
 
 #include "agent/atomic_file.h"
-#include "clients/json.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {

@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/rotation_records.h"
-#include "clients/result.h"
+#include "common/result.h"
 
 namespace eca {
 

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "clients/json.h"
+#include "common/json.h"
 #include "clients/scrub.h"
 
 namespace eca {

@@ -15,8 +15,8 @@
 #include <string_view>
 
 #include "clients/http_transport.h"
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 #include "crypto/sigv4.h"
 
 namespace eca {

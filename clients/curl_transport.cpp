@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cstring>
 
-#include "agent/version.h"
+#include "common/version.h"
 
 namespace eca {
 

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "clients/result.h"
+#include "common/result.h"
 
 namespace eca {
 

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
-#include "clients/json.h"
+#include "clients/http_errors.h"
 #include "clients/scrub.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {
@@ -28,18 +29,6 @@ std::string parent_of(const std::string& path) {
 
 std::string name_of(const std::string& path) {
   return path.substr(path.find_last_of('/') + 1);
-}
-
-// "Rate limit exceeded. Please try again in 12 seconds"
-long seconds_in_message(const std::string& msg) {
-  auto pos = msg.find("try again in ");
-  if (pos == std::string::npos) return 0;
-  pos += 13;
-  long n = 0;
-  while (pos < msg.size() && std::isdigit(static_cast<unsigned char>(msg[pos])) && n < 100000) {
-    n = n * 10 + (msg[pos++] - '0');
-  }
-  return n;
 }
 
 void append_metadata(Secret& body, const std::map<std::string, std::string>& metadata) {
@@ -74,11 +63,31 @@ bool infisical_same_value(std::string_view sent, std::string_view stored) {
 }
 
 InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint, Now now)
-    : transport_(transport), ep_(std::move(endpoint)), now_(std::move(now)) {
-  if (!now_) now_ = [] { return std::chrono::system_clock::now(); };
+    : transport_(transport),
+      ep_(std::move(endpoint)),
+      session_(session_options(std::move(now))) {
   api_base_ = ep_.url;
   while (!api_base_.empty() && api_base_.back() == '/') api_base_.pop_back();
   if (api_base_.size() < 4 || api_base_.substr(api_base_.size() - 4) != "/api") api_base_ += "/api";
+}
+
+AuthSession::Options InfisicalClient::session_options(Now now) {
+  AuthSession::Options o;
+  o.login = [this] { return identity_login(); };
+  o.renew = [this](const Secret& current) { return renew_token(current); };
+  // 401, or 403 TokenError: expired or revoked (the normal path with default TTLs).
+  o.refused = [](const HttpResponse& r) {
+    return r.status == 401 ||
+           (r.status == 403 && r.body.view().find("\"TokenError\"") != std::string_view::npos);
+  };
+  o.now = std::move(now);
+  o.login_pause = kLoginBackoff;
+  o.pause_message =
+      std::string("Infisical login is paused after a refused login (the server locks an "
+                  "identity after repeated failures); ") +
+      (ep_.login_request ? "check the identity's cloud auth settings"
+                         : "check client_id and client_secret");
+  return o;
 }
 
 Error InfisicalClient::api_error(HttpResponse& response, const std::string& what) {
@@ -113,30 +122,20 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
   e.message = what + " failed";
   if (!msg.empty()) e.message += ": " + msg;
   const int s = response.status;
+  e.kind = error_kind_for_status(s);
   if (s == 429) {
-    e.kind = ErrorKind::Transient;
-    long secs = seconds_in_message(msg);
-    if (auto* ra = response.header("retry-after")) {
-      try {
-        secs = std::max(secs, std::stol(*ra));
-      } catch (...) {
-      }
-    }
-    e.retry_after = std::chrono::seconds(secs > 0 ? secs : 60);
-  } else if (s >= 500 || s == 408) {
-    e.kind = ErrorKind::Transient;
-  } else if (s == 401 || (s == 403 && e.code == "TokenError")) {
+    auto wait = requested_wait(response, msg).value_or(std::chrono::seconds(0));
+    e.retry_after = wait.count() > 0 ? wait : std::chrono::seconds(60);
+  } else if (s == 403 && e.code == "TokenError") {
     e.kind = ErrorKind::Auth;
   } else if (s == 403) {
-    e.kind = ErrorKind::Permanent;
     e.message += "; give the machine identity write access to environment \"" + ep_.environment +
                  "\" of project " + ep_.project_id;
     if (e.code.find("not a member") != std::string::npos) {
       e.message = what + " failed: the machine identity is not a member of project " +
                   ep_.project_id + "; add it to the project";
     }
-  } else {
-    e.kind = ErrorKind::Permanent;
+  } else if (e.kind == ErrorKind::Permanent) {
     if (s == 404 && msg.find("Project with ID") != std::string::npos) {
       e.message += "; check [infisical] project_id";
     }
@@ -144,17 +143,10 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
   return e;
 }
 
-Status InfisicalClient::login() {
+Status InfisicalClient::login() { return session_.log_in(); }
+
+Result<AuthSession::Token> InfisicalClient::identity_login() {
   const bool cloud = static_cast<bool>(ep_.login_request);
-  {
-    std::lock_guard<std::mutex> lock(token_mu_);
-    if (std::chrono::steady_clock::now() < next_login_allowed_) {
-      return Error::auth(
-          std::string("Infisical login is paused after a refused login (the server locks an "
-                      "identity after repeated failures); ") +
-          (cloud ? "check the identity's cloud auth settings" : "check client_id and client_secret"));
-    }
-  }
   InfisicalLoginRequest req;
   if (cloud) {
     auto r = ep_.login_request();
@@ -165,20 +157,10 @@ Status InfisicalClient::login() {
   }
   auto res = auth_post(req.route.c_str(), "inf.login", std::move(req.body));
   if (!res) return res.error();
-  if (res->status == 200) {
-    auto st = store_token(res.value(), "login");
-    if (st) {
-      std::lock_guard<std::mutex> lock(token_mu_);
-      // Max TTL counts from the login that started the chain of renewals.
-      token_chain_end_ = token_max_ttl_ > std::chrono::seconds(0)
-                             ? token_obtained_ + token_max_ttl_
-                             : std::chrono::system_clock::time_point::max();
-    }
-    return st;
-  }
+  if (res->status == 200) return parse_token(res.value(), "login");
   Error e = api_error(res.value(), "Infisical machine identity login");
   if (res->status == 401 || res->status == 404 || res->status == 403) {
-    e.kind = ErrorKind::Auth;
+    e.kind = ErrorKind::Auth;  // the session pauses logins after this
     if (res->status != 404) {
       e.message += "; " + req.check;
     } else if (cloud) {
@@ -187,8 +169,6 @@ Status InfisicalClient::login() {
     } else {
       e.message += "; no identity has this client_id: check [infisical.auth] client_id";
     }
-    std::lock_guard<std::mutex> lock(token_mu_);
-    next_login_allowed_ = std::chrono::steady_clock::now() + kLoginBackoff;
   }
   return e;
 }
@@ -201,7 +181,8 @@ InfisicalLoginRequest InfisicalClient::universal_login_request() const {
   req.body.append("\",\"clientSecret\":\"");
   json::append_escaped(req.body, ep_.client_secret.view());
   req.body.append("\"}");
-  req.check = "check [infisical.auth] client_id and client_secret (the identity needs Universal Auth)";
+  req.check = "check [infisical.auth] client_id and client_secret (the identity needs Universal "
+              "Auth)";
   return req;
 }
 
@@ -234,7 +215,8 @@ std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const s
 
 }  // namespace
 
-Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
+Result<AuthSession::Token> InfisicalClient::parse_token(HttpResponse& response,
+                                                        const char* what) {
   rapidjson::Document doc;
   auto p = json::parse_in_place(response.body, doc, std::string("Infisical ") + what + " answer");
   if (!p) return p.error();
@@ -242,17 +224,15 @@ Status InfisicalClient::store_token(HttpResponse& response, const char* what) {
   if (!tok || tok->empty()) {
     return Error::permanent(std::string("Infisical ") + what + " answer has no accessToken");
   }
-  std::lock_guard<std::mutex> lock(token_mu_);
-  token_ = Secret(*tok);  // a renewal returns a new token: always replace the stored one
-  ++token_generation_;
-  token_obtained_ = now_();
   auto lifetime = [&](const char* name) {
     long long s = json::integer(doc, name).value_or(0);
     return std::chrono::seconds(std::clamp(s, 0LL, kMaxTokenTtl));
   };
-  token_ttl_ = lifetime("expiresIn");
-  token_max_ttl_ = lifetime("accessTokenMaxTTL");
-  return ok_status();
+  AuthSession::Token token;
+  token.value = Secret(*tok);
+  token.ttl = lifetime("expiresIn");
+  token.max_ttl = lifetime("accessTokenMaxTTL");
+  return token;
 }
 
 Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* endpoint,
@@ -269,69 +249,23 @@ Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* en
   return transport_.send(req);
 }
 
-Status InfisicalClient::renew() {
+Status InfisicalClient::renew() { return session_.renew(); }
+
+Result<AuthSession::Token> InfisicalClient::renew_token(const Secret& current) {
   Secret body;
   body.append("{\"accessToken\":\"");
-  {
-    std::lock_guard<std::mutex> lock(token_mu_);
-    json::append_escaped(body, token_.view());
-  }
+  json::append_escaped(body, current.view());
   body.append("\"}");
   auto res = auth_post("/v1/auth/token/renew", "inf.renew", std::move(body));
   if (!res) return res.error();
-  if (res->status == 200) return store_token(res.value(), "token renewal");
+  if (res->status == 200) return parse_token(res.value(), "token renewal");
   return api_error(res.value(), "Infisical token renewal");
-}
-
-void InfisicalClient::refresh_if_needed() {
-  std::chrono::system_clock::time_point renew_at, chain_end;
-  std::chrono::seconds ttl{0};
-  {
-    std::lock_guard<std::mutex> lock(token_mu_);
-    if (token_.empty() || token_ttl_ <= std::chrono::seconds(0)) return;
-    renew_at = token_obtained_ + token_ttl_ * 2 / 3;
-    ttl = token_ttl_;
-    chain_end = token_chain_end_;
-  }
-  const auto now = now_();
-  if (now < renew_at) return;
-  // The server refuses a renewal whose new lifetime (now + TTL) would pass creation +
-  // max TTL, and deletes the still-valid token when it does. With default identity
-  // settings (TTL equal to max TTL) that is every renewal. Ask only when it can work
-  // (with a margin for clock skew); otherwise log in again directly.
-  constexpr auto kSkew = std::chrono::seconds(5);
-  if (chain_end == std::chrono::system_clock::time_point::max() ||
-      (chain_end - now > ttl + kSkew)) {
-    if (renew()) return;
-  }
-  std::lock_guard<std::mutex> lock(token_mu_);
-  token_.wipe();  // the next call logs in
 }
 
 Result<HttpResponse> InfisicalClient::call(const char* method, const std::string& path_and_query,
                                            const char* endpoint, const Secret& body,
                                            bool is_write) {
-  refresh_if_needed();
-  for (int attempt = 0;; ++attempt) {
-    Secret token;
-    long gen = 0;
-    {
-      std::lock_guard<std::mutex> lock(token_mu_);
-      token = token_.clone();
-      gen = token_generation_;
-    }
-    if (token.empty()) {
-      auto st = flight_.run(
-          [this] {
-            std::lock_guard<std::mutex> lock(token_mu_);
-            return !token_.empty();
-          },
-          [this] { return login(); });
-      if (!st) return st.error();
-      std::lock_guard<std::mutex> lock(token_mu_);
-      token = token_.clone();
-      gen = token_generation_;
-    }
+  return session_.send([&](Secret token) {
     HttpRequest req;
     req.method = method;
     req.url = api() + path_and_query;
@@ -344,17 +278,8 @@ Result<HttpResponse> InfisicalClient::call(const char* method, const std::string
       req.content_type = "application/json";
       req.body = body.clone();
     }
-    auto res = transport_.send(req);
-    if (!res) return res;
-    const bool token_refused =
-        res->status == 401 ||
-        (res->status == 403 && res->body.view().find("\"TokenError\"") != std::string_view::npos);
-    if (!token_refused || attempt == 1) return res;
-    // Expired or revoked token: log in again (the normal path with default identity TTLs)
-    // and repeat once.
-    std::lock_guard<std::mutex> lock(token_mu_);
-    if (token_generation_ == gen) token_.wipe();
-  }
+    return transport_.send(req);
+  });
 }
 
 namespace {

@@ -19,9 +19,9 @@
 #include "clients/cloud_identity.h"
 #include "clients/http_transport.h"
 #include "clients/infisical_api.h"
-#include "clients/result.h"
-#include "clients/token_flight.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "clients/auth_session.h"
+#include "common/secret.h"
 
 namespace eca {
 
@@ -84,11 +84,12 @@ class InfisicalClient : public InfisicalApi {
   Result<std::string> detect_generation();
 
  private:
-  // Before a call: renew at 2/3 of the token's lifetime, or log in again when renewing
-  // cannot help (the token is at its max TTL, which is the default identity setting).
-  void refresh_if_needed();
-  Status store_token(HttpResponse& response, const char* what);
+  AuthSession::Options session_options(Now now);
+  // One machine-identity login: Universal Auth, or the cloud identity's request.
+  Result<AuthSession::Token> identity_login();
   InfisicalLoginRequest universal_login_request() const;
+  Result<AuthSession::Token> renew_token(const Secret& current);
+  Result<AuthSession::Token> parse_token(HttpResponse& response, const char* what);
   Result<HttpResponse> auth_post(const char* path, const char* endpoint, Secret body);
   Result<HttpResponse> call(const char* method, const std::string& path_and_query,
                             const char* endpoint, const Secret& body, bool is_write);
@@ -111,17 +112,7 @@ class InfisicalClient : public InfisicalApi {
   HttpTransport& transport_;
   InfisicalEndpoint ep_;
   std::string api_base_;
-  TokenFlight flight_;  // one login at a time
-  std::mutex token_mu_;
-  Secret token_;
-  long token_generation_ = 0;
-  std::chrono::steady_clock::time_point next_login_allowed_{};
-  Now now_;
-  std::chrono::system_clock::time_point token_obtained_{};
-  std::chrono::seconds token_ttl_{0};
-  std::chrono::seconds token_max_ttl_{0};
-  std::chrono::system_clock::time_point token_chain_end_ =
-      std::chrono::system_clock::time_point::max();
+  AuthSession session_;  // the identity's token: renewed, or logged in again
 };
 
 // Infisical trims leading/trailing whitespace and keeps one final newline; compare

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "clients/http_transport.h"
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

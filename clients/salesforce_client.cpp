@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <set>
 
-#include "clients/json.h"
+#include "clients/http_errors.h"
 #include "clients/scrub.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {
@@ -60,8 +61,25 @@ bool same_sf_id(std::string_view a, std::string_view b) {
 }
 
 SalesforceClient::SalesforceClient(HttpTransport& transport, SalesforceEndpoint endpoint)
-    : transport_(transport), ep_(std::move(endpoint)) {
+    : transport_(transport),
+      ep_(std::move(endpoint)),
+      session_(session_options()) {
   while (!ep_.my_domain_url.empty() && ep_.my_domain_url.back() == '/') ep_.my_domain_url.pop_back();
+}
+
+AuthSession::Options SalesforceClient::session_options() {
+  AuthSession::Options o;
+  // Salesforce tokens carry no lifetime: a 401 INVALID_SESSION_ID is how we learn one
+  // expired, and the session logs in again once.
+  o.login = [this]() -> Result<AuthSession::Token> {
+    auto tok = token_for(ep_.client_id, ep_.client_secret, "connection \"" + ep_.name + "\"");
+    if (!tok) return tok.error();
+    AuthSession::Token token;
+    token.value = std::move(tok.value());
+    return token;
+  };
+  o.refused = [](const HttpResponse& r) { return r.status == 401; };
+  return o;
 }
 
 std::string SalesforceClient::base() const {
@@ -101,7 +119,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
     if (auto c = json::str(doc, "error")) e.code = scrub_server_text(*c, 64);
     if (auto d = json::str(doc, "error_description")) desc = scrub_server_text(*d);
   }
-  if (r.status >= 500 || r.status == 429) {
+  if (error_kind_for_status(r.status) == ErrorKind::Transient) {
     e.kind = ErrorKind::Transient;
     e.message = "Salesforce token endpoint unavailable for " + what;
     return e;
@@ -119,14 +137,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   return e;
 }
 
-Status SalesforceClient::authenticate() {
-  auto tok = token_for(ep_.client_id, ep_.client_secret, "connection \"" + ep_.name + "\"");
-  if (!tok) return tok.error();
-  std::lock_guard<std::mutex> lock(token_mu_);
-  token_ = std::move(tok.value());
-  ++token_generation_;
-  return ok_status();
-}
+Status SalesforceClient::authenticate() { return session_.log_in(); }
 
 Status SalesforceClient::verify(const Secret& key, const Secret& secret) {
   std::string k(key.view());
@@ -158,19 +169,14 @@ Error SalesforceClient::rest_error(const HttpResponse& response, const std::stri
   const std::string lmsg = lower(msg);
   e.message = what + " failed";
   if (!msg.empty()) e.message += ": " + msg;
-  if (response.status == 503 || response.status == 429 || response.status >= 500 ||
-      e.code == "REQUEST_LIMIT_EXCEEDED") {
+  e.kind = error_kind_for_status(response.status);
+  if (e.code == "REQUEST_LIMIT_EXCEEDED") {  // a 403, but it passes
     e.kind = ErrorKind::Transient;
-    if (e.code == "REQUEST_LIMIT_EXCEEDED") {
-      e.message += "; the org's API request limit is exhausted, retrying later";
-      e.retry_after = std::chrono::seconds(3600);
-    }
-    if (auto* ra = response.header("retry-after")) {
-      try {
-        e.retry_after = std::chrono::seconds(std::stol(*ra));
-      } catch (...) {
-      }
-    }
+    e.message += "; the org's API request limit is exhausted, retrying later";
+    e.retry_after = std::chrono::seconds(3600);
+  }
+  if (e.kind == ErrorKind::Transient) {
+    if (auto wait = requested_wait(response)) e.retry_after = *wait;
     return e;
   }
   if (response.status == 403 && (lmsg.find("not currently enabled") != std::string::npos ||
@@ -188,11 +194,9 @@ Error SalesforceClient::rest_error(const HttpResponse& response, const std::stri
     return e;
   }
   if (response.status == 401) {
-    e.kind = ErrorKind::Auth;
     e.message += "; the connection's token was refused again after a fresh login";
     return e;
   }
-  e.kind = ErrorKind::Permanent;
   return e;
 }
 
@@ -216,33 +220,9 @@ Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::
 
 Result<HttpResponse> SalesforceClient::call(const char* method, const std::string& path,
                                             const char* endpoint, Secret body, bool is_write) {
-  // At most two authenticated attempts: Salesforce tokens carry no lifetime, so a 401
-  // INVALID_SESSION_ID is how we learn one expired; fetch a new token once and repeat.
-  for (int attempt = 0;; ++attempt) {
-    Secret token;
-    long gen = 0;
-    {
-      std::lock_guard<std::mutex> lock(token_mu_);
-      token = token_.clone();
-      gen = token_generation_;
-    }
-    if (token.empty()) {
-      auto st = flight_.run(
-          [this] {
-            std::lock_guard<std::mutex> lock(token_mu_);
-            return !token_.empty();
-          },
-          [this] { return authenticate(); });
-      if (!st) return st.error();
-      std::lock_guard<std::mutex> lock(token_mu_);
-      token = token_.clone();
-      gen = token_generation_;
-    }
-    auto res = call_once(method, path, endpoint, body, is_write, token);
-    if (!res || res->status != 401 || attempt == 1) return res;
-    std::lock_guard<std::mutex> lock(token_mu_);
-    if (token_generation_ == gen) token_.wipe();  // another thread may have refreshed it
-  }
+  return session_.send([&](Secret token) {
+    return call_once(method, path, endpoint, body, is_write, token);
+  });
 }
 
 Result<std::vector<SfApp>> SalesforceClient::apps(int page_size) {

@@ -5,15 +5,14 @@
 // The connection token is cached and fetched again once on 401 INVALID_SESSION_ID.
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "clients/auth_session.h"
 #include "clients/http_transport.h"
-#include "clients/result.h"
+#include "common/result.h"
 #include "clients/salesforce_api.h"
-#include "clients/token_flight.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 
@@ -52,15 +51,13 @@ class SalesforceClient : public SalesforceApi {
   Result<HttpResponse> call_once(const char* method, const std::string& path,
                                  const char* endpoint, const Secret& body, bool is_write,
                                  const Secret& token);
+  AuthSession::Options session_options();
   std::string base() const;
   Error rest_error(const HttpResponse& response, const std::string& what) const;
 
   HttpTransport& transport_;
   SalesforceEndpoint ep_;
-  TokenFlight flight_;  // one login at a time
-  std::mutex token_mu_;
-  Secret token_;
-  long token_generation_ = 0;
+  AuthSession session_;  // the connection's token
 };
 
 }  // namespace eca

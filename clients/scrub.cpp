@@ -4,7 +4,7 @@
 #include <array>
 #include <cctype>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 namespace {

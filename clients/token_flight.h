@@ -10,7 +10,7 @@
 #include <mutex>
 #include <optional>
 
-#include "clients/result.h"
+#include "common/result.h"
 
 namespace eca {
 

@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <string>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca {
 

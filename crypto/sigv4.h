@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca {
 

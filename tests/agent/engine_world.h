@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "agent/journal.h"
 #include "agent/rotation_records.h"
 #include "clients/infisical_api.h"

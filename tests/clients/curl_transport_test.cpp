@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "clients/json.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {

@@ -10,7 +10,7 @@
 #include <functional>
 #include <thread>
 
-#include "agent/clock.h"
+#include "common/clock.h"
 #include "tests/e2e/e2e_fixture.h"
 
 namespace eca::e2e {

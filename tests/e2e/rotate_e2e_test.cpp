@@ -475,6 +475,25 @@ TEST_F(RotateE2e, DeferredRotationExitsWithTempfail) {
   EXPECT_EQ(both.exit_code, 1) << both.out << both.err;
 }
 
+// The cron form: a `run --once` pass that rotates what is due and defers one rotation to
+// another agent exits 75 too, so cron can tell "try again" from "done" and "broken".
+TEST_F(RotateE2e, RunOnceExitsWithTempfailWhenItsPassDeferred) {
+  const auto& app2 = sb_->target_apps()[1];
+  ASSERT_TRUE(sb_->salesforce().stage_by_hand(app2.id).has_value());
+  sb_->clear_violations();  // the hand-staged credential is the point of this test
+  auto once = run({"run", "--once", "--no-progress"});
+  EXPECT_EQ(once.exit_code, 75) << once.out << once.err;
+  EXPECT_THAT(once.err, HasSubstr("[app-2] schedule: deferred to the agent mid-rotation; the next "
+                                  "`eca-rotator run --once` checks again"));
+  const long others = static_cast<long>(sb_->target_apps().size()) - 1;
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), others) << "every other app rotated";
+  // Once the other agent is done (here: its staged credential gone), the pass is clean.
+  ASSERT_TRUE(sb_->salesforce().revoke_staged_by_hand(app2.id));
+  auto again = run({"run", "--once", "--no-progress"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), others + 1);
+}
+
 // apps --snippet: nothing every rotate would refuse, and a visible consumer choice.
 TEST_F(RotateE2e, AppsSnippetLeavesOutTheOwnAppAndNamesConsumerChoices) {
   const auto multi = sb_->salesforce().add_app("Multi_Consumer", "Multi", 2);

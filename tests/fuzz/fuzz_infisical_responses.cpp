@@ -37,10 +37,11 @@ eca::InfisicalEndpoint endpoint() {
 }
 
 // A clock that moves 20 days forward at every reading (the default token TTL is 30 days).
-eca::InfisicalClient::Now stepping_clock() {
+// Moves 20 days per reading while `*stepping` is true, stands still otherwise.
+eca::InfisicalClient::Now stepping_clock(std::shared_ptr<bool> stepping) {
   auto t = std::make_shared<std::chrono::system_clock::time_point>(
       std::chrono::sys_days{std::chrono::year{2026} / 11 / 27});
-  return [t] { return *t += std::chrono::hours(24 * 20); };
+  return [t, stepping] { return *stepping ? *t += std::chrono::hours(24 * 20) : *t; };
 }
 
 // A well-formed answer announcing an approval request instead of the written
@@ -78,7 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     FakeTransport t(answer, "inf.login", kGoodLogin);
     t.fuzz_login(true);
-    eca::InfisicalClient c(t, endpoint(), stepping_clock());
+    auto stepping = std::make_shared<bool>(true);
+    eca::InfisicalClient c(t, endpoint(), stepping_clock(stepping));
     auto r = c.login();
     check(r);
     if (r) {
@@ -89,7 +91,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       check(c.renew());
     }
     if (!r && (answer.status == 401 || answer.status == 403 || answer.status == 404)) {
-      // A refused login pauses further logins (the server locks identities).
+      // A refused login pauses further logins (the server locks identities) for minutes
+      // of the client's clock: stop it, so that the pause is still on.
+      *stepping = false;
       int before = t.requests();
       auto again = c.login();
       ECA_FUZZ_CHECK(!again && again.error().kind == eca::ErrorKind::Auth &&

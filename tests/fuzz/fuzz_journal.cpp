@@ -7,20 +7,16 @@
 //         (generation = byte 0 >> 1), so the decoder behind the AEAD is reached.
 // A record that reads back is written again with FileJournal::write and must
 // read back identical.
-#include <sodium.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "agent/file_journal.h"
+#include "crypto/journal_seal.h"
 #include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
-
-// The record layout, as documented in file_journal.h.
-constexpr std::string_view kMagic = "ECRJ1\n";
 
 const auto g_key = eca::fuzz::journal_key();
 
@@ -42,20 +38,10 @@ struct Harness {
   std::filesystem::path record() const { return dir.path() / "state" / "journal" / "x.rec"; }
 };
 
+// The record as the journal writes it: the harness only chooses the content.
 std::string seal_record(std::string_view plain, long generation) {
-  const std::string ad = "eca-rotator journal v1\nx\n" + std::to_string(generation);
-  std::string out = std::string(kMagic) + std::to_string(generation) + "\n";
-  unsigned char nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
-  out.append(reinterpret_cast<const char*>(nonce), sizeof nonce);
-  std::size_t off = out.size();
-  out.resize(off + plain.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      reinterpret_cast<unsigned char*>(out.data() + off), &clen,
-      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce, g_key.data());
-  out.resize(off + clen);
-  return out;
+  const eca::Secret key(std::string_view(reinterpret_cast<const char*>(g_key.data()), g_key.size()));
+  return eca::journal_seal::seal(key, "x", generation, eca::Secret(plain));
 }
 
 bool same(const eca::JournalEntry& a, const eca::JournalEntry& b) {

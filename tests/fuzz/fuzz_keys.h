@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace eca::fuzz {
 

@@ -1,4 +1,4 @@
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 #include <sodium.h>
 #include <sys/mman.h>

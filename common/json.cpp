@@ -1,4 +1,4 @@
-#include "clients/json.h"
+#include "common/json.h"
 
 #include <rapidjson/error/en.h>
 

@@ -1,7 +1,7 @@
 // clients/json: parsing answers in place inside their Secret buffer, typed field access
 // that tolerates what servers actually send, and the escaping and encoding every request
 // body and the status --json output go through.
-#include "clients/json.h"
+#include "common/json.h"
 
 #include <gtest/gtest.h>
 

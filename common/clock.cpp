@@ -1,4 +1,4 @@
-#include "agent/clock.h"
+#include "common/clock.h"
 
 #include <cstdio>
 #include <ctime>
@@ -14,14 +14,24 @@ TimePoint OffsetFileClock::now() const {
   return std::chrono::system_clock::now() + std::chrono::milliseconds(offset_ms);
 }
 
-std::string format_utc(TimePoint t) {
+std::string format_time(TimePoint t, const char* strftime_format, Zone zone) {
   std::time_t tt = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  if (zone == Zone::Utc) {
+    gmtime_r(&tt, &tm);
+  } else {
+    localtime_r(&tt, &tm);
+  }
+  char buf[64];
+  // The callers pass literals; this is the one place that forwards them to strftime.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  const std::size_t n = std::strftime(buf, sizeof buf, strftime_format, &tm);
+#pragma GCC diagnostic pop
+  return std::string(buf, n);
 }
+
+std::string format_utc(TimePoint t) { return format_time(t, "%Y-%m-%dT%H:%M:%SZ", Zone::Utc); }
 
 bool parse_timestamp(std::string_view s, TimePoint& out) {
   if (s.size() < 19 || s.size() > 40) return false;

@@ -32,6 +32,10 @@ class OffsetFileClock final : public Clock {
   std::string path_;
 };
 
+enum class Zone { Utc, Local };
+// `t` through strftime(3) in UTC or the process's time zone (TZ); empty if it would not
+// fit 63 characters.
+std::string format_time(TimePoint t, const char* strftime_format, Zone zone);
 // ISO 8601 UTC with seconds: "2026-11-27T15:24:19Z".
 std::string format_utc(TimePoint t);
 // Parses "2026-11-27T15:24:19Z", "...19.123Z", "...19.000+0000" (Salesforce), "...+00:00".

@@ -1,4 +1,4 @@
-#include "clients/result.h"
+#include "common/result.h"
 
 namespace eca {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "clients/result.h"
-#include "crypto/secret.h"
+#include "common/result.h"
+#include "common/secret.h"
 
 namespace eca::json {
 
