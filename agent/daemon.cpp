@@ -61,6 +61,8 @@ class Daemon {
   bool load(Config& out);
   void rebuild();
   void plan_all();
+  // The local record says the pair was sealed for other keys than the config names now.
+  bool recipients_changed(const RotationSettings& r);
   TimePoint scheduled_next(const RotationSettings& r, bool failed_series_over);
   // Writes a failure's planned retry into the rotation's record, where `status` and the
   // next-due metric read it (see planned_next).
@@ -146,6 +148,12 @@ void Daemon::remember_retry(const RotationSettings& r, const Plan& p) {
   }
 }
 
+bool Daemon::recipients_changed(const RotationSettings& r) {
+  auto rec = rt_->state().load(r.name);
+  if (!rec || !rec->has_value() || (*rec)->generation == 0) return false;
+  return (*rec)->sealed_for != encryption_label(rt_->sealer());
+}
+
 void Daemon::plan_all() {
   std::map<std::string, Plan> fresh;
   std::set<std::string> pending;
@@ -157,8 +165,11 @@ void Daemon::plan_all() {
       continue;
     }
     Plan p;
-    // An interrupted rotation is completed at once, even with auto-rotation off.
-    p.next = pending.count(r.name) != 0 ? rt_->clock().now() : scheduled_next(r, false);
+    // An interrupted rotation is completed at once, even with auto-rotation off; so is
+    // publishing the pair again for a changed set of recipients (no rotation: the engine
+    // re-seals the current pair when it is not due).
+    const bool now = pending.count(r.name) != 0 || recipients_changed(r);
+    p.next = now ? rt_->clock().now() : scheduled_next(r, false);
     fresh[r.name] = p;
   }
   plan_ = std::move(fresh);

@@ -64,6 +64,7 @@ enum class RotationEngine::Impact : int {
   StagedNotPromoted,
   PromotedNotPublished,
   PublishedNotRecorded,
+  ResealUnpublished,
   NothingRevoked,
   NoPreviousCredential,
 };
@@ -147,6 +148,10 @@ constexpr ImpactText kImpacts[] = {
     {Impact::PublishedNotRecorded,
      "the new pair is published and authenticates; only the local record of it was not saved, "
      "which the next attempt completes"},
+    {Impact::ResealUnpublished,
+     "nothing was changed at Salesforce; Infisical still holds the current pair sealed to the "
+     "previous recipients (a newly added key cannot open it yet), and the next attempt "
+     "publishes it again"},
     {Impact::NothingRevoked, "nothing was revoked; the previous credential still authenticates"},
     {Impact::NoPreviousCredential, "nothing was revoked; only the current credential exists"},
 };
@@ -205,6 +210,15 @@ JournalEntry journal_entry(const RotationSettings& r, const std::string& consume
 
 }  // namespace
 
+// "x25519-sealedbox:<kid>[,<kid>…]" or "none": which keys the values were sealed to.
+std::string encryption_label(const Sealer* sealer) {
+  if (sealer == nullptr) return "none";
+  std::string out = "x25519-sealedbox:";
+  const auto ids = sealer->key_ids();
+  for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + ids[i];
+  return out;
+}
+
 HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& secrets) {
   HeldPair h;
   const StoredSecret* key = nullptr;
@@ -213,6 +227,13 @@ HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& s
     if (s.name == r.consumer_key_secret || s.name == r.consumer_secret_secret) h.exists = true;
   }
   if (key == nullptr) return h;
+  h.sealed_to = envelope_key_ids(key->value.view());
+  for (const auto& s : secrets) {
+    // Both values must be sealed alike; a mixed pair counts as sealed to nobody configured.
+    if (s.name == r.consumer_secret_secret && envelope_key_ids(s.value.view()) != h.sealed_to) {
+      h.sealed_to = {"(key and secret sealed differently)"};
+    }
+  }
   auto field = [&](const char* name) -> const std::string* {
     auto it = key->metadata.find(name);
     return it == key->metadata.end() ? nullptr : &it->second;
@@ -407,7 +428,61 @@ RotationEngine::Stop RotationEngine::not_due_yet(Context& c, const Inspection& i
   s.last_manual = in.held.manual;
   auto due = next_due(c.r, s, d_.clock->now());
   if (!due || *due <= d_.clock->now()) return std::nullopt;
+  if (sealed_for_others(in.held)) return reseal(c, in, *due);
   return not_due(c, in.held, *due);
+}
+
+// Whether the held pair is sealed to another set of keys than the config names (a
+// consumer's key added or removed, encryption turned on or off).
+bool RotationEngine::sealed_for_others(const HeldPair& held) const {
+  std::vector<std::string> want = d_.sealer ? d_.sealer->key_ids() : std::vector<std::string>{};
+  std::vector<std::string> have = held.sealed_to;
+  std::sort(want.begin(), want.end());
+  std::sort(have.begin(), have.end());
+  return want != have;
+}
+
+// Infisical holds the current pair, sealed for other recipients than configured: publish
+// the same pair again (re-read from Salesforce, R3) with its generation and rotation time,
+// so that nothing changes at Salesforce and the schedule stays as it was.
+RotationOutcome RotationEngine::reseal(Context& c, const Inspection& in, TimePoint due) {
+  const RotationSettings& r = c.r;
+  auto names = [](const std::vector<std::string>& ids) {
+    std::string out;
+    for (const auto& id : ids) out += (out.empty() ? "" : ", ") + id;
+    return out.empty() ? std::string("none (plain values)") : out;
+  };
+  const std::string want = names(d_.sealer ? d_.sealer->key_ids() : std::vector<std::string>{});
+  d_.log->info(r.name, "reconcile",
+               "the published pair is sealed to keys " + names(in.held.sealed_to) +
+                   " but the config names " + want +
+                   "; publishing the same pair again for them, without rotating");
+  auto pair = c.sf->read_primary(r.app_id, c.consumer_id);
+  if (!pair) {
+    return fail(c, "reconcile",
+                with_context(pair.error(), "cannot re-read the current pair (R3) to seal it for "
+                                           "the configured recipients: "),
+                Impact::ResealUnpublished);
+  }
+  if (!pair->key.equals(in.primary_key.view())) {
+    return fail(c, "reconcile", Error::transient("the primary key changed while it was being read"),
+                Impact::PrimaryChangedWhileRead);
+  }
+  const HeldPair& held = in.held;
+  if (auto st = publish(c, pair->key, pair->secret, held.generation, held.manual, held.rotated_at);
+      !st) {
+    return fail(c, "publish", st.error(), Impact::ResealUnpublished);
+  }
+  adopt_shared_record(c, held);  // the local record learns the keys it is sealed to now
+  RotationOutcome o;
+  o.name = r.name;
+  o.result = RotationResult::Published;
+  o.generation = held.generation;
+  o.fingerprint = held.fingerprint;
+  o.detail = "published generation " + std::to_string(held.generation) + " again, sealed to " +
+             want + "; nothing changed at Salesforce; next rotation due " + format_utc(due);
+  d_.log->info(r.name, "commit", o.detail);
+  return o;
 }
 
 // 2. Reconcile, then revoke previous-previous: never revoke a credential Infisical holds.
@@ -955,16 +1030,16 @@ bool holds_writes(const std::vector<SecretWrite>& writes, const std::vector<Stor
 
 // 7. Publish: seal both values, one batch upsert with the metadata of step 8, read back.
 Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secret, long generation,
-                               bool manual) {
+                               bool manual, std::optional<TimePoint> rotated_at) {
   const RotationSettings& r = c.r;
   const std::string fp = fingerprint(key.view());
   const std::map<std::string, std::string> md = {
       {meta::kFingerprint, fp},
       {meta::kGeneration, std::to_string(generation)},
-      {meta::kRotatedAt, format_utc(d_.clock->now())},
+      {meta::kRotatedAt, format_utc(rotated_at.value_or(d_.clock->now()))},
       {meta::kManual, manual ? "true" : "false"},
       {meta::kRotation, r.name},
-      {meta::kEncryption, d_.sealer ? "x25519-sealedbox:" + d_.sealer->key_id() : "none"},
+      {meta::kEncryption, encryption_label(d_.sealer)},
   };
   std::vector<SecretWrite> writes(2);
   writes[0].name = r.consumer_key_secret;
@@ -1006,12 +1081,17 @@ Status RotationEngine::publish(Context& c, const Secret& key, const Secret& secr
   return ok_status();
 }
 
-RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePoint due) {
+// The shared record (Infisical's metadata of the held pair) into the local one, so that a
+// rebuilt VM schedules from it; only written when something differs.
+void RotationEngine::adopt_shared_record(Context& c, const HeldPair& held) {
   const TimePoint rotated_at = *held.rotated_at;
-  // Adopt the shared record locally (a rebuilt VM schedules from it).
   auto rec = d_.state->load(c.r.name);
   RotationRecord r = rec && rec->has_value() ? **rec : RotationRecord{};
-  if (!r.last_rotated || *r.last_rotated != rotated_at || r.fingerprint != held.fingerprint) {
+  // Only called when the held pair is sealed as configured (see not_due_yet, reseal).
+  const std::string sealed_for = encryption_label(d_.sealer);
+  if (!r.last_rotated || *r.last_rotated != rotated_at || r.fingerprint != held.fingerprint ||
+      r.sealed_for != sealed_for) {
+    r.sealed_for = sealed_for;
     r.name = c.r.name;
     r.last_rotated = rotated_at;
     r.last_manual = held.manual;
@@ -1029,6 +1109,11 @@ RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePo
                    "could not save the local record: " + st.error().describe());
     }
   }
+}
+
+RotationOutcome RotationEngine::not_due(Context& c, const HeldPair& held, TimePoint due) {
+  adopt_shared_record(c, held);
+  const TimePoint rotated_at = *held.rotated_at;
   RotationOutcome o;
   o.name = c.r.name;
   o.result = RotationResult::NotDue;
@@ -1051,6 +1136,7 @@ Status RotationEngine::commit(Context& c, const std::string& fp, long generation
   rec.fingerprint = fp;
   rec.app_id = c.r.app_id;
   rec.consumer_id = c.consumer_id;
+  rec.sealed_for = encryption_label(d_.sealer);
   return d_.state->save(rec);
 }
 

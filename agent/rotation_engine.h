@@ -100,10 +100,14 @@ struct HeldPair {
   long generation = 0;
   std::optional<TimePoint> rotated_at;
   bool manual = false;
+  // The key ids the values are sealed to, in envelope order; empty for plain values.
+  std::vector<std::string> sealed_to;
   // Whether it provably holds the pair whose key has fingerprint `fp`.
   bool holds(const std::string& fp) const { return ours && fingerprint == fp; }
 };
 HeldPair held_pair(const RotationSettings& r, const std::vector<StoredSecret>& secrets);
+// The eca-rotator.encryption metadata value: "x25519-sealedbox:<kid>[,<kid>…]" or "none".
+std::string encryption_label(const Sealer* sealer);
 
 // A read-only look at one rotation: step 1 of §3 with nothing written, booked or logged,
 // for `validate --online` and `status --online`.
@@ -178,7 +182,12 @@ class RotationEngine {
   void drop_journal(Context& c, const char* step);
 
   RotationOutcome not_due(Context& c, const HeldPair& held, TimePoint due);
-  Status publish(Context& c, const Secret& key, const Secret& secret, long generation, bool manual);
+  void adopt_shared_record(Context& c, const HeldPair& held);
+  // `rotated_at` (default: now) is recorded with the pair; a re-seal keeps the original.
+  Status publish(Context& c, const Secret& key, const Secret& secret, long generation, bool manual,
+                 std::optional<TimePoint> rotated_at = std::nullopt);
+  bool sealed_for_others(const HeldPair& held) const;
+  RotationOutcome reseal(Context& c, const Inspection& in, TimePoint due);
   Status commit(Context& c, const std::string& fp, long generation, bool manual);
   // A failed step: `impact` says what it means for the credential, from how far the protocol
   // got; `next` defaults to the next_step dependency's answer.

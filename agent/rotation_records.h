@@ -25,6 +25,10 @@ struct RotationRecord {
   // retries are exhausted). Empty when no daemon planned a retry.
   std::optional<TimePoint> retry_at;
   int consecutive_failures = 0;
+  // The keys the published values were sealed to (encryption_label(): "none" or
+  // "x25519-sealedbox:<kid>,…"); empty when unknown. A config naming other recipients
+  // makes the daemon look at the rotation at once, to publish the pair again for them.
+  std::string sealed_for;
 };
 
 class RotationRecords {

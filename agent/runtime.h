@@ -62,6 +62,7 @@ class Runtime {
   bool test_clock() const { return test_clock_; }
   HttpTransport& transport() { return transport_; }
   Metrics& metrics() { return *metrics_; }
+  const Sealer* sealer() const { return sealer_ ? &*sealer_ : nullptr; }
 
   // After each attempt: metrics, the metrics file, and the on_success/on_failure hook.
   void report(const RotationSettings& r, const RotationOutcome& o, double seconds);

@@ -49,6 +49,7 @@ Result<std::optional<RotationRecord>> StateStore::load(const std::string& name) 
   if (auto v = json::str(doc, "app_id")) r.app_id = std::string(*v);
   if (auto v = json::str(doc, "consumer_id")) r.consumer_id = std::string(*v);
   if (auto v = json::str(doc, "last_error")) r.last_error = std::string(*v);
+  if (auto v = json::str(doc, "sealed_for")) r.sealed_for = std::string(*v);
   if (auto v = json::integer(doc, "consecutive_failures")) {
     r.consecutive_failures = static_cast<int>(*v);
   }
@@ -65,6 +66,7 @@ Status StateStore::save(const RotationRecord& r) {
                     "\",\"last_attempt\":\"" + time_or_empty(r.last_attempt) +
                     "\",\"last_error\":\"" + json::escape(r.last_error) +
                     "\",\"retry_at\":\"" + time_or_empty(r.retry_at) +
+                    "\",\"sealed_for\":\"" + json::escape(r.sealed_for) +
                     "\",\"consecutive_failures\":" + std::to_string(r.consecutive_failures) + "}\n";
   // A record lost to a power loss is harmless: the shared schedule lives in Infisical's
   // metadata and the engine's due check reads it from there.

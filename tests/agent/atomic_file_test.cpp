@@ -105,6 +105,16 @@ class AtomicFileTest : public ::testing::Test {
     return out;
   }
   void write_old() { std::ofstream(file_) << "old content"; }
+  // A refused write: the old file is intact, no temporary is left, and the error names
+  // the operation and path (`what`) and the system's reason for `err`.
+  void expect_refused_keeping_the_old_file(const Status& st, const std::string& what, int err) {
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(read(file_), "old content");
+    EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+    EXPECT_NE(st.error().message.find(what), std::string::npos) << st.error().message;
+    EXPECT_NE(st.error().message.find(std::strerror(err)), std::string::npos)
+        << st.error().message;
+  }
 
   fs::path dir_;
   fs::path file_;
@@ -140,25 +150,15 @@ TEST_F(AtomicFileTest, AFullDiskKeepsTheOldFileAndNamesThePath) {
   write_old();
   disk.write_returns_zero = true;
   auto st = write_file_atomically(file_, "new content");
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(read(file_), "old content");
-  EXPECT_TRUE(leftovers().empty());
-  EXPECT_NE(st.error().message.find(file_.string()), std::string::npos) << st.error().message;
-  EXPECT_NE(st.error().message.find(std::strerror(ENOSPC)), std::string::npos)
-      << st.error().message;
+  expect_refused_keeping_the_old_file(st, file_.string(), ENOSPC);
   EXPECT_EQ(st.error().code, "ENOSPC");
 }
 
 TEST_F(AtomicFileTest, FsyncFailureKeepsTheOldFileAndLeavesNoTemporary) {
   write_old();
   disk.fail_file_fsync = EIO;
-  auto st = write_file_atomically(file_, "new content");
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(read(file_), "old content");
-  EXPECT_TRUE(leftovers().empty());
-  EXPECT_NE(st.error().message.find("fsync " + file_.string()), std::string::npos)
-      << st.error().message;
-  EXPECT_NE(st.error().message.find(std::strerror(EIO)), std::string::npos) << st.error().message;
+  expect_refused_keeping_the_old_file(write_file_atomically(file_, "new content"),
+                                      "fsync " + file_.string(), EIO);
 }
 
 TEST_F(AtomicFileTest, NoFsyncAtAllWhenNoDurabilityIsAsked) {
@@ -172,13 +172,8 @@ TEST_F(AtomicFileTest, NoFsyncAtAllWhenNoDurabilityIsAsked) {
 TEST_F(AtomicFileTest, RenameFailureKeepsTheOldFileAndLeavesNoTemporary) {
   write_old();
   disk.fail_rename = EXDEV;
-  auto st = write_file_atomically(file_, "new content");
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(read(file_), "old content");
-  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
-  EXPECT_NE(st.error().message.find("rename into " + file_.string()), std::string::npos)
-      << st.error().message;
-  EXPECT_NE(st.error().message.find(std::strerror(EXDEV)), std::string::npos) << st.error().message;
+  expect_refused_keeping_the_old_file(write_file_atomically(file_, "new content"),
+                                      "rename into " + file_.string(), EXDEV);
 }
 
 // The rename happened, so the file is complete and new; but its survival of a power loss

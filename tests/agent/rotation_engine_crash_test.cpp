@@ -87,6 +87,13 @@ class EngineCrashTest : public ::testing::Test {
     config_.agent.timezone = "UTC";
     config_.rotations.push_back(r);
   }
+  // Runs a rotation that dies after the promote, before the publish reaches Infisical;
+  // the world comes back up without the crash armed.
+  void crash_between_promote_and_publish(World& w) {
+    w.crash_before("inf.upsert");
+    EXPECT_THROW(run(w), Crash);
+    w.no_crash();
+  }
   ~EngineCrashTest() override { std::fclose(devnull_); }
 
   const RotationSettings& rotation() const { return config_.rotations.front(); }
@@ -260,9 +267,7 @@ TEST_F(EngineCrashTest, APromoteIsJournaledAndNeverRepeated) {
   World w;
   steady_rotation(w);
   const Before b = before(w);
-  w.crash_before("inf.upsert");
-  EXPECT_THROW(run(w), Crash);
-  w.no_crash();
+  crash_between_promote_and_publish(w);
   ASSERT_EQ(w.journal.count("billing"), 1u);
   EXPECT_EQ(w.journal.at("billing").phase, JournalPhase::Promoted);
   const int start = w.operations();
@@ -281,9 +286,7 @@ TEST_F(EngineCrashTest, ALostJournalAfterThePromoteNeverRevokesWhatInfisicalHold
   World w;
   steady_rotation(w);
   const Before b = before(w);
-  w.crash_before("inf.upsert");
-  EXPECT_THROW(run(w), Crash);
-  w.no_crash();
+  crash_between_promote_and_publish(w);
   w.journal.clear();
   w.records.clear();
   w.now += std::chrono::minutes(1);
@@ -302,9 +305,7 @@ TEST_F(EngineCrashTest, ALostJournalAfterThePromoteNeverRevokesWhatInfisicalHold
 TEST_F(EngineCrashTest, ASupersededPromotedEntryIsDroppedNotPublished) {
   World w;
   steady_rotation(w);
-  w.crash_before("inf.upsert");
-  EXPECT_THROW(run(w), Crash);
-  w.no_crash();
+  crash_between_promote_and_publish(w);
   const std::string journaled = std::string(w.journal.at("billing").key.view());
   // Someone rotates by hand meanwhile (deleting the Rotated credential to free the slot):
   // the journaled credential is primary no longer.
@@ -359,9 +360,7 @@ TEST_F(EngineCrashTest, SurveyTellsWhichCredentialInfisicalHoldsAndChangesNothin
 
   // Promoted but not published: Infisical holds the pair that is now the previous one.
   w.now += std::chrono::hours(24 * 15);
-  w.crash_before("inf.upsert");
-  EXPECT_THROW(run(w), Crash);
-  w.no_crash();
+  crash_between_promote_and_publish(w);
   s = look();
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->published, Survey::Published::Previous);

@@ -140,11 +140,7 @@ TEST_F(CrashE2e, ThreeAgentsSharingAConfigRotateEachAppOnceAndAFourthRotatesNoth
   EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), 3) << "each of 3 apps promoted once:\n"
                                                               << said;
   // Whoever deferred may retry later; every app is published and authenticates.
-  for (int n = 1; n <= 3; ++n) {
-    auto pub = published(n);
-    ASSERT_TRUE(pub.has_value()) << n;
-    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
-  }
+  expect_every_published_pair_authenticates();
   // A rebuilt VM: empty state dir, same config.
   write_config("", "state-rebuilt");
   auto r = run({"run", "--once"});

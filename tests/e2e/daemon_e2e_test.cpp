@@ -90,11 +90,7 @@ TEST_F(DaemonE2e, RotatesEachAppExactlyWhenDueAcrossIntervalsAndRestarts) {
   ASSERT_TRUE(eventually([&] { return committed(3); }));
   EXPECT_EQ(promotes(), 9);
   EXPECT_EQ(stop(*d2).exit_code, 0);
-  for (int n = 1; n <= 3; ++n) {
-    auto pub = published(n);
-    ASSERT_TRUE(pub.has_value());
-    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
-  }
+  expect_every_published_pair_authenticates();
 }
 
 TEST_F(DaemonE2e, SighupKeepsTheOldConfigWhenBrokenAndAddsARotationWhenValid) {
@@ -125,11 +121,7 @@ TEST_F(DaemonE2e, SigtermDuringARotationLeavesAStateTheNextStartCompletes) {
   // Whatever was in flight finished its step or is journaled; the next pass completes it.
   auto once = run({"run", "--once"});
   EXPECT_EQ(once.exit_code, 0) << once.err;
-  for (int n = 1; n <= 3; ++n) {
-    auto pub = published(n);
-    ASSERT_TRUE(pub.has_value()) << n;
-    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret));
-  }
+  expect_every_published_pair_authenticates();
   EXPECT_TRUE(std::filesystem::is_empty(dir_ / "state" / "journal"));
 }
 

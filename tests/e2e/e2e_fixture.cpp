@@ -131,4 +131,16 @@ std::optional<sandbox::Credential> E2eFixture::published(int n) {
   return sandbox::Credential{std::string(ko->view()), std::string(so->view())};
 }
 
+void E2eFixture::expect_every_published_pair_authenticates(bool current) {
+  for (std::size_t i = 0; i < sb_->target_apps().size(); ++i) {
+    const int n = static_cast<int>(i + 1);
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << "nothing published for app-" << n;
+    EXPECT_TRUE(sb_->salesforce().authenticates(pub->key, pub->secret)) << "app-" << n;
+    if (current) {
+      EXPECT_EQ(pub->key, sb_->salesforce().primary(sb_->target_apps()[i].id)->key) << "app-" << n;
+    }
+  }
+}
+
 }  // namespace eca::e2e

@@ -40,6 +40,9 @@ class E2eFixture : public ::testing::Test {
 
   // The pair Infisical holds at /salesforce/app-N, opened with the private key.
   std::optional<sandbox::Credential> published(int n);
+  // Every app's published pair authenticates at the fake org; with `current`, it is also
+  // the app's primary (not a previous pair that still works).
+  void expect_every_published_pair_authenticates(bool current = false);
   // Remembers every credential the sandbox currently knows (for the canary check).
   void collect_known_secrets();
 
