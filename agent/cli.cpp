@@ -18,6 +18,7 @@
 #include "agent/daemon.h"
 #include "agent/exec_command.h"
 #include "agent/exit_codes.h"
+#include "agent/login_summary.h"
 #include "agent/logger.h"
 #include "agent/login_summary.h"
 #include "agent/progress.h"
@@ -63,16 +64,19 @@ Commands:
                            Infisical server generation (v4 or v3 legacy) and exits 3
                            if any row shows a problem. --json: one object per rotation with
                            typed fields (RFC 3339 UTC times, null when unknown; see the
-                           man page). Ends with how each connection logs in.
+                           man page). The table ends with the login lines of validate.
   validate [--online] [--no-progress]
                            Check the config (main file and conf.d/*.toml drop-ins)
                            without contacting anything. Exit 0 only if it is valid.
-                           Names how each connection logs in (client credentials or
-                           JWT bearer). --online also logs in to Infisical and each
-                           connection, finds each app and consumer, refuses
-                           self-rotation, checks that the Infisical project and
-                           environment exist, reads each secret folder, and reports per
-                           rotation (changes nothing).
+                           Prints how each service is logged in to ([infisical.auth]
+                           method: universal-auth, aws-iam, gcp-id-token, azure,
+                           kubernetes, oidc, jwt) and each connection (client credentials
+                           or JWT bearer), then "no static secret on this VM" when no
+                           shared secret is stored for any of them.
+                           --online also logs in to Infisical and each connection, finds
+                           each app and consumer, refuses self-rotation, checks that the
+                           Infisical project and environment exist, reads each secret
+                           folder, and reports per rotation (changes nothing).
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused (exit 1) unless there is a previous credential
@@ -209,7 +213,10 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
   report("infisical",
          !inf_login ? inf_login.error().describe()
          : !routes  ? routes.error().describe()
-                    : "logged in as " + cfg.infisical.client_id + "; server generation: " + *routes,
+                    : "logged in by " + cfg.infisical.auth_method + " as " +
+                          (cfg.infisical.client_id.empty() ? "identity " + cfg.infisical.identity_id
+                                                           : cfg.infisical.client_id) +
+                          "; server generation: " + *routes,
          inf_login.ok() && routes.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
@@ -264,8 +271,7 @@ int cmd_validate(const Args& a) {
               cfg->files.size(), cfg->files.size() == 1 ? "" : "s", cfg->connections.size(),
               cfg->connections.size() == 1 ? "" : "s", cfg->rotations.size(),
               cfg->rotations.size() == 1 ? "" : "s", deliveries.c_str());
-  for (const auto& [name, c] : cfg->connections)
-    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
+  for (const auto& line : login_summary(service_logins(*cfg))) std::printf("%s\n", line.c_str());
   if (a.online) return validate_online(*cfg, a, log);
   return 0;
 }
@@ -497,8 +503,7 @@ int cmd_status(const Args& a) {
                 pad(r.state, 16).c_str(), r.error.substr(0, 160).c_str());
     if (a.online) std::printf("%s  online: %s\n", pad("", wn).c_str(), r.online.detail.c_str());
   }
-  for (const auto& [name, c] : cfg->connections)
-    std::printf("connection %s: %s\n", name.c_str(), connection_login_summary(c).c_str());
+  for (const auto& line : login_summary(service_logins(*cfg))) std::printf("%s\n", line.c_str());
   if (rt) {
     std::printf("infisical server generation: %s\n",
                 rt->infisical().server_generation().c_str());

@@ -147,6 +147,8 @@ class Loader {
   void load_agent(const Section& root);
   void load_infisical(const Section& root);
   void load_rate_limits(const Section& s, InfisicalSettings& inf);
+  void load_infisical_auth(const Section& auth);
+  void load_cloud_identity(const Section& auth);
   void load_encryption(const Section& root);
   void load_connections(const Section& root);
   void load_rotations(const Section& root);
@@ -551,29 +553,53 @@ void Loader::load_infisical(const Section& root) {
   load_tls(s, inf.url, inf.ca_file, inf.ca_dir, inf.pinned_public_key, inf.insecure_skip_verify);
   load_rate_limits(s, inf);
 
-  Section auth = section(s, "auth");
-  check_keys(auth, {"method", "client_id", "client_secret", "client_secret_file"});
+  load_infisical_auth(section(s, "auth"));
+}
+
+// Infisical's own route names are accepted too ("aws-auth" for "aws-iam", ...).
+std::optional<std::string> canonical_auth_method(const std::string& m) {
+  static const std::vector<std::pair<std::string, std::string>> names = {
+      {"universal-auth", "universal-auth"}, {"universal", "universal-auth"},
+      {"aws-iam", "aws-iam"}, {"aws-auth", "aws-iam"}, {"gcp-id-token", "gcp-id-token"},
+      {"azure", "azure"}, {"azure-auth", "azure"}, {"kubernetes", "kubernetes"},
+      {"kubernetes-auth", "kubernetes"}, {"oidc", "oidc"}, {"oidc-auth", "oidc"},
+      {"jwt", "jwt"}, {"jwt-auth", "jwt"}};
+  for (const auto& [alias, name] : names) {
+    if (m == alias) return name;
+  }
+  return std::nullopt;
+}
+
+void Loader::load_infisical_auth(const Section& auth) {
+  auto& inf = cfg_.infisical;
+  check_keys(auth, {"method", "client_id", "client_secret", "client_secret_file", "identity_id",
+                    "region", "metadata_url", "resource", "token_file"});
   if (auto m = str(auth, "method", Need::Optional)) {
-    static const std::vector<std::string> later = {"token-auth", "aws-auth", "gcp-auth", "azure-auth",
-                                                   "kubernetes-auth", "oidc-auth", "jwt-auth", "ldap-auth",
-                                                   "tls-cert-auth"};
-    if (*m == "universal-auth") {
-      inf.auth_method = *m;
-    } else if (std::find(later.begin(), later.end(), *m) != later.end()) {
-      error(*auth.find("method"), "infisical.auth.method",
-            dq(*m) + " is not supported yet; use \"universal-auth\" (a machine identity's client id and secret)");
-      return;
-    } else {
-      std::vector<std::string> all = later;
-      all.insert(all.begin(), "universal-auth");
+    auto name = canonical_auth_method(*m);
+    if (!name) {
+      static const std::vector<std::string> all = {"universal-auth", "aws-iam", "gcp-id-token",
+                                                    "azure", "kubernetes", "oidc", "jwt"};
       std::string hint = cr::suggest(*m, all);
+      std::string why = *m == "gcp-auth" || *m == "gcp-iam"
+                            ? "GCP logins use \"gcp-id-token\" (the IAM variant is not supported)"
+                            : "supported: " + one_of(all);
       error(*auth.find("method"), "infisical.auth.method",
-            "unknown method " + dq(*m) + "; supported: \"universal-auth\"" +
+            "unknown or unsupported method " + dq(*m) + "; " + why +
                 (hint.empty() ? std::string() : " (did you mean \"" + hint + "\"?)"));
       return;
     }
+    inf.auth_method = *name;
   } else if (auth.find("method")) {
     return;  // already reported
+  }
+  if (inf.auth_method != "universal-auth") return load_cloud_identity(auth);
+  for (const char* key : {"identity_id", "region", "metadata_url", "resource", "token_file"}) {
+    if (const MergedNode* n = auth.find(key)) {
+      error(*n, join(auth.prefix, key),
+            "only used by a cloud identity method (method = \"aws-iam\", \"gcp-id-token\", "
+            "\"azure\", \"kubernetes\", \"oidc\" or \"jwt\"); universal-auth uses client_id and "
+            "client_secret");
+    }
   }
   if (auto v = str(auth, "client_id", Need::Required)) {
     if (has_control_or_space(*v))
@@ -605,6 +631,53 @@ void Loader::load_rate_limits(const Section& s, InfisicalSettings& inf) {
   if (auto v = integer(t, "write", 0, most)) limits.write = static_cast<int>(*v);
   if (auto v = integer(t, "secret", 0, most)) limits.secret = static_cast<int>(*v);
   inf.rate_limits = limits;
+// A cloud identity: the identity's id and the method's own settings; no secret at all.
+void Loader::load_cloud_identity(const Section& auth) {
+  auto& inf = cfg_.infisical;
+  const std::string& m = inf.auth_method;
+  auto not_here = [&](const char* key, const std::string& why) {
+    if (const MergedNode* n = auth.find(key)) error(*n, join(auth.prefix, key), why);
+  };
+  for (const char* key : {"client_id", "client_secret", "client_secret_file"}) {
+    not_here(key, "not used with method = " + dq(m) +
+                      " (the VM proves its identity, it holds no secret); remove it");
+  }
+  if (auto v = str(auth, "identity_id", Need::Required)) {
+    if (v->empty() || !std::all_of(v->begin(), v->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+        }))
+      error(*auth.find("identity_id"), "infisical.auth.identity_id",
+            "must be the machine identity's id (a UUID: Access Control > Identities in Infisical)");
+    else
+      inf.identity_id = *v;
+  }
+  const bool aws = m == "aws-iam", metadata = aws || m == "gcp-id-token" || m == "azure";
+  if (!aws) not_here("region", "only used with method = \"aws-iam\"");
+  if (m != "azure") not_here("resource", "only used with method = \"azure\"");
+  if (!metadata) not_here("metadata_url", "only used with aws-iam, gcp-id-token and azure");
+  if (metadata) not_here("token_file", "only used with kubernetes, oidc and jwt");
+  if (auto v = str(auth, "region", Need::Optional); v && aws) {
+    if (v->empty() || !std::all_of(v->begin(), v->end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+        }))
+      error(*auth.find("region"), "infisical.auth.region", "must be an AWS region such as \"eu-west-1\"");
+    else
+      inf.region = *v;
+  }
+  if (auto v = str(auth, "metadata_url", Need::Optional); v && metadata) {
+    if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
+      error(*auth.find("metadata_url"), "infisical.auth.metadata_url",
+            "must be an http:// URL such as \"http://169.254.169.254\" (for tests: a loopback one)");
+    else
+      inf.metadata_url = *v;
+  }
+  if (auto v = str(auth, "resource", Need::Optional); v && m == "azure") inf.resource = *v;
+  if (m == "oidc" || m == "jwt") {
+    if (auto v = readable_file(auth, "token_file")) inf.token_file = *v;
+    else if (!auth.find("token_file")) missing(auth, "token_file", "the file your workload identity helper keeps the current token in");
+  } else if (m == "kubernetes") {
+    if (auto v = readable_file(auth, "token_file")) inf.token_file = *v;
+  }
 }
 
 void Loader::load_encryption(const Section& root) {

@@ -53,11 +53,18 @@ struct InfisicalSettings {
   std::string ca_dir;                 // optional directory of hashed PEM CA certificates
   std::string pinned_public_key;      // optional "sha256//BASE64[;...]"
   bool insecure_skip_verify = false;  // accepted only for a loopback url (with a warning)
+  // "universal-auth" (client id + secret), or a login by cloud identity with no secret on
+  // the VM: "aws-iam", "gcp-id-token", "azure", "kubernetes", "oidc", "jwt".
   std::string auth_method = "universal-auth";
   std::string client_id;
   Secret client_secret;               // from client_secret, client_secret_file or $CREDENTIALS_DIRECTORY
   // Requests per minute the agent allows itself (rate_limits; see infisical_limits.h).
   RateLimits rate_limits;
+  std::string identity_id;            // cloud methods: the machine identity's id
+  std::string region;                 // aws-iam: empty = $AWS_REGION or the instance identity document
+  std::string metadata_url;           // aws-iam, gcp-id-token, azure: empty = the cloud's address
+  std::string resource;               // azure: audience of the managed identity token (empty = ARM)
+  std::string token_file;             // kubernetes (empty = the pod's), oidc, jwt
 };
 
 struct EncryptionSettings {

@@ -24,6 +24,7 @@ std::string status_class(int status) {
 std::string service_of(const std::string& endpoint) {
   if (endpoint.rfind("sf.", 0) == 0) return "salesforce";
   if (endpoint.rfind("inf.", 0) == 0) return "infisical";
+  if (endpoint.rfind("meta.", 0) == 0) return "metadata";
   return "other";
 }
 

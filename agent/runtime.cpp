@@ -45,6 +45,26 @@ RequestBudget::OnWait pacing_notice(Logger& log) {
                  " to stay within Infisical's rate limits; more waits "
                  "follow quietly while the burst lasts");
   };
+// A metadata service answers in milliseconds on the same host; one that does not
+// answer within seconds is not there (the VM is not on that cloud).
+CurlOptions metadata_options() {
+  CurlOptions o;
+  o.connect_timeout_s = 2;
+  o.total_timeout_s = 5;
+  o.low_speed_time_s = 5;
+  o.metadata_service = true;
+  return o;
+}
+
+CloudIdentitySettings cloud_settings(const InfisicalSettings& inf) {
+  CloudIdentitySettings s;
+  s.method = parse_auth_method(inf.auth_method).value_or(InfisicalAuthMethod::Universal);
+  s.identity_id = inf.identity_id;
+  s.region = inf.region;
+  s.metadata_url = inf.metadata_url;
+  if (!inf.resource.empty()) s.resource = inf.resource;
+  s.token_file = inf.token_file;
+  return s;
 }
 
 }  // namespace
@@ -53,6 +73,7 @@ Runtime::Runtime(const Config& config, Logger& log, Metrics* metrics)
     : config_(config),
       log_(log),
       transport_(curl_options(config)),
+      metadata_transport_(metadata_options()),
       state_(config.agent.state_dir),
       journal_(config.agent.state_dir),
       metrics_(metrics != nullptr ? metrics : &own_metrics_) {
@@ -60,6 +81,10 @@ Runtime::Runtime(const Config& config, Logger& log, Metrics* metrics)
   transport_.on_request([m](const std::string& endpoint, int status, long new_connections) {
     m->count_request(endpoint, status, new_connections);
   });
+  metadata_transport_.on_request(
+      [m](const std::string& endpoint, int status, long new_connections) {
+        m->count_request(endpoint, status, new_connections);
+      });
   clock_ = make_clock(&test_clock_);
 }
 
@@ -132,6 +157,14 @@ Status Runtime::build_clients() {
   infisical_budget_ = std::make_unique<RequestBudget>(limits);
   infisical_budget_->on_wait(pacing_notice(log_));
   infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);
+  CloudIdentitySettings cloud = cloud_settings(config_.infisical);
+  if (cloud.method != InfisicalAuthMethod::Universal) {
+    cloud_identity_ = std::make_unique<CloudIdentity>(
+        metadata_transport_, std::move(cloud), CloudIdentity::Env{},
+        [clock] { return clock->now(); });
+    CloudIdentity* id = cloud_identity_.get();
+    ie.login_request = [id] { return id->login_request(); };
+  }
   infisical_ = std::make_unique<InfisicalClient>(*infisical_transport_, std::move(ie),
                                                  [clock] { return clock->now(); });
   for (const auto& [name, c] : config_.connections) {

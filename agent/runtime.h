@@ -95,6 +95,9 @@ class Runtime {
   const Config& config_;
   Logger& log_;
   CurlTransport transport_;
+  // Cloud metadata services only: no proxy, seconds-long timeouts.
+  CurlTransport metadata_transport_;
+  std::unique_ptr<CloudIdentity> cloud_identity_;
   std::unique_ptr<Clock> clock_;
   bool test_clock_ = false;
   StateStore state_;

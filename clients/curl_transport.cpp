@@ -97,6 +97,16 @@ bool is_loopback_url(const std::string& url) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+bool is_metadata_url(const std::string& url) {
+  std::string host = host_of(url);
+  // A link-local IPv4 literal, not a DNS name that merely starts like one.
+  const bool ipv4_literal =
+      std::count(host.begin(), host.end(), '.') == 3 &&
+      host.find_first_not_of("0123456789.") == std::string::npos;
+  return (ipv4_literal && host.rfind("169.254.", 0) == 0) ||
+         host == "metadata.google.internal" || host == "fd00:ec2::254";
+}
+
 CurlTransport::CurlTransport(CurlOptions options)
     : options_(std::move(options)), shared_(std::make_unique<Shared>()) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -145,7 +155,8 @@ TransportStats CurlTransport::stats() const {
 Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   const bool https = request.url.rfind("https://", 0) == 0;
   const bool http = request.url.rfind("http://", 0) == 0;
-  if (!https && !(http && is_loopback_url(request.url))) {
+  const bool metadata = options_.metadata_service && http && is_metadata_url(request.url);
+  if (!https && !(http && is_loopback_url(request.url)) && !metadata) {
     return Error::permanent("refusing to send " + request.endpoint + " to " + host_of(request.url) +
                             " without TLS: only https:// is allowed (http:// only to loopback)");
   }
@@ -180,8 +191,9 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   if (!tls.ca_dir.empty()) curl_easy_setopt(curl, CURLOPT_CAPATH, tls.ca_dir.c_str());
   if (!tls.pinned_public_key.empty())
     curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, tls.pinned_public_key.c_str());
-  if (http) {
-    // Plain HTTP stays on this machine: no proxy, whatever the environment says.
+  if (http || options_.metadata_service) {
+    // Plain HTTP stays on this machine (or its link-local metadata service): no proxy,
+    // whatever the environment says.
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
   } else {
     // Unset: libcurl reads https_proxy / all_proxy / no_proxy from the environment.

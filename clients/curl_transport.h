@@ -29,6 +29,9 @@ struct CurlOptions {
   std::string user_agent;              // defaults to eca-rotator/<version>
   std::string proxy;                   // "http://[user:password@]host:port"; empty = environment
   std::string no_proxy;                // "host,.domain,10.0.0.0/8"; empty = environment
+  // For cloud metadata services: plain HTTP also to their link-local addresses
+  // (169.254.0.0/16, fd00:ec2::254, metadata.google.internal), and never a proxy.
+  bool metadata_service = false;
 };
 
 class CurlTransport final : public HttpTransport {
@@ -64,6 +67,9 @@ class CurlTransport final : public HttpTransport {
 
 // Whether a URL's host is a loopback address or "localhost".
 bool is_loopback_url(const std::string& url);
+
+// Whether a URL's host is a cloud metadata service's link-local address or name.
+bool is_metadata_url(const std::string& url);
 
 // The URL with any "user:password@" replaced by "[redacted]@", for messages.
 std::string redact_url_userinfo(const std::string& url);

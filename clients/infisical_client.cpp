@@ -73,7 +73,7 @@ InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint end
 
 AuthSession::Options InfisicalClient::session_options(Now now) {
   AuthSession::Options o;
-  o.login = [this] { return universal_auth_login(); };
+  o.login = [this] { return identity_login(); };
   o.renew = [this](const Secret& current) { return renew_token(current); };
   // 401, or 403 TokenError: expired or revoked (the normal path with default TTLs).
   o.refused = [](const HttpResponse& r) {
@@ -83,8 +83,10 @@ AuthSession::Options InfisicalClient::session_options(Now now) {
   o.now = std::move(now);
   o.login_pause = kLoginBackoff;
   o.pause_message =
-      "Infisical login is paused after a refused login (the server locks an identity after "
-      "repeated failures); check client_id and client_secret";
+      std::string("Infisical login is paused after a refused login (the server locks an "
+                  "identity after repeated failures); ") +
+      (ep_.login_request ? "check the identity's cloud auth settings"
+                         : "check client_id and client_secret");
   return o;
 }
 
@@ -143,25 +145,45 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
 
 Status InfisicalClient::login() { return session_.log_in(); }
 
-Result<AuthSession::Token> InfisicalClient::universal_auth_login() {
-  Secret body;
-  body.append("{\"clientId\":\"");
-  json::append_escaped(body, ep_.client_id);
-  body.append("\",\"clientSecret\":\"");
-  json::append_escaped(body, ep_.client_secret.view());
-  body.append("\"}");
-  auto res = auth_post("/v1/auth/universal-auth/login", "inf.login", std::move(body));
+Result<AuthSession::Token> InfisicalClient::identity_login() {
+  const bool cloud = static_cast<bool>(ep_.login_request);
+  InfisicalLoginRequest req;
+  if (cloud) {
+    auto r = ep_.login_request();
+    if (!r) return r.error();  // nothing was sent: no lockout to fear
+    req = std::move(*r);
+  } else {
+    req = universal_login_request();
+  }
+  auto res = auth_post(req.route.c_str(), "inf.login", std::move(req.body));
   if (!res) return res.error();
   if (res->status == 200) return parse_token(res.value(), "login");
   Error e = api_error(res.value(), "Infisical machine identity login");
   if (res->status == 401 || res->status == 404 || res->status == 403) {
     e.kind = ErrorKind::Auth;  // the session pauses logins after this
-    e.message += res->status == 404
-                     ? "; no identity has this client_id: check [infisical.auth] client_id"
-                     : "; check [infisical.auth] client_id and client_secret (the identity "
-                       "needs Universal Auth)";
+    if (res->status != 404) {
+      e.message += "; " + req.check;
+    } else if (cloud) {
+      e.message += "; no machine identity has this id, or it lacks this auth method: check "
+                   "[infisical.auth] identity_id and the identity's authentication settings";
+    } else {
+      e.message += "; no identity has this client_id: check [infisical.auth] client_id";
+    }
   }
   return e;
+}
+
+InfisicalLoginRequest InfisicalClient::universal_login_request() const {
+  InfisicalLoginRequest req;
+  req.route = "/v1/auth/universal-auth/login";
+  req.body.append("{\"clientId\":\"");
+  json::append_escaped(req.body, ep_.client_id);
+  req.body.append("\",\"clientSecret\":\"");
+  json::append_escaped(req.body, ep_.client_secret.view());
+  req.body.append("\"}");
+  req.check = "check [infisical.auth] client_id and client_secret (the identity needs Universal "
+              "Auth)";
+  return req;
 }
 
 namespace {

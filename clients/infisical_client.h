@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/cloud_identity.h"
 #include "clients/http_transport.h"
 #include "clients/infisical_api.h"
 #include "common/result.h"
@@ -31,6 +32,9 @@ struct InfisicalEndpoint {
   std::string client_id;
   Secret client_secret;
   TlsSettings tls;
+  // Set for a login by cloud identity (no client secret on the VM): builds each login's
+  // request afresh, since the proofs expire or rotate between logins.
+  std::function<Result<InfisicalLoginRequest>()> login_request;
 };
 
 struct StoredSecret {
@@ -84,7 +88,9 @@ class InfisicalClient : public InfisicalApi {
 
  private:
   AuthSession::Options session_options(Now now);
-  Result<AuthSession::Token> universal_auth_login();
+  // One machine-identity login: Universal Auth, or the cloud identity's request.
+  Result<AuthSession::Token> identity_login();
+  InfisicalLoginRequest universal_login_request() const;
   Result<AuthSession::Token> renew_token(const Secret& current);
   Result<AuthSession::Token> parse_token(HttpResponse& response, const char* what);
   Result<HttpResponse> auth_post(const char* path, const char* endpoint, Secret body);

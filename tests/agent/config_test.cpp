@@ -436,11 +436,66 @@ TEST_F(ConfigTest, EncryptionNoneNeedsNoKeyAndWarns) {
   EXPECT_TRUE(contains(c.warnings, "encryption.mode"));
 }
 
-TEST_F(ConfigTest, AuthMethodsOtherThanUniversalAuthAreNotSupportedYet) {
+// The [infisical.auth] of header() with `auth` instead.
+std::string with_infisical_auth(const std::string& auth) {
   std::string text = header();
-  text.replace(text.find("[infisical.auth]\n"), 17, "[infisical.auth]\nmethod = \"kubernetes-auth\"\n");
-  write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), "infisical.auth.method: \"kubernetes-auth\" is not supported yet");
+  const auto from = text.find("[infisical.auth]\n");
+  const auto to = text.find("[encryption]");
+  return text.replace(from, to - from, "[infisical.auth]\n" + auth);
+}
+
+TEST_F(ConfigTest, CloudIdentityNeedsOnlyTheIdentityId) {
+  write("agent.toml", with_infisical_auth("method = \"aws-iam\"\nidentity_id = \"1f2e-3d4c\"\n"
+                                          "region = \"eu-west-1\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  const auto& c = valid(load());
+  EXPECT_EQ(c.infisical.auth_method, "aws-iam");
+  EXPECT_EQ(c.infisical.identity_id, "1f2e-3d4c");
+  EXPECT_EQ(c.infisical.region, "eu-west-1");
+  EXPECT_TRUE(c.infisical.client_secret.empty());
+}
+
+TEST_F(ConfigTest, InfisicalRouteNamesAreAcceptedAsMethodNames) {
+  write("agent.toml", with_infisical_auth("method = \"azure-auth\"\nidentity_id = \"abc\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  EXPECT_EQ(valid(load()).infisical.auth_method, "azure");
+}
+
+TEST_F(ConfigTest, CloudIdentityRefusesASecretAndMissingIdentityId) {
+  write("agent.toml", with_infisical_auth("method = \"gcp-id-token\"\nclient_secret = \"x\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  auto r = load();
+  expect_error(r, "infisical.auth.client_secret: not used with method = \"gcp-id-token\"");
+  expect_error(r, "infisical.auth.identity_id: required key is missing");
+}
+
+TEST_F(ConfigTest, SettingsOfAnotherMethodAreErrors) {
+  write("agent.toml", with_infisical_auth("method = \"kubernetes\"\nidentity_id = \"abc\"\n"
+                                          "region = \"eu-west-1\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.auth.region: only used with method = \"aws-iam\"");
+  write("agent.toml", with_infisical_auth("client_id = \"id\"\nclient_secret = \"x\"\nidentity_id = \"abc\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.auth.identity_id: only used by a cloud identity method");
+}
+
+TEST_F(ConfigTest, OidcNeedsAReadableTokenFile) {
+  write("agent.toml", with_infisical_auth("method = \"oidc\"\nidentity_id = \"abc\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.auth.token_file: required key is missing");
+  write("agent.toml", with_infisical_auth("method = \"oidc\"\nidentity_id = \"abc\"\n"
+                                          "token_file = \"absent.jwt\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.auth.token_file: cannot access");
+}
+
+TEST_F(ConfigTest, UnsupportedMethodsSayWhatIsSupported) {
+  write("agent.toml", with_infisical_auth("method = \"gcp-iam\"\nidentity_id = \"abc\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "GCP logins use \"gcp-id-token\"");
+  write("agent.toml", with_infisical_auth("method = \"ldap-auth\"\n") +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "infisical.auth.method: unknown or unsupported method \"ldap-auth\"; supported:");
 }
 
 TEST_F(ConfigTest, TimezoneUsesInjectedTzdir) {

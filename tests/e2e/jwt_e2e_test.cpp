@@ -72,12 +72,14 @@ TEST_F(JwtE2e, FullRotationWithNoConnectionSecretInTheConfig) {
 TEST_F(JwtE2e, ValidateAndStatusSayHowTheConnectionLogsIn) {
   auto v = run({"validate", "--online", "--no-progress"});
   ASSERT_EQ(v.exit_code, 0) << v.out << v.err;
-  EXPECT_THAT(v.out, HasSubstr("connection sandbox: JWT bearer as integration@sandbox.example"));
-  EXPECT_THAT(v.out, HasSubstr("(no connection secret on this VM)"));
+  EXPECT_THAT(v.out, HasSubstr("login: connection sandbox by jwt-bearer (as "
+                               "integration@sandbox.example, audience "));
+  // Infisical still logs in with a client secret here: the only static secret left.
+  EXPECT_THAT(v.out, HasSubstr("static secrets on this VM: infisical\n"));
   EXPECT_THAT(v.out, HasSubstr("by JWT bearer as integration@sandbox.example"));
   EXPECT_THAT(v.out, HasSubstr("rotation app-1"));
   auto s = run({"status"});
-  EXPECT_THAT(s.out, HasSubstr("connection sandbox: JWT bearer"));
+  EXPECT_THAT(s.out, HasSubstr("login: connection sandbox by jwt-bearer"));
   auto j = run({"status", "--json"});
   EXPECT_THAT(j.out, HasSubstr("\"connection_auth\":\"jwt_bearer\""));
 }

@@ -19,7 +19,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${ECA_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${ECA_FUZZ_JOBS:-2}
 all_targets=(fuzz_config fuzz_env_expand fuzz_salesforce_responses fuzz_infisical_responses
-             fuzz_envelope fuzz_journal fuzz_state_file)
+             fuzz_envelope fuzz_journal fuzz_state_file fuzz_metadata_answers)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
@@ -62,6 +63,7 @@ struct Project {
 struct Identity {
   std::string id;
   std::string client_secret;
+  std::set<std::string> cloud_methods;  // "aws-auth", "gcp-auth", ...
   std::chrono::seconds ttl{0};
   std::chrono::seconds max_ttl{0};
   std::vector<TimePoint> failures;
@@ -266,6 +268,8 @@ struct FakeInfisical::Impl {
   std::vector<std::function<void(const WriteEvent&)>> observers;
 
   InfisicalRateLimits rate;
+  std::shared_ptr<const FakeCloudKeys> cloud_keys;
+  bool tamper_aws_headers = false;
   std::int64_t rate_window_index = -1;
   std::map<std::string, int> rate_counts;  // by category, in the current window
   std::atomic<int> rate_refused{0};
@@ -557,6 +561,45 @@ struct FakeInfisical::Impl {
     identity.failures.clear();
     token_answer(response, issue_token(client_id, identity, t), identity);
   }
+
+  // A cloud-identity login: the identity must have the method, and the proof must hold.
+  void cloud_login(const std::string& method, Value& body, HttpResponse& response) {
+    Issues issues;
+    issues.expect(member(body, "identityId"), "string", R"(["identityId"])");
+    if (issues.any()) return issues.answer(response);
+    const std::string id = *string_member(body, "identityId");
+    auto it = std::find_if(identities.begin(), identities.end(),
+                           [&](const auto& kv) { return kv.second.id == id; });
+    if (it == identities.end() || !it->second.cloud_methods.count(method) || !cloud_keys) {
+      return fail(response, 404, "NotFound", "Identity with ID " + id + " has no " + method +
+                                                 " configured");  // [guess] wording
+    }
+    if (method == "aws-auth" && tamper_aws_headers) tamper_headers(body);
+    const std::string why = verify_cloud_login(*cloud_keys, method, body, id, now());
+    if (!why.empty()) return fail(response, 401, "UnauthorizedError", "Access denied: " + why);
+    token_answer(response, issue_token(it->first, it->second, now()), it->second);
+  }
+
+  // Rewrites the signed Content-Type inside iamRequestHeaders.
+  void tamper_headers(Value& body) {
+    auto& v = body["iamRequestHeaders"];
+    std::string in = v.IsString() ? v.GetString() : "";
+    std::string json(in.size() + 1, '\0');
+    std::size_t len = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(json.data()), json.size(), in.data(),
+                          in.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
+      return;
+    json.resize(len);
+    const std::string from = "charset=utf-8", to = "charset=latin1";
+    if (auto pos = json.find(from); pos != std::string::npos) json.replace(pos, from.size(), to);
+    std::string out(sodium_base64_encoded_len(json.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(json.data()),
+                      json.size(), sodium_base64_VARIANT_ORIGINAL);
+    out.resize(std::strlen(out.c_str()));
+    tampered_storage = out;
+    v.SetString(rapidjson::StringRef(tampered_storage.c_str(), tampered_storage.size()));
+  }
+  std::string tampered_storage;
 
   void renew(const Value& body, HttpResponse& response) {
     Issues issues;
@@ -1364,6 +1407,26 @@ int FakeInfisical::write_count() const {
   return impl_->writes;
 }
 
+void FakeInfisical::add_cloud_auth(const std::string& client_id, const std::string& method) {
+  std::lock_guard lock(state_mutex());
+  impl_->identities.at(client_id).cloud_methods.insert(method);
+}
+
+void FakeInfisical::set_cloud_keys(std::shared_ptr<const FakeCloudKeys> keys) {
+  std::lock_guard lock(state_mutex());
+  impl_->cloud_keys = std::move(keys);
+}
+
+std::string FakeInfisical::identity_id(const std::string& client_id) const {
+  std::lock_guard lock(state_mutex());
+  return impl_->identities.at(client_id).id;
+}
+
+void FakeInfisical::set_tamper_aws_headers(bool tamper) {
+  std::lock_guard lock(state_mutex());
+  impl_->tamper_aws_headers = tamper;
+}
+
 void FakeInfisical::on_write(std::function<void(const WriteEvent&)> observer) {
   std::lock_guard lock(state_mutex());
   impl_->observers.push_back(std::move(observer));
@@ -1374,6 +1437,9 @@ std::string FakeInfisical::classify(const HttpRequest& request) const {
   const std::string& m = request.method;
   if (p.rfind("/__sandbox/", 0) == 0) return kAdminEndpoint;
   if (m == "POST" && p == "/api/v1/auth/universal-auth/login") return "inf.login";
+  for (const char* cloud : {"aws", "gcp", "azure", "kubernetes", "oidc", "jwt"}) {
+    if (m == "POST" && p == std::string("/api/v1/auth/") + cloud + "-auth/login") return "inf.login";
+  }
   if (m == "POST" && p == "/api/v1/auth/token/renew") return "inf.renew";
   if (m == "POST" && p == "/api/v1/auth/token/revoke") return "inf.revoke";
   if (m == "POST" && p == "/api/v1/secret-approvals") return "inf.approval_policy";
@@ -1481,6 +1547,11 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
                 "Body cannot be empty when content-type is set to 'application/json'");
   }
 
+  if (endpoint == "inf.login" && request.path != "/api/v1/auth/universal-auth/login") {
+    // /api/v1/auth/<method>/login
+    const std::string method = request.path.substr(13, request.path.size() - 13 - 6);
+    return impl_->cloud_login(method, body, response);
+  }
   if (endpoint == "inf.login") return impl_->login(body, response);
   if (endpoint == "inf.renew") return impl_->renew(body, response);
   if (endpoint == "inf.revoke") return impl_->revoke(body, response);

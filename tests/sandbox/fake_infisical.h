@@ -4,7 +4,9 @@
 // routes, answering with the same status codes, error names, messages and fields.
 //
 // Endpoint names (for Fault::endpoint and the request log):
-//   inf.login          POST /api/v1/auth/universal-auth/login
+//   inf.login          POST /api/v1/auth/universal-auth/login, and the cloud-identity
+//                      logins /api/v1/auth/{aws,gcp,azure,kubernetes,oidc,jwt}-auth/login
+//                      (proofs checked by verify_cloud_login, fake_cloud.h)
 //   inf.renew          POST /api/v1/auth/token/renew
 //   inf.revoke         POST /api/v1/auth/token/revoke
 //   inf.list           GET  /api/v3/secrets/raw
@@ -48,6 +50,7 @@
 #include <vector>
 
 #include "tests/sandbox/fake_clock.h"
+#include "tests/sandbox/fake_cloud.h"
 #include "tests/sandbox/fake_server.h"
 
 namespace eca::sandbox {
@@ -150,6 +153,15 @@ class FakeInfisical : public FakeServer {
   // Requests answered 429 by the rate limits since the start.
   int rate_limited_count() const;
   void set_lockout(LockoutPolicy policy);
+  // Lets the identity of `client_id` log in by `method` ("aws-auth", "gcp-auth", ...), with
+  // proofs checked against `keys` (set once, shared by all methods).
+  void add_cloud_auth(const std::string& client_id, const std::string& method);
+  void set_cloud_keys(std::shared_ptr<const FakeCloudKeys> keys);
+  // The identity's id (what a cloud-identity login names).
+  std::string identity_id(const std::string& client_id) const;
+  // As if something between the agent and Infisical rewrote a signed header of the
+  // forwarded STS request (the Content-Type): the signature no longer matches.
+  void set_tamper_aws_headers(bool tamper);
   void expire_all_tokens();
 
   // ---- inspection and seeding (no HTTP, no faults, no write observers)

@@ -56,12 +56,23 @@ Sandbox::Sandbox(SandboxOptions options)
   infisical_->add_identity(infisical_client_id_, infisical_client_secret_);
   infisical_->add_project(project_id_, kProjectSlug, {"dev", "prod"});
   infisical_->add_member(project_id_, infisical_client_id_);
+  // The same identity may also log in by each cloud identity, proven to the fake clouds.
+  cloud_keys_ = FakeCloudKeys::random();
+  infisical_->set_cloud_keys(cloud_keys_);
+  for (const char* m : {"aws-auth", "gcp-auth", "azure-auth", "kubernetes-auth", "oidc-auth",
+                        "jwt-auth"}) {
+    infisical_->add_cloud_auth(infisical_client_id_, m);
+  }
+  FakeMetadataOptions meta;
+  meta.server.threads = 4;  // plain HTTP on loopback, like the link-local services
+  metadata_ = std::make_unique<FakeMetadata>(cloud_keys_, meta, clock_);
 
   salesforce_->set_latency(options.latency);
   infisical_->set_latency(options.latency);
   infisical_->set_rate_limits(options.infisical_rate_limits);
   salesforce_->start();
   infisical_->start();
+  metadata_->start();
 }
 
 Sandbox::~Sandbox() {
@@ -71,6 +82,7 @@ Sandbox::~Sandbox() {
 void Sandbox::stop() {
   salesforce_->stop();
   infisical_->stop();
+  metadata_->stop();
 }
 
 void Sandbox::enable_connection_jwt(const Secret& private_key_pem) {

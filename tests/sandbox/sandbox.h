@@ -1,4 +1,5 @@
-// Sandbox: one fake Salesforce org and one fake Infisical sharing a clock and a
+// Sandbox: one fake Salesforce org and one fake Infisical (plus the fake clouds'
+// metadata services, see fake_cloud.h) sharing a clock and a
 // state lock, seeded with what an agent needs (a connection ECA, target ECAs, an
 // Infisical identity and project), plus the invariant recorder.
 //
@@ -58,6 +59,11 @@ class Sandbox {
   FakeInfisical& infisical() { return *infisical_; }
   const FakeSalesforce& salesforce() const { return *salesforce_; }
   const FakeInfisical& infisical() const { return *infisical_; }
+  // AWS IMDSv2, the GCP metadata server and Azure IMDS, and their issuers' keys.
+  FakeMetadata& metadata() { return *metadata_; }
+  const FakeMetadata& metadata() const { return *metadata_; }
+  const FakeCloudKeys& cloud_keys() const { return *cloud_keys_; }
+  std::string infisical_identity_id() const { return infisical_->identity_id(infisical_client_id_); }
 
   // The ECA whose credentials the agent's connection uses (never a rotation target).
   const AppInfo& connection_app() const { return connection_app_; }
@@ -93,6 +99,8 @@ class Sandbox {
   std::unique_ptr<FakeSalesforce> salesforce_;
   std::unique_ptr<FakeInfisical> infisical_;
   std::unique_ptr<InvariantRecorder> recorder_;
+  std::shared_ptr<FakeCloudKeys> cloud_keys_;
+  std::unique_ptr<FakeMetadata> metadata_;
   AppInfo connection_app_;
   std::vector<AppInfo> target_apps_;
   std::string infisical_client_id_;

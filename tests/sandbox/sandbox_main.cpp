@@ -29,7 +29,8 @@ using eca::sandbox::SandboxOptions;
 
 constexpr const char* kUsage = R"(usage: eca-sandbox [options]
 
-Serves a fake Salesforce org and a fake Infisical on 127.0.0.1 until SIGTERM/SIGINT.
+Serves a fake Salesforce org, a fake Infisical and the fake clouds' metadata services
+(AWS IMDSv2, GCP, Azure IMDS; SANDBOX_METADATA_URL) on 127.0.0.1 until SIGTERM/SIGINT.
 
   --apps N               target ECAs to seed (default 3), plus "Connection_App"
   --https                serve TLS with the test certificates (see --tls-dir)
@@ -173,6 +174,9 @@ std::string env_text(const Sandbox& sb, const std::string& jwt_key_file) {
   vars.emplace_back("SANDBOX_CONNECTION_CLIENT_SECRET", sb.connection_app().primary().secret);
   vars.emplace_back("SANDBOX_INFISICAL_CLIENT_ID", sb.infisical_client_id());
   vars.emplace_back("SANDBOX_INFISICAL_CLIENT_SECRET", sb.infisical_client_secret());
+  vars.emplace_back("SANDBOX_INFISICAL_IDENTITY_ID", sb.infisical_identity_id());
+  vars.emplace_back("SANDBOX_METADATA_URL", sb.metadata().base_url());
+  vars.emplace_back("SANDBOX_AWS_REGION", sb.cloud_keys().aws_region);
   vars.emplace_back("SANDBOX_PROJECT_ID", sb.project_id());
   vars.emplace_back("SANDBOX_PROJECT_SLUG", Sandbox::kProjectSlug);
   vars.emplace_back("SANDBOX_ENVIRONMENTS", "dev prod");
