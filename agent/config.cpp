@@ -631,6 +631,8 @@ void Loader::load_rate_limits(const Section& s, InfisicalSettings& inf) {
   if (auto v = integer(t, "write", 0, most)) limits.write = static_cast<int>(*v);
   if (auto v = integer(t, "secret", 0, most)) limits.secret = static_cast<int>(*v);
   inf.rate_limits = limits;
+}
+
 // A cloud identity: the identity's id and the method's own settings; no secret at all.
 void Loader::load_cloud_identity(const Section& auth) {
   auto& inf = cfg_.infisical;

@@ -45,6 +45,8 @@ RequestBudget::OnWait pacing_notice(Logger& log) {
                  " to stay within Infisical's rate limits; more waits "
                  "follow quietly while the burst lasts");
   };
+}
+
 // A metadata service answers in milliseconds on the same host; one that does not
 // answer within seconds is not there (the VM is not on that cloud).
 CurlOptions metadata_options() {
