@@ -152,7 +152,8 @@ Result<Secret> read_file_secret(const std::filesystem::path& path, std::size_t m
 }
 
 Status remove_file(const std::filesystem::path& path, Durability durability) {
-  if (posix_ops().unlink(path.c_str()) != 0 && errno != ENOENT) return io_error("cannot remove", path, errno);
+  if (posix_ops().unlink(path.c_str()) != 0 && errno != ENOENT)
+    return io_error("cannot remove", path, errno);
   if (durability != Durability::Full) return ok_status();
   std::filesystem::path dir = path.parent_path();
   return fsync_dir(dir.empty() ? std::filesystem::path(".") : dir);

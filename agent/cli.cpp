@@ -18,15 +18,14 @@
 #include "agent/daemon.h"
 #include "agent/exec_command.h"
 #include "agent/exit_codes.h"
-#include "agent/login_summary.h"
 #include "agent/logger.h"
 #include "agent/login_summary.h"
 #include "agent/progress.h"
 #include "agent/rotation_engine.h"
 #include "agent/runtime.h"
 #include "agent/schedule.h"
-#include "common/version.h"
 #include "common/json.h"
+#include "common/version.h"
 #include "crypto/envelope.h"
 #include "crypto/fingerprint.h"
 #include "crypto/key_pair.h"
@@ -36,7 +35,9 @@ namespace {
 
 constexpr const char* kDefaultConfig = "/etc/eca-rotator/agent.toml";
 
-constexpr const char* kHelp = R"(eca-rotator )" ECA_ROTATOR_VERSION R"( - rotates Salesforce External Client App credentials into Infisical
+constexpr const char* kHelp =
+    R"(eca-rotator )" ECA_ROTATOR_VERSION
+    R"( - rotates Salesforce External Client App credentials into Infisical
 
 Usage: eca-rotator [--config FILE] COMMAND [OPTIONS]
 
@@ -140,8 +141,7 @@ struct Args {
 // While it lives, log lines clear it and draw it again after.
 class ProgressScope {
  public:
-  ProgressScope(Logger& log, const Config& cfg, const Args& a, const char* verb,
-                std::size_t total)
+  ProgressScope(Logger& log, const Config& cfg, const Args& a, const char* verb, std::size_t total)
       : log_(log), progress_(verb, total, options(cfg, a)) {
     log_.set_progress(&progress_);
   }
@@ -214,20 +214,20 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
          !inf_login ? inf_login.error().describe()
          : !routes  ? routes.error().describe()
                     : "logged in by " + cfg.infisical.auth_method + " as " +
-                          (cfg.infisical.client_id.empty() ? "identity " + cfg.infisical.identity_id
-                                                           : cfg.infisical.client_id) +
-                          "; server generation: " + *routes,
+                         (cfg.infisical.client_id.empty() ? "identity " + cfg.infisical.identity_id
+                                                          : cfg.infisical.client_id) +
+                         "; server generation: " + *routes,
          inf_login.ok() && routes.ok());
   std::map<std::string, bool> conn_ok;
   for (const auto& [name, c] : cfg.connections) {
     begin("connection " + name);
     auto st = rt.salesforce(name)->authenticate();
     conn_ok[name] = st.ok();
-    report("connection " + name,
-           st ? "token obtained from " + c.my_domain_url + " by " +
-                    rt.salesforce(name)->auth_summary()
-              : st.error().describe(),
-           st.ok());
+    report(
+        "connection " + name,
+        st ? "token obtained from " + c.my_domain_url + " by " + rt.salesforce(name)->auth_summary()
+           : st.error().describe(),
+        st.ok());
   }
   for (const auto& r : cfg.rotations) {
     std::string what = "rotation " + r.name;
@@ -250,8 +250,10 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
       note += " (first of " + std::to_string(s->consumers) + "; set consumer_id to choose)";
     }
     if (s->held.exists && !s->held.ours && !r.adopt) {
-      report(what, "secrets at " + r.secret_path + " exist but were not written by "
-                   "eca-rotator; set adopt = true to take them over",
+      report(what,
+             "secrets at " + r.secret_path +
+                 " exist but were not written by "
+                 "eca-rotator; set adopt = true to take them over",
              false);
       continue;
     }
@@ -335,9 +337,10 @@ int cmd_rotate(const Args& a) {
   if (deferred > 0) {
     // Not a success (nothing new was published) and not a failure (nothing is wrong):
     // cron can tell "run me again later" from both.
-    std::fprintf(stderr, "%d of %zu rotation%s deferred: another agent is mid-rotation; run "
-                 "the command again later (exit code %d)\n", deferred, outcomes.size(),
-                 outcomes.size() == 1 ? "" : "s", kExitDeferred);
+    std::fprintf(stderr,
+                 "%d of %zu rotation%s deferred: another agent is mid-rotation; run "
+                 "the command again later (exit code %d)\n",
+                 deferred, outcomes.size(), outcomes.size() == 1 ? "" : "s", kExitDeferred);
     return kExitDeferred;
   }
   return 0;
@@ -372,10 +375,10 @@ OnlineCheck published_pair_check(Runtime& rt, const RotationSettings& r) {
     case Survey::Published::Primary:
       return {"primary", "published pair is the primary: authenticates"};
     case Survey::Published::Previous:
-      return {"previous", "published pair is the previous one (valid until " +
-                              (s->previous_expires.empty() ? std::string("revoked")
-                                                           : s->previous_expires) +
-                              "): a rotation is unfinished"};
+      return {"previous",
+              "published pair is the previous one (valid until " +
+                  (s->previous_expires.empty() ? std::string("revoked") : s->previous_expires) +
+                  "): a rotation is unfinished"};
     case Survey::Published::Unknown:
       break;
   }
@@ -427,7 +430,8 @@ int cmd_status(const Args& a) {
       const RotationRecord& x = **rec;
       row.record = x;
       if (!x.fingerprint.empty()) row.key = short_fingerprint(x.fingerprint);
-      if (x.last_rotated) row.last = format_local(*x.last_rotated) + (x.last_manual ? " (manual)" : "");
+      if (x.last_rotated)
+        row.last = format_local(*x.last_rotated) + (x.last_manual ? " (manual)" : "");
       row.error = x.last_error;
     }
     auto due = planned_next(r, rec ? rec.value() : std::nullopt, now);
@@ -460,25 +464,26 @@ int cmd_status(const Args& a) {
       const Row& r = rows[i];
       const RotationRecord* x = r.record ? &*r.record : nullptr;
       const auto* rs = cfg->find_rotation(r.name);
-      out += std::string(i ? "," : "") + "{\"rotation\":\"" + json::escape(r.name) +
-             "\",\"app_id\":\"" + json::escape(r.app) + "\",\"key_fingerprint\":" +
-             json_string_or_null(x ? x->fingerprint : "") + ",\"generation\":" +
-             (x && x->generation > 0 ? std::to_string(x->generation) : "null") +
-             ",\"last_rotated\":" + json_time_or_null(x ? x->last_rotated : std::nullopt) +
-             ",\"manual\":" + (x && x->last_rotated ? (x->last_manual ? "true" : "false") : "null") +
-             ",\"last_attempt\":" + json_time_or_null(x ? x->last_attempt : std::nullopt) +
-             ",\"auto_rotation\":" + (rs != nullptr && rs->auto_rotation ? "true" : "false") +
-             ",\"next_due\":" + json_time_or_null(r.next_due) +
-             ",\"state\":\"" + json::escape(r.state) + "\",\"consecutive_failures\":" +
-             std::to_string(x ? x->consecutive_failures : 0) +
-             ",\"last_error\":" + json_string_or_null(r.error);
+      out +=
+          std::string(i ? "," : "") + "{\"rotation\":\"" + json::escape(r.name) +
+          "\",\"app_id\":\"" + json::escape(r.app) +
+          "\",\"key_fingerprint\":" + json_string_or_null(x ? x->fingerprint : "") +
+          ",\"generation\":" + (x && x->generation > 0 ? std::to_string(x->generation) : "null") +
+          ",\"last_rotated\":" + json_time_or_null(x ? x->last_rotated : std::nullopt) +
+          ",\"manual\":" + (x && x->last_rotated ? (x->last_manual ? "true" : "false") : "null") +
+          ",\"last_attempt\":" + json_time_or_null(x ? x->last_attempt : std::nullopt) +
+          ",\"auto_rotation\":" + (rs != nullptr && rs->auto_rotation ? "true" : "false") +
+          ",\"next_due\":" + json_time_or_null(r.next_due) + ",\"state\":\"" +
+          json::escape(r.state) +
+          "\",\"consecutive_failures\":" + std::to_string(x ? x->consecutive_failures : 0) +
+          ",\"last_error\":" + json_string_or_null(r.error);
       if (rs != nullptr && cfg->connections.count(rs->connection) != 0) {
         out += std::string(",\"connection_auth\":\"") +
                to_string(cfg->connections.at(rs->connection).auth) + "\"";
       }
       if (a.online) {
-        out += std::string(",\"online\":{\"result\":\"") + r.online.result + "\",\"problem\":" +
-               (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
+        out += std::string(",\"online\":{\"result\":\"") + r.online.result +
+               "\",\"problem\":" + (r.online.problem() ? "true" : "false") + ",\"detail\":\"" +
                json::escape(r.online.detail) + "\"},\"infisical_server\":\"" +
                json::escape(rt->infisical().server_generation()) + "\"";
       }
@@ -505,19 +510,21 @@ int cmd_status(const Args& a) {
   }
   for (const auto& line : login_summary(service_logins(*cfg))) std::printf("%s\n", line.c_str());
   if (rt) {
-    std::printf("infisical server generation: %s\n",
-                rt->infisical().server_generation().c_str());
+    std::printf("infisical server generation: %s\n", rt->infisical().server_generation().c_str());
   }
   if (problems) {
     std::fflush(stdout);
-    std::fprintf(stderr, "status --online: at least one rotation has a problem (see \"online:\" "
-                         "above); exit code %d\n", kExitStatusProblem);
+    std::fprintf(stderr,
+                 "status --online: at least one rotation has a problem (see \"online:\" "
+                 "above); exit code %d\n",
+                 kExitStatusProblem);
   }
   return code;
 }
 
 int cmd_revoke_previous(const Args& a) {
-  if (a.positional.size() != 1) return usage_error("revoke-previous needs exactly one rotation name");
+  if (a.positional.size() != 1)
+    return usage_error("revoke-previous needs exactly one rotation name");
   Logger log;
   auto cfg = load_or_report(a.config, log);
   if (!cfg) return 2;
@@ -525,11 +532,14 @@ int cmd_revoke_previous(const Args& a) {
   if (r == nullptr) return usage_error("no rotation named \"" + a.positional.front() + "\"");
   if (!a.yes) {
     if (!isatty(STDIN_FILENO)) {
-      return usage_error("revoke-previous deletes a credential that consumers may still use; "
-                         "confirm with --yes");
+      return usage_error(
+          "revoke-previous deletes a credential that consumers may still use; "
+          "confirm with --yes");
     }
-    std::printf("Delete the previous credential of %s now? Anything still using it stops "
-                "working. [y/N] ", r->name.c_str());
+    std::printf(
+        "Delete the previous credential of %s now? Anything still using it stops "
+        "working. [y/N] ",
+        r->name.c_str());
     std::fflush(stdout);
     std::string answer;
     std::getline(std::cin, answer);
@@ -573,8 +583,10 @@ int cmd_apps(const Args& a) {
       for (char ch : app.developer_name) {
         char c = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (alnum) slug += c;
-        else if (!slug.empty() && slug.back() != '-') slug += '-';
+        if (alnum)
+          slug += c;
+        else if (!slug.empty() && slug.back() != '-')
+          slug += '-';
       }
       while (!slug.empty() && slug.back() == '-') slug.pop_back();
       if (slug.empty()) slug = "app";
@@ -585,22 +597,23 @@ int cmd_apps(const Args& a) {
       }
       if (own) {
         // Every rotate would refuse it: rotating it would cut off the agent's own access.
-        std::printf("# %s (%s) is the app connection \"%s\" authenticates with; it cannot "
-                    "rotate itself, so no [[rotation]] is printed for it.\n\n",
-                    app.developer_name.c_str(), app.id.c_str(), a.connection.c_str());
+        std::printf(
+            "# %s (%s) is the app connection \"%s\" authenticates with; it cannot "
+            "rotate itself, so no [[rotation]] is printed for it.\n\n",
+            app.developer_name.c_str(), app.id.c_str(), a.connection.c_str());
         continue;
       }
-      std::printf("[[rotation]]\nname = \"%s\"\ndescription = \"%s\"\nconnection = \"%s\"\n"
-                  "app_id = \"%s\"\n",
-                  slug.substr(0, 63).c_str(), json::escape(app.label).c_str(),
-                  a.connection.c_str(), app.id.c_str());
+      std::printf(
+          "[[rotation]]\nname = \"%s\"\ndescription = \"%s\"\nconnection = \"%s\"\n"
+          "app_id = \"%s\"\n",
+          slug.substr(0, 63).c_str(), json::escape(app.label).c_str(), a.connection.c_str(),
+          app.id.c_str());
       if (!consumers) {
         std::printf("# consumers not listed (%s); with several, set consumer_id\n",
                     consumers.error().message.c_str());
       } else if (consumers->size() > 1) {
         // Without consumer_id the first is rotated with a warning; make the choice visible.
-        std::printf("# this app has %zu consumers; keep the one to rotate:\n",
-                    consumers->size());
+        std::printf("# this app has %zu consumers; keep the one to rotate:\n", consumers->size());
         for (const auto& c : *consumers) {
           std::printf("#   %s%s%s\n", c.id.c_str(), c.name.empty() ? "" : "  ", c.name.c_str());
         }
@@ -634,10 +647,11 @@ int cmd_keygen(const Args& a) {
     std::fprintf(stderr, "error: %s\n", st.error().message.c_str());
     return 1;
   }
-  std::printf("private key: %s (keep it with the consumers of the secrets, not on this VM)\n"
-              "public key:  %s.pub\n\n[encryption]\nmode = \"sealed-box\"\n"
-              "recipient_public_key = \"%s\"\n",
-              a.out.c_str(), a.out.c_str(), kp.public_key_b64.c_str());
+  std::printf(
+      "private key: %s (keep it with the consumers of the secrets, not on this VM)\n"
+      "public key:  %s.pub\n\n[encryption]\nmode = \"sealed-box\"\n"
+      "recipient_public_key = \"%s\"\n",
+      a.out.c_str(), a.out.c_str(), kp.public_key_b64.c_str());
   return 0;
 }
 
@@ -660,8 +674,8 @@ int cmd_open(const Args& a) {
   } else {
     std::getline(std::cin, envelope);
   }
-  while (!envelope.empty() && (envelope.back() == '\n' || envelope.back() == '\r' ||
-                               envelope.back() == ' ')) {
+  while (!envelope.empty() &&
+         (envelope.back() == '\n' || envelope.back() == '\r' || envelope.back() == ' ')) {
     envelope.pop_back();
   }
   auto plain = open_envelope(envelope, key.value());
@@ -757,7 +771,8 @@ int run_cli(int argc, char** argv) {
   }
   if (a.command == "exec") return run_exec(a.config, {});
   if (a.command == "rotate") {
-    if (a.all && !a.positional.empty()) return usage_error("give rotation names or --all, not both");
+    if (a.all && !a.positional.empty())
+      return usage_error("give rotation names or --all, not both");
     return cmd_rotate(a);
   }
   if (a.command == "run") return run_daemon(DaemonOptions{a.config, a.once, a.no_progress});

@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
-#include <cstdlib>
-#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -34,16 +34,26 @@ constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
 
 const char* type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    default: return "nothing";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
   }
 }
 
@@ -51,7 +61,9 @@ std::string join(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
 }
 
-std::string dq(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string dq(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 std::string one_of(const std::vector<std::string>& allowed) {
   std::string s;
@@ -97,7 +109,8 @@ class Loader {
  private:
   // --- reporting ---------------------------------------------------------
   void error_at(const ConfigDocument* doc, int line, std::string key, std::string message) {
-    errors_.push_back({doc ? doc->path : main_file_.string(), line, std::move(key), std::move(message)});
+    errors_.push_back(
+        {doc ? doc->path : main_file_.string(), line, std::move(key), std::move(message)});
   }
   void error(const MergedNode& n, std::string key, std::string message) {
     error_at(n.doc, n.line(), std::move(key), std::move(message));
@@ -121,9 +134,11 @@ class Loader {
   Section section(const Section& parent, const std::string& key);
   void check_keys(const Section& s, const std::vector<std::string>& known);
   std::optional<std::string> str(const Section& s, const std::string& key, Need need);
-  std::optional<std::int64_t> integer(const Section& s, const std::string& key, std::int64_t lo, std::int64_t hi);
+  std::optional<std::int64_t> integer(const Section& s, const std::string& key, std::int64_t lo,
+                                      std::int64_t hi);
   std::optional<bool> boolean(const Section& s, const std::string& key);
-  std::optional<std::string> choice(const Section& s, const std::string& key, const std::vector<std::string>& allowed);
+  std::optional<std::string> choice(const Section& s, const std::string& key,
+                                    const std::vector<std::string>& allowed);
   std::filesystem::path resolve(const std::string& p) const {
     std::filesystem::path path(p);
     return path.is_absolute() ? path : base_dir_ / path;
@@ -138,7 +153,8 @@ class Loader {
                 std::string& pinned_public_key, bool& insecure_skip_verify);
   std::optional<Secret> client_secret(const Section& s, const std::string& credential_name);
   // private_only: readable by others is an error, not a warning (a private key).
-  std::optional<Secret> read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc, int line,
+  std::optional<Secret> read_secret_file(const std::filesystem::path& path,
+                                         const ConfigDocument* doc, int line,
                                          const std::string& key, bool private_only = false);
   void load_connection_auth(const Section& s, ConnectionSettings& c);
   std::optional<Secret> private_key(const Section& s, const std::string& credential_name);
@@ -191,8 +207,10 @@ void Loader::check_keys(const Section& s, const std::vector<std::string>& known)
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string msg = "unknown key";
     std::string hint = cr::suggest(key, known);
-    if (!hint.empty()) msg += " (did you mean \"" + hint + "\"?)";
-    else msg += "; known keys: " + one_of(known);
+    if (!hint.empty())
+      msg += " (did you mean \"" + hint + "\"?)";
+    else
+      msg += "; known keys: " + one_of(known);
     error_at(member.doc, member.key_line, join(s.prefix, key), msg);
   }
 }
@@ -221,8 +239,8 @@ std::optional<std::string> Loader::str(const Section& s, const std::string& key,
   return out;
 }
 
-std::optional<std::int64_t> Loader::integer(const Section& s, const std::string& key, std::int64_t lo,
-                                            std::int64_t hi) {
+std::optional<std::int64_t> Loader::integer(const Section& s, const std::string& key,
+                                            std::int64_t lo, std::int64_t hi) {
   const MergedNode* n = s.find(key);
   if (!n) return std::nullopt;
   std::string name = join(s.prefix, key);
@@ -233,8 +251,9 @@ std::optional<std::int64_t> Loader::integer(const Section& s, const std::string&
   }
   std::int64_t x = v->get();
   if (x < lo || x > hi) {
-    error(*n, name, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
-                        std::to_string(x) + ")");
+    error(*n, name,
+          "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " (got " +
+              std::to_string(x) + ")");
     return std::nullopt;
   }
   return x;
@@ -245,7 +264,8 @@ std::optional<bool> Loader::boolean(const Section& s, const std::string& key) {
   if (!n) return std::nullopt;
   const auto* v = n->node->as_boolean();
   if (!v) {
-    error(*n, join(s.prefix, key), std::string("expected a boolean (true or false), got ") + type_name(*n->node));
+    error(*n, join(s.prefix, key),
+          std::string("expected a boolean (true or false), got ") + type_name(*n->node));
     return std::nullopt;
   }
   return v->get();
@@ -333,11 +353,13 @@ void Loader::load_tls(const Section& s, const std::string& url, std::string& ca_
           "ca_dir");
 }
 
-std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path, const ConfigDocument* doc,
-                                               int line, const std::string& key, bool private_only) {
+std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path,
+                                               const ConfigDocument* doc, int line,
+                                               const std::string& key, bool private_only) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    error_at(doc, line, key, "cannot open secret file " + path.string() + ": " + std::strerror(errno));
+    error_at(doc, line, key,
+             "cannot open secret file " + path.string() + ": " + std::strerror(errno));
     return std::nullopt;
   }
   struct stat st {};
@@ -349,21 +371,22 @@ std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     ::close(fd);
     error_at(doc, line, key,
-             "secret file " + path.string() + " is writable by group or others (mode " + octal_mode(st.st_mode) +
-                 "); run chmod go-w on it");
+             "secret file " + path.string() + " is writable by group or others (mode " +
+                 octal_mode(st.st_mode) + "); run chmod go-w on it");
     return std::nullopt;
   }
   if ((st.st_mode & S_IROTH) != 0 && private_only) {
     ::close(fd);
     error_at(doc, line, key,
-             "key file " + path.string() + " is readable by others (mode " + octal_mode(st.st_mode) +
+             "key file " + path.string() + " is readable by others (mode " +
+                 octal_mode(st.st_mode) +
                  "); run chmod o-r on it (0600, or 0640 with group eca-rotator)");
     return std::nullopt;
   }
   if ((st.st_mode & S_IROTH) != 0) {
     warn_at(doc, line, key,
-            "secret file " + path.string() + " is readable by others (mode " + octal_mode(st.st_mode) +
-                "); run chmod o-r on it");
+            "secret file " + path.string() + " is readable by others (mode " +
+                octal_mode(st.st_mode) + "); run chmod o-r on it");
   }
   Secret value;
   char buf[4096];
@@ -372,7 +395,8 @@ std::optional<Secret> Loader::read_secret_file(const std::filesystem::path& path
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error_at(doc, line, key, "cannot read secret file " + path.string() + ": " + std::strerror(errno));
+      error_at(doc, line, key,
+               "cannot read secret file " + path.string() + ": " + std::strerror(errno));
       ok = false;
       break;
     }
@@ -407,8 +431,8 @@ std::optional<Secret> Loader::client_secret(const Section& s, const std::string&
     const MergedNode& later = inl->line() > file->line() && inl->doc == file->doc ? *inl : *file;
     error(later, join(s.prefix, "client_secret"),
           "set either client_secret or client_secret_file, not both (other one at " +
-              (&later == inl ? file : inl)->doc->path + ":" + std::to_string((&later == inl ? file : inl)->line()) +
-              ")");
+              (&later == inl ? file : inl)->doc->path + ":" +
+              std::to_string((&later == inl ? file : inl)->line()) + ")");
     return std::nullopt;
   }
   if (inl) {
@@ -432,7 +456,8 @@ std::optional<Secret> Loader::client_secret(const Section& s, const std::string&
       struct stat st {};
       if (::stat(inl->doc->path.c_str(), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
         warn_at(inl->doc, inl->line(), inline_key,
-                "an inline secret in a file readable by group or others (mode " + octal_mode(st.st_mode) +
+                "an inline secret in a file readable by group or others (mode " +
+                    octal_mode(st.st_mode) +
                     "); consider client_secret_file or LoadCredential=" + credential_name);
       }
     }
@@ -453,8 +478,8 @@ std::optional<Secret> Loader::client_secret(const Section& s, const std::string&
     }
   }
   missing(s, "client_secret",
-          "set client_secret_file (or client_secret), or pass the systemd credential \"" + credential_name +
-              "\" with LoadCredential=");
+          "set client_secret_file (or client_secret), or pass the systemd credential \"" +
+              credential_name + "\" with LoadCredential=");
   return std::nullopt;
 }
 
@@ -468,7 +493,8 @@ void Loader::load_agent(const Section& root) {
     if (auto v = str(s, "state_dir", Need::Required)) a.state_dir = resolve(*v);
   }
   if (auto v = integer(s, "concurrency", 1, 256)) a.concurrency = static_cast<int>(*v);
-  if (auto v = choice(s, "log_format", {"text", "json"})) a.log_format = *v == "json" ? LogFormat::Json : LogFormat::Text;
+  if (auto v = choice(s, "log_format", {"text", "json"}))
+    a.log_format = *v == "json" ? LogFormat::Json : LogFormat::Text;
   if (auto v = str(s, "timezone", Need::Optional)) {
     std::string zoneinfo = "/usr/share/zoneinfo";
     if (auto d = env_("TZDIR"); d && !d->empty()) zoneinfo = *d;
@@ -478,7 +504,8 @@ void Loader::load_agent(const Section& root) {
     else
       error(*s.find("timezone"), "agent.timezone", why);
   }
-  if (auto v = integer(s, "stale_staged_minutes", 1, 525600)) a.stale_staged_minutes = static_cast<int>(*v);
+  if (auto v = integer(s, "stale_staged_minutes", 1, 525600))
+    a.stale_staged_minutes = static_cast<int>(*v);
   if (auto v = integer(s, "splay_minutes", 0, 1440)) a.splay_minutes = static_cast<int>(*v);
   if (auto v = str(s, "metrics_listen", Need::Optional)) {
     // Metrics name every rotation and app: keep them on loopback unless asked otherwise.
@@ -501,7 +528,8 @@ void Loader::load_agent(const Section& root) {
   if (auto v = str(s, "metrics_file", Need::Optional)) a.metrics_file = resolve(*v);
   if (auto v = str(s, "on_success", Need::Optional)) a.on_success = *v;
   if (auto v = str(s, "on_failure", Need::Optional)) a.on_failure = *v;
-  if (auto v = integer(s, "hook_timeout_seconds", 1, 3600)) a.hook_timeout_seconds = static_cast<int>(*v);
+  if (auto v = integer(s, "hook_timeout_seconds", 1, 3600))
+    a.hook_timeout_seconds = static_cast<int>(*v);
   if (auto v = str(s, "proxy", Need::Optional); v && !v->empty()) {
     // The value may hold a password: messages never repeat it.
     std::string why = cr::check_proxy_url(*v);
@@ -534,21 +562,27 @@ void Loader::load_infisical(const Section& root) {
       error(*s.find("url"), "infisical.url", why);
   }
   if (auto v = str(s, "project_id", Need::Required)) {
-    if (std::all_of(v->begin(), v->end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
+    if (std::all_of(v->begin(), v->end(),
+                    [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; }))
       inf.project_id = *v;
     else
-      error(*s.find("project_id"), "infisical.project_id", "may only contain letters, digits and '-' (a project id such as a UUID)");
+      error(*s.find("project_id"), "infisical.project_id",
+            "may only contain letters, digits and '-' (a project id such as a UUID)");
   }
   if (auto v = str(s, "environment", Need::Required)) {
-    bool ok = v->size() <= 64 && (std::islower(static_cast<unsigned char>((*v)[0])) || std::isdigit(static_cast<unsigned char>((*v)[0]))) &&
+    bool ok = v->size() <= 64 &&
+              (std::islower(static_cast<unsigned char>((*v)[0])) ||
+               std::isdigit(static_cast<unsigned char>((*v)[0]))) &&
               std::all_of(v->begin(), v->end(), [](char c) {
                 return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
               });
     if (ok)
       inf.environment = *v;
     else
-      error(*s.find("environment"), "infisical.environment",
-            "must be an environment slug (lowercase letters, digits, '-', '_'), e.g. \"prod\" (got " + dq(*v) + ")");
+      error(
+          *s.find("environment"), "infisical.environment",
+          "must be an environment slug (lowercase letters, digits, '-', '_'), e.g. \"prod\" (got " +
+              dq(*v) + ")");
   }
   load_tls(s, inf.url, inf.ca_file, inf.ca_dir, inf.pinned_public_key, inf.insecure_skip_verify);
   load_rate_limits(s, inf);
@@ -559,11 +593,19 @@ void Loader::load_infisical(const Section& root) {
 // Infisical's own route names are accepted too ("aws-auth" for "aws-iam", ...).
 std::optional<std::string> canonical_auth_method(const std::string& m) {
   static const std::vector<std::pair<std::string, std::string>> names = {
-      {"universal-auth", "universal-auth"}, {"universal", "universal-auth"},
-      {"aws-iam", "aws-iam"}, {"aws-auth", "aws-iam"}, {"gcp-id-token", "gcp-id-token"},
-      {"azure", "azure"}, {"azure-auth", "azure"}, {"kubernetes", "kubernetes"},
-      {"kubernetes-auth", "kubernetes"}, {"oidc", "oidc"}, {"oidc-auth", "oidc"},
-      {"jwt", "jwt"}, {"jwt-auth", "jwt"}};
+      {"universal-auth", "universal-auth"},
+      {"universal", "universal-auth"},
+      {"aws-iam", "aws-iam"},
+      {"aws-auth", "aws-iam"},
+      {"gcp-id-token", "gcp-id-token"},
+      {"azure", "azure"},
+      {"azure-auth", "azure"},
+      {"kubernetes", "kubernetes"},
+      {"kubernetes-auth", "kubernetes"},
+      {"oidc", "oidc"},
+      {"oidc-auth", "oidc"},
+      {"jwt", "jwt"},
+      {"jwt-auth", "jwt"}};
   for (const auto& [alias, name] : names) {
     if (m == alias) return name;
   }
@@ -577,8 +619,8 @@ void Loader::load_infisical_auth(const Section& auth) {
   if (auto m = str(auth, "method", Need::Optional)) {
     auto name = canonical_auth_method(*m);
     if (!name) {
-      static const std::vector<std::string> all = {"universal-auth", "aws-iam", "gcp-id-token",
-                                                    "azure", "kubernetes", "oidc", "jwt"};
+      static const std::vector<std::string> all = {
+          "universal-auth", "aws-iam", "gcp-id-token", "azure", "kubernetes", "oidc", "jwt"};
       std::string hint = cr::suggest(*m, all);
       std::string why = *m == "gcp-auth" || *m == "gcp-iam"
                             ? "GCP logins use \"gcp-id-token\" (the IAM variant is not supported)"
@@ -603,11 +645,13 @@ void Loader::load_infisical_auth(const Section& auth) {
   }
   if (auto v = str(auth, "client_id", Need::Required)) {
     if (has_control_or_space(*v))
-      error(*auth.find("client_id"), "infisical.auth.client_id", "must not contain spaces or control characters");
+      error(*auth.find("client_id"), "infisical.auth.client_id",
+            "must not contain spaces or control characters");
     else
       inf.client_id = *v;
   }
-  if (auto secret = client_secret(auth, "infisical-client-secret")) inf.client_secret = std::move(*secret);
+  if (auto secret = client_secret(auth, "infisical-client-secret"))
+    inf.client_secret = std::move(*secret);
 }
 
 // A preset name or a table of numbers; absent: the Infisical Cloud preset for its hosts,
@@ -662,21 +706,26 @@ void Loader::load_cloud_identity(const Section& auth) {
     if (v->empty() || !std::all_of(v->begin(), v->end(), [](char c) {
           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
         }))
-      error(*auth.find("region"), "infisical.auth.region", "must be an AWS region such as \"eu-west-1\"");
+      error(*auth.find("region"), "infisical.auth.region",
+            "must be an AWS region such as \"eu-west-1\"");
     else
       inf.region = *v;
   }
   if (auto v = str(auth, "metadata_url", Need::Optional); v && metadata) {
     if (v->rfind("http://", 0) != 0 && v->rfind("https://", 0) != 0)
-      error(*auth.find("metadata_url"), "infisical.auth.metadata_url",
-            "must be an http:// URL such as \"http://169.254.169.254\" (for tests: a loopback one)");
+      error(
+          *auth.find("metadata_url"), "infisical.auth.metadata_url",
+          "must be an http:// URL such as \"http://169.254.169.254\" (for tests: a loopback one)");
     else
       inf.metadata_url = *v;
   }
   if (auto v = str(auth, "resource", Need::Optional); v && m == "azure") inf.resource = *v;
   if (m == "oidc" || m == "jwt") {
-    if (auto v = readable_file(auth, "token_file")) inf.token_file = *v;
-    else if (!auth.find("token_file")) missing(auth, "token_file", "the file your workload identity helper keeps the current token in");
+    if (auto v = readable_file(auth, "token_file"))
+      inf.token_file = *v;
+    else if (!auth.find("token_file"))
+      missing(auth, "token_file",
+              "the file your workload identity helper keeps the current token in");
   } else if (m == "kubernetes") {
     if (auto v = readable_file(auth, "token_file")) inf.token_file = *v;
   }
@@ -695,13 +744,15 @@ void Loader::load_encryption(const Section& root) {
   if (mode_ok && e.mode == EncryptionMode::None) {
     const MergedNode* n = s.find("mode");
     warn_at(n->doc, n->line(), "encryption.mode",
-            "\"none\": consumer keys and secrets are published to Infisical without client-side sealing");
+            "\"none\": consumer keys and secrets are published to Infisical without client-side "
+            "sealing");
   }
   // A consumer-only config (deliveries, no rotations) seals nothing: no recipient needed.
   const bool seals = root.find("rotation") != nullptr || !root.find("deliver");
   Need need =
       seals && mode_ok && e.mode == EncryptionMode::SealedBox ? Need::Required : Need::Optional;
-  if (need == Need::Required && !s.find("recipient_public_key") && !s.find("recipient_public_keys")) {
+  if (need == Need::Required && !s.find("recipient_public_key") &&
+      !s.find("recipient_public_keys")) {
     missing(s, "recipient_public_key",
             "generate a key pair with `eca-rotator keygen` and set recipient_public_key (or "
             "recipient_public_keys = [...] for several consumers' keys), or set mode = \"none\"");
@@ -758,18 +809,19 @@ void Loader::load_connections(const Section& root) {
     std::string prefix = "connections." + name;
     if (!cr::is_slug(name)) {
       error_at(member.doc, member.key_line, prefix,
-               "connection name must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with "
+               "connection name must be a slug: lowercase letters, digits and '-', 1-63 "
+               "characters, starting with "
                "a letter or digit");
     }
     if (!member.node->is_table()) {
-      error(member, prefix, std::string("expected a table ([") + prefix + "]), got " + type_name(*member.node));
+      error(member, prefix,
+            std::string("expected a table ([") + prefix + "]), got " + type_name(*member.node));
       continue;
     }
     Section s{&member, prefix, false};
-    check_keys(s,
-               {"my_domain_url", "api_version", "client_id", "auth", "client_secret", "client_secret_file",
-                "username", "private_key_file", "audience", "ca_file", "ca_dir", "pinned_public_key",
-                "insecure_skip_verify"});
+    check_keys(s, {"my_domain_url", "api_version", "client_id", "auth", "client_secret",
+                   "client_secret_file", "username", "private_key_file", "audience", "ca_file",
+                   "ca_dir", "pinned_public_key", "insecure_skip_verify"});
     ConnectionSettings c;
     c.name = name;
     if (auto v = str(s, "my_domain_url", Need::Required)) {
@@ -792,7 +844,8 @@ void Loader::load_connections(const Section& root) {
     }
     if (auto v = str(s, "client_id", Need::Required)) {
       if (has_control_or_space(*v))
-        error(*s.find("client_id"), prefix + ".client_id", "must not contain spaces or control characters");
+        error(*s.find("client_id"), prefix + ".client_id",
+              "must not contain spaces or control characters");
       else
         c.client_id = *v;
     }
@@ -819,13 +872,15 @@ void Loader::load_connection_auth(const Section& s, ConnectionSettings& c) {
                 "\"; remove it" + (jwt ? "" : " or set auth = \"jwt_bearer\""));
   }
   if (!jwt) {
-    if (auto secret = client_secret(s, "sf-" + c.name + "-client-secret")) c.client_secret = std::move(*secret);
+    if (auto secret = client_secret(s, "sf-" + c.name + "-client-secret"))
+      c.client_secret = std::move(*secret);
     return;
   }
   if (auto v = str(s, "username", Need::Required)) {
     if (has_control_or_space(*v) || v->find('@') == std::string::npos)
-      error(*s.find("username"), join(s.prefix, "username"),
-            "must be a Salesforce username (name@example.com), without spaces (got " + dq(*v) + ")");
+      error(
+          *s.find("username"), join(s.prefix, "username"),
+          "must be a Salesforce username (name@example.com), without spaces (got " + dq(*v) + ")");
     else
       c.username = *v;
   }
@@ -836,7 +891,8 @@ void Loader::load_connection_auth(const Section& s, ConnectionSettings& c) {
     else
       c.audience = *v;
   }
-  if (auto key = private_key(s, "sf-" + c.name + "-private-key")) c.private_key_pem = std::move(*key);
+  if (auto key = private_key(s, "sf-" + c.name + "-private-key"))
+    c.private_key_pem = std::move(*key);
 }
 
 // private_key_file, or $CREDENTIALS_DIRECTORY/<credential_name>; parsed here so a key that
@@ -852,14 +908,16 @@ std::optional<Secret> Loader::private_key(const Section& s, const std::string& c
     doc = file->doc;
     line = file->line();
     pem = read_secret_file(resolve(*p), doc, line, key, /*private_only=*/true);
-  } else if (auto dir = env_("CREDENTIALS_DIRECTORY"); dir && !dir->empty() &&
+  } else if (auto dir = env_("CREDENTIALS_DIRECTORY");
+             dir && !dir->empty() &&
              std::filesystem::exists(std::filesystem::path(*dir) / credential_name)) {
     pem = read_secret_file(std::filesystem::path(*dir) / credential_name, doc, line, key, true);
   } else {
     missing(s, "private_key_file",
-            "auth = \"jwt_bearer\" needs the PEM private key whose certificate is on the External Client "
-            "App: set private_key_file, or pass the systemd credential \"" + credential_name +
-                "\" with LoadCredential=");
+            "auth = \"jwt_bearer\" needs the PEM private key whose certificate is on the External "
+            "Client "
+            "App: set private_key_file, or pass the systemd credential \"" +
+                credential_name + "\" with LoadCredential=");
     return std::nullopt;
   }
   if (!pem) return std::nullopt;
@@ -890,7 +948,8 @@ void Loader::load_rotations(const Section& root) {
       warn_at(nullptr, 0, "rotation", "no [[rotation]] entries: nothing will be rotated");
     if (connections_node_) {
       for (const auto& [name, member] : connections_node_->members)
-        warn_at(member.doc, member.line(), "connections." + name, "connection is not used by any rotation");
+        warn_at(member.doc, member.line(), "connections." + name,
+                "connection is not used by any rotation");
     }
     return;
   }
@@ -910,7 +969,8 @@ void Loader::load_rotations(const Section& root) {
     const MergedNode& item = list->items[i];
     std::string prefix = "rotation[" + std::to_string(i) + "]";
     if (!item.node->is_table()) {
-      error(item, prefix, std::string("expected a table ([[rotation]]), got ") + type_name(*item.node));
+      error(item, prefix,
+            std::string("expected a table ([[rotation]]), got ") + type_name(*item.node));
       continue;
     }
     load_rotation(Section{&item, prefix, false}, claims);
@@ -924,10 +984,18 @@ void Loader::load_rotations(const Section& root) {
 }
 
 void Loader::load_rotation(const Section& s, RotationClaims& claims) {
-  static const std::vector<std::string> known = {
-      "name",        "description",   "connection",  "app_id",
-      "consumer_id", "interval_days", "rotate_at",   "auto_rotation",
-      "secret_path", "consumer_key_secret", "consumer_secret_secret", "adopt"};
+  static const std::vector<std::string> known = {"name",
+                                                 "description",
+                                                 "connection",
+                                                 "app_id",
+                                                 "consumer_id",
+                                                 "interval_days",
+                                                 "rotate_at",
+                                                 "auto_rotation",
+                                                 "secret_path",
+                                                 "consumer_key_secret",
+                                                 "consumer_secret_secret",
+                                                 "adopt"};
   check_keys(s, known);
   RotationSettings r;
   r.source = s.node->doc->path + ":" + std::to_string(s.node->line());
@@ -936,8 +1004,10 @@ void Loader::load_rotation(const Section& s, RotationClaims& claims) {
       r.name = *v;
     else
       error(*s.find("name"), s.prefix + ".name",
-            "must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with a letter or digit "
-            "(got " + dq(*v) + ")");
+            "must be a slug: lowercase letters, digits and '-', 1-63 characters, starting with a "
+            "letter or digit "
+            "(got " +
+                dq(*v) + ")");
   }
   if (auto v = str(s, "description", Need::Optional)) r.description = *v;
   load_rotation_target(s, r, claims);
@@ -972,13 +1042,15 @@ void Loader::load_rotation_target(const Section& s, RotationSettings& r, Rotatio
     const MergedNode* n = s.find("app_id");
     if (!cr::is_salesforce_id(*v)) {
       error(*n, prefix + ".app_id",
-            "must be a Salesforce id of 15 or 18 letters and digits, such as 0xIKj000000XXXXXXX (got " + dq(*v) +
-                ")");
+            "must be a Salesforce id of 15 or 18 letters and digits, such as 0xIKj000000XXXXXXX "
+            "(got " +
+                dq(*v) + ")");
     } else {
       r.app_id = *v;
       if (v->rfind("0xI", 0) != 0)
         warn_at(n->doc, n->line(), prefix + ".app_id",
-                "does not start with \"0xI\" (the prefix of External Client App ids); check that it is the app's "
+                "does not start with \"0xI\" (the prefix of External Client App ids); check that "
+                "it is the app's "
                 "id, not a consumer id or key");
     }
   }
@@ -1026,7 +1098,8 @@ bool Loader::load_rotation_place(const Section& s, RotationSettings& r) {
       if (!cr::is_secret_name(*v)) {
         ok = false;
         error(*s.find(key), prefix + "." + key,
-              "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) + ")");
+              "must be an Infisical secret name: letters, digits, '_', '.' and '-' (got " + dq(*v) +
+                  ")");
       } else if (std::string_view(key) == "consumer_key_secret") {
         r.consumer_key_secret = *v;
       } else {
@@ -1037,7 +1110,8 @@ bool Loader::load_rotation_place(const Section& s, RotationSettings& r) {
     }
   }
   if (ok && r.consumer_key_secret == r.consumer_secret_secret) {
-    const MergedNode* n = s.find("consumer_secret_secret") ? s.find("consumer_secret_secret") : s.find("consumer_key_secret");
+    const MergedNode* n = s.find("consumer_secret_secret") ? s.find("consumer_secret_secret")
+                                                           : s.find("consumer_key_secret");
     error(n ? *n : *s.node, prefix + ".consumer_secret_secret",
           "must differ from consumer_key_secret (both are " + dq(r.consumer_key_secret) + ")");
     return false;
@@ -1055,8 +1129,8 @@ void Loader::check_rotation_claims(const Section& s, const RotationSettings& r, 
     auto [it, inserted] = claims.by_name.emplace(r.name, index);
     if (!inserted) {
       error(*s.find("name"), prefix + ".name",
-            "rotation name " + dq(r.name) + " is defined twice: at " + cfg_.rotations[it->second].source +
-                " and at " + r.source);
+            "rotation name " + dq(r.name) + " is defined twice: at " +
+                cfg_.rotations[it->second].source + " and at " + r.source);
     }
   }
   if (place_ok) {
@@ -1075,7 +1149,8 @@ void Loader::check_rotation_claims(const Section& s, const RotationSettings& r, 
   if (!r.connection.empty() && !r.app_id.empty()) check_target_claims(s, r, claims);
 }
 
-void Loader::check_target_claims(const Section& s, const RotationSettings& r, RotationClaims& claims) {
+void Loader::check_target_claims(const Section& s, const RotationSettings& r,
+                                 RotationClaims& claims) {
   const std::size_t index = cfg_.rotations.size();
   const std::string who = r.name.empty() ? s.prefix : dq(r.name);
   const std::string app_key = r.connection + "\n" + r.app_id.substr(0, 15);
@@ -1084,9 +1159,10 @@ void Loader::check_target_claims(const Section& s, const RotationSettings& r, Ro
   if (!inserted) {
     const auto& other = cfg_.rotations[it->second];
     error(*s.find("app_id"), s.prefix + ".app_id",
-          "rotation " + who + " targets the same app" + (r.consumer_id.empty() ? "" : " and consumer") +
-              " on connection " + dq(r.connection) + " as rotation " + dq(other.name) + " (" +
-              other.source + "): they would fight over its credentials");
+          "rotation " + who + " targets the same app" +
+              (r.consumer_id.empty() ? "" : " and consumer") + " on connection " +
+              dq(r.connection) + " as rotation " + dq(other.name) + " (" + other.source +
+              "): they would fight over its credentials");
     return;
   }
   auto [ait, first] = claims.by_app.emplace(app_key, std::make_pair(r.consumer_id.empty(), index));
@@ -1096,7 +1172,8 @@ void Loader::check_target_claims(const Section& s, const RotationSettings& r, Ro
     const MergedNode* n = s.find("app_id");
     warn_at(n->doc, n->line(), s.prefix + ".app_id",
             "rotation " + who + " and rotation " + dq(other.name) + " (" + other.source +
-                ") use the same app and at least one has no consumer_id: both may rotate the same consumer");
+                ") use the same app and at least one has no consumer_id: both may rotate the same "
+                "consumer");
   }
   ait->second.first = ait->second.first || r.consumer_id.empty();
 }
@@ -1184,7 +1261,8 @@ std::chrono::seconds splay_offset(std::string_view rotation_name, int splay_minu
     h ^= c;
     h *= 1099511628211ull;
   }
-  return std::chrono::seconds(static_cast<long long>(h % (static_cast<std::uint64_t>(splay_minutes) * 60)));
+  return std::chrono::seconds(
+      static_cast<long long>(h % (static_cast<std::uint64_t>(splay_minutes) * 60)));
 }
 
 const RotationSettings* Config::find_rotation(const std::string& name) const {
@@ -1217,7 +1295,8 @@ ConfigLoadResult load_config(const std::filesystem::path& main_file, EnvLookup e
     return Loader(main_file, env).run();
   } catch (const std::exception& e) {
     ConfigLoadResult r;
-    r.errors.push_back({main_file.string(), 0, "", std::string("internal error while loading: ") + e.what()});
+    r.errors.push_back(
+        {main_file.string(), 0, "", std::string("internal error while loading: ") + e.what()});
     return r;
   }
 }

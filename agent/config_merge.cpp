@@ -53,7 +53,8 @@ MergedNode make_node(const toml::node& n, const ConfigDocument* doc, int key_lin
     merge_table(m, *t, doc);
   } else if (const auto* a = n.as_array()) {
     m.items.reserve(a->size());
-    for (const auto& e : *a) m.items.push_back(make_node(e, doc, static_cast<int>(e.source().begin.line)));
+    for (const auto& e : *a)
+      m.items.push_back(make_node(e, doc, static_cast<int>(e.source().begin.line)));
   }
   return m;
 }
@@ -149,8 +150,9 @@ std::vector<std::filesystem::path> ConfigSources::drop_ins(const std::filesystem
     if (!std::filesystem::is_regular_file(p, ec2)) continue;
     out.push_back(p);
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.filename().string() < b.filename().string(); });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.filename().string() < b.filename().string();
+  });
   return out;
 }
 

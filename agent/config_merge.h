@@ -7,27 +7,27 @@
 // MergedNode tree points into.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <toml++/toml.h>
-
 namespace eca {
 
 struct ConfigDocument {
-  std::string path;   // as shown in messages
+  std::string path;  // as shown in messages
   toml::table table;
 };
 
 struct MergedNode {
-  const toml::node* node = nullptr;          // the defining node (a table: its first definition)
-  const ConfigDocument* doc = nullptr;       // the file that defined `node`
-  int key_line = 0;                          // line of the key that named this node
-  std::map<std::string, MergedNode> members; // when node is a table
-  std::vector<MergedNode> items;             // when node is an array: elements of every file, in order
+  const toml::node* node = nullptr;           // the defining node (a table: its first definition)
+  const ConfigDocument* doc = nullptr;        // the file that defined `node`
+  int key_line = 0;                           // line of the key that named this node
+  std::map<std::string, MergedNode> members;  // when node is a table
+  std::vector<MergedNode> items;  // when node is an array: elements of every file, in order
 
   int line() const { return node ? static_cast<int>(node->source().begin.line) : 0; }
   const MergedNode* find(const std::string& key) const {
@@ -51,7 +51,7 @@ class ConfigSources {
 
   // Lists conf.d/*.toml next to `main_file`, in lexical order (hidden files skipped).
   static std::vector<std::filesystem::path> drop_ins(const std::filesystem::path& main_file,
-                                                      std::vector<SyntaxError>& errors);
+                                                     std::vector<SyntaxError>& errors);
 
   // Builds the merged tree over every file added so far.
   MergedNode merge() const;

@@ -9,11 +9,21 @@
 namespace eca::config_rules {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-bool is_alpha(char c) { return is_lower(c) || (c >= 'A' && c <= 'Z'); }
-bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_alpha(char c) {
+  return is_lower(c) || (c >= 'A' && c <= 'Z');
+}
+bool is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -54,7 +64,8 @@ std::string suggest(std::string_view word, const std::vector<std::string>& candi
 bool is_slug(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   if (!is_lower(s[0]) && !is_digit(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return is_lower(c) || is_digit(c) || c == '-'; });
 }
 
 bool is_salesforce_id(std::string_view s) {
@@ -90,9 +101,8 @@ std::string check_secret_path(std::string_view s) {
     // Infisical's own rule for folder names and secret paths: a dot passes nowhere
     // (listing answers 400, a batch upsert 500), so it is refused here, before any
     // request is made.
-    if (!std::all_of(seg.begin(), seg.end(), [](char c) {
-          return is_alnum(c) || c == '_' || c == '-';
-        }))
+    if (!std::all_of(seg.begin(), seg.end(),
+                     [](char c) { return is_alnum(c) || c == '_' || c == '-'; }))
       return "segments may only contain letters, digits, '_' and '-' (Infisical's folder "
              "name rule: no dots)";
     pos = next + 1;
@@ -117,8 +127,8 @@ std::string check_timezone(std::string_view s, const std::string& zoneinfo_dir) 
   if (s == "local" || s == "UTC") return "";
   if (s.empty()) return "must be \"local\", \"UTC\" or an IANA zone name such as \"Europe/Paris\"";
   bool ok = s[0] != '/' && std::all_of(s.begin(), s.end(), [](char c) {
-    return is_alnum(c) || c == '/' || c == '_' || c == '-' || c == '+';
-  });
+              return is_alnum(c) || c == '/' || c == '_' || c == '-' || c == '+';
+            });
   if (ok && (s.find("..") != std::string_view::npos || s.find("//") != std::string_view::npos))
     ok = false;
   if (ok) {
@@ -126,8 +136,9 @@ std::string check_timezone(std::string_view s, const std::string& zoneinfo_dir) 
     struct stat st {};
     if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return "";
   }
-  return "unknown timezone \"" + std::string(s) + "\": use \"local\", \"UTC\" or an IANA zone name found under " +
-         zoneinfo_dir + " (e.g. \"Europe/Paris\")";
+  return "unknown timezone \"" + std::string(s) +
+         "\": use \"local\", \"UTC\" or an IANA zone name found under " + zoneinfo_dir +
+         " (e.g. \"Europe/Paris\")";
 }
 
 std::string check_public_key(std::string_view s) {
@@ -221,7 +232,8 @@ std::string check_proxy_url(std::string_view s) {
 }
 
 bool is_loopback_host(std::string_view host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   std::string h;
   for (char c : host) h.push_back(to_lower(c));
   if (h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1") return true;
@@ -233,7 +245,8 @@ bool is_loopback_host(std::string_view host) {
     std::size_t next = h.find('.', pos);
     if (next == std::string::npos) next = h.size();
     std::string_view part = std::string_view(h).substr(pos, next - pos);
-    if (part.empty() || part.size() > 3 || !std::all_of(part.begin(), part.end(), is_digit)) return false;
+    if (part.empty() || part.size() > 3 || !std::all_of(part.begin(), part.end(), is_digit))
+      return false;
     int v = std::stoi(std::string(part));
     if (v > 255) return false;
     if (parts == 0) first = v;
@@ -268,7 +281,8 @@ std::optional<Url> parse_url(std::string_view s, std::string& why) {
   std::string_view rest = s.substr(sep + 3);
   std::size_t auth_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, auth_end);
-  std::string_view tail = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
+  std::string_view tail =
+      auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
   if (authority.find('@') != std::string_view::npos) {
     why = "must not contain a user name or password";
     return std::nullopt;
@@ -299,16 +313,17 @@ std::optional<Url> parse_url(std::string_view s, std::string& why) {
     std::size_t colon = authority.find(':');
     host = authority.substr(0, colon);
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
-          return is_alnum(c) || c == '-' || c == '.';
-        }) || host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos) {
+    if (host.empty() ||
+        !std::all_of(host.begin(), host.end(),
+                     [](char c) { return is_alnum(c) || c == '-' || c == '.'; }) ||
+        host.front() == '.' || host.front() == '-' || host.find("..") != std::string_view::npos) {
       why = host.empty() ? "has no host" : "has an invalid host name";
       return std::nullopt;
     }
   }
-  if (port.data() != nullptr && (port.empty() || port.size() > 5 ||
-                                 !std::all_of(port.begin(), port.end(), is_digit) ||
-                                 std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535)) {
+  if (port.data() != nullptr &&
+      (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit) ||
+       std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535)) {
     why = "has an invalid port";
     return std::nullopt;
   }
@@ -333,19 +348,23 @@ std::string check_my_domain_url(std::string_view s, std::string& normalized, std
   static constexpr std::string_view lightning = ".lightning.force.com";
   if (ends_with(u->host, lightning) && u->host.size() > lightning.size()) {
     std::string prefix = u->host.substr(0, u->host.size() - lightning.size());
-    return "a Lightning Experience host (*.lightning.force.com) answers with a redirect; " + advice +
-           ": here probably https://" + prefix + ".my.salesforce.com";
+    return "a Lightning Experience host (*.lightning.force.com) answers with a redirect; " +
+           advice + ": here probably https://" + prefix + ".my.salesforce.com";
   }
   bool loopback = is_loopback_host(u->host);
-  if (u->scheme != "https" && !loopback) return "must use https (http is allowed only to a loopback host)";
+  if (u->scheme != "https" && !loopback)
+    return "must use https (http is allowed only to a loopback host)";
   if (!u->query.empty()) return "must not contain a query or fragment; " + advice;
-  if (!u->path.empty() && u->path != "/") return "must not contain a path (\"" + u->path + "\"); " + advice;
+  if (!u->path.empty() && u->path != "/")
+    return "must not contain a path (\"" + u->path + "\"); " + advice;
   normalized = u->origin();
   warning.clear();
   if (!loopback && !ends_with(u->host, ".my.salesforce.com")) {
     warning = "host " + u->host +
-              " is not a *.my.salesforce.com My Domain host; fine for Government cloud or custom domains, "
-              "otherwise " + advice;
+              " is not a *.my.salesforce.com My Domain host; fine for Government cloud or custom "
+              "domains, "
+              "otherwise " +
+              advice;
   }
   return "";
 }

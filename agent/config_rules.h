@@ -45,11 +45,11 @@ std::string check_proxy_url(std::string_view s);
 bool is_loopback_host(std::string_view host);
 
 struct Url {
-  std::string scheme;  // lowercase
-  std::string host;    // lowercase; IPv6 without brackets
-  std::string port;    // digits or empty
-  std::string path;    // from the first '/' up to '?'/'#', may be empty
-  std::string query;   // from '?' or '#' to the end (with the sign), may be empty
+  std::string scheme;          // lowercase
+  std::string host;            // lowercase; IPv6 without brackets
+  std::string port;            // digits or empty
+  std::string path;            // from the first '/' up to '?'/'#', may be empty
+  std::string query;           // from '?' or '#' to the end (with the sign), may be empty
   std::string origin() const;  // scheme://host[:port] (IPv6 in brackets)
 };
 // Syntactic parse of an absolute http(s) URL. Rejects userinfo and bad ports.

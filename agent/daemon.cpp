@@ -42,7 +42,8 @@ std::chrono::seconds backoff(int attempt) {
   // 1, 2, 4, 8 minutes, each +-20 % so agents sharing a config spread out.
   auto base = kFirstRetry * (1 << std::min(attempt - 1, 6));
   auto jitter_range = static_cast<uint32_t>(base.count() * 2 / 5 + 1);
-  long jitter = static_cast<long>(randombytes_uniform(jitter_range)) - static_cast<long>(jitter_range / 2);
+  long jitter =
+      static_cast<long>(randombytes_uniform(jitter_range)) - static_cast<long>(jitter_range / 2);
   return base + std::chrono::seconds(jitter);
 }
 
@@ -207,7 +208,8 @@ Plan Daemon::after_failure(const RotationSettings& r, const Error& e, int attemp
     // One pass: nothing is retried by this process.
     note = retryable ? "the next `eca-rotator run --once` tries again, or run " + rotate_cmd
                      : "fix the cause above; the next `eca-rotator run --once` tries again, "
-                       "or run " + rotate_cmd;
+                       "or run " +
+                           rotate_cmd;
     p.next = now;
     return p;
   }
@@ -220,14 +222,14 @@ Plan Daemon::after_failure(const RotationSettings& r, const Error& e, int attemp
   }
   p.attempts = 0;
   p.next = scheduled_next(r, true);
-  const std::string why = retryable ? "retries exhausted (" + std::to_string(kMaxAttempts) +
-                                          " attempts)"
-                                    : "not retried soon: this error needs a fix";
+  const std::string why = retryable
+                              ? "retries exhausted (" + std::to_string(kMaxAttempts) + " attempts)"
+                              : "not retried soon: this error needs a fix";
   if (p.next == TimePoint::max()) {
     note = why + "; no automatic retry: auto_rotation is off; run " + rotate_cmd;
   } else {
-    note = why + "; next attempt " + format_local(p.next) + " (rotate_at), or run " +
-           rotate_cmd + " once fixed";
+    note = why + "; next attempt " + format_local(p.next) + " (rotate_at), or run " + rotate_cmd +
+           " once fixed";
   }
   return p;
 }
@@ -333,8 +335,7 @@ void Daemon::apply_pending_config() {
   rt_->refresh_metrics();
   start_deliveries();
   log_.info("", "reload",
-            "configuration reloaded (" + std::to_string(config_->rotations.size()) +
-                " rotations)");
+            "configuration reloaded (" + std::to_string(config_->rotations.size()) + " rotations)");
   sd_.notify("READY=1");
 }
 
@@ -520,9 +521,9 @@ int Daemon::run() {
           }
         } else {
           if (!stopping_) {
-            log_.info("", "stop",
-                      batch_running_ ? "stopping: finishing the rotation steps in flight"
-                                     : "stopping");
+            log_.info(
+                "", "stop",
+                batch_running_ ? "stopping: finishing the rotation steps in flight" : "stopping");
           }
           stopping_ = true;
           sd_.notify("STOPPING=1");

@@ -12,7 +12,7 @@ namespace eca {
 
 struct DaemonOptions {
   std::string config_path;
-  bool once = false;  // one scheduling pass (recover, rotate what is due), then exit
+  bool once = false;         // one scheduling pass (recover, rotate what is due), then exit
   bool no_progress = false;  // with `once`: no progress line even on a terminal
 };
 

@@ -13,9 +13,12 @@ namespace {
 
 const char* phase_name(JournalPhase p) {
   switch (p) {
-    case JournalPhase::Intent: return "intent";
-    case JournalPhase::Staged: return "staged";
-    case JournalPhase::Promoted: return "promoted";
+    case JournalPhase::Intent:
+      return "intent";
+    case JournalPhase::Staged:
+      return "staged";
+    case JournalPhase::Promoted:
+      return "promoted";
   }
   return "staged";
 }
@@ -105,8 +108,8 @@ Result<std::optional<JournalEntry>> FileJournal::read(const std::string& rotatio
   e.config_fingerprint = get("config");
   std::string phase = get("phase");
   e.phase = phase == "promoted" ? JournalPhase::Promoted
-            : phase == "intent"   ? JournalPhase::Intent
-                                  : JournalPhase::Staged;
+            : phase == "intent" ? JournalPhase::Intent
+                                : JournalPhase::Staged;
   e.written_at = get("written_at");
   auto m = doc.FindMember("manual");
   e.manual = m != doc.MemberEnd() && m->value.IsBool() && m->value.GetBool();

@@ -46,12 +46,14 @@ std::string run_hook(const std::string& command, const std::map<std::string, std
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
-      return "the hook did not finish within " + std::to_string(timeout.count()) + " s and was killed";
+      return "the hook did not finish within " + std::to_string(timeout.count()) +
+             " s and was killed";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
-  if (WIFEXITED(status)) return "the hook exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status))
+    return "the hook exited with status " + std::to_string(WEXITSTATUS(status));
   return "the hook was killed by signal " + std::to_string(WTERMSIG(status));
 }
 

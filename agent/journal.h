@@ -27,7 +27,7 @@ struct JournalEntry {
   Secret key;
   Secret secret;
   JournalPhase phase = JournalPhase::Staged;
-  std::string written_at;          // ISO 8601 UTC
+  std::string written_at;  // ISO 8601 UTC
   bool manual = false;
   std::string config_fingerprint;  // of the rotation's settings when it was written
 };

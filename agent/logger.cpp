@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "common/clock.h"
 #include "agent/progress.h"
+#include "common/clock.h"
 #include "common/json.h"
 
 namespace eca {
@@ -12,20 +12,28 @@ namespace {
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warning: return "warning";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warning:
+      return "warning";
+    case LogLevel::Error:
+      return "error";
   }
   return "info";
 }
 
 int syslog_priority(LogLevel l) {
   switch (l) {
-    case LogLevel::Debug: return 7;
-    case LogLevel::Info: return 6;
-    case LogLevel::Warning: return 4;
-    case LogLevel::Error: return 3;
+    case LogLevel::Debug:
+      return 7;
+    case LogLevel::Info:
+      return 6;
+    case LogLevel::Warning:
+      return 4;
+    case LogLevel::Error:
+      return 3;
   }
   return 6;
 }
@@ -57,8 +65,10 @@ void Logger::log(const LogEvent& e) {
     if (!e.next.empty()) line += ",\"next\":\"" + json::escape(e.next) + "\"";
     line += "}\n";
   } else {
-    if (journald_) line = "<" + std::to_string(syslog_priority(e.level)) + ">";
-    else line = std::string(level_name(e.level)) + ": ";
+    if (journald_)
+      line = "<" + std::to_string(syslog_priority(e.level)) + ">";
+    else
+      line = std::string(level_name(e.level)) + ": ";
     if (!e.rotation.empty()) line += "[" + std::string(e.rotation) + "] ";
     if (!e.step.empty()) line += std::string(e.step) + ": ";
     if (e.impact.empty() && e.next.empty()) {

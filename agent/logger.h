@@ -18,8 +18,9 @@ enum class LogLevel { Debug, Info, Warning, Error };
 
 struct LogEvent {
   LogLevel level = LogLevel::Info;
-  std::string_view rotation;    // may be empty
-  std::string_view step;        // protocol step: inspect, reconcile, stage, verify, promote, publish, commit
+  std::string_view rotation;  // may be empty
+  std::string_view
+      step;  // protocol step: inspect, reconcile, stage, verify, promote, publish, commit
   std::string_view message;
   std::string_view request_id;  // Infisical reqId, when an error carries one
   std::string_view impact;      // what it means for the credential; may be empty

@@ -11,9 +11,9 @@ ServiceLogin infisical_login(const InfisicalSettings& inf) {
     i.detail = "client id " + inf.client_id + ", client secret stored on this VM";
   } else if (inf.auth_method == "kubernetes" || inf.auth_method == "oidc" ||
              inf.auth_method == "jwt") {
-    i.detail = "identity " + inf.identity_id + ", token file " +
-               (inf.token_file.empty() ? std::string("of the pod's service account")
-                                       : inf.token_file);
+    i.detail =
+        "identity " + inf.identity_id + ", token file " +
+        (inf.token_file.empty() ? std::string("of the pod's service account") : inf.token_file);
   } else {
     i.detail = "identity " + inf.identity_id + ", proof from the cloud's metadata service";
   }

@@ -68,8 +68,9 @@ void Metrics::observe_duration(const std::string&, double seconds, bool ok) {
 std::string Metrics::render(TimePoint now) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string o;
-  o += "# HELP eca_rotator_last_success_timestamp_seconds When the rotation last published a pair.\n"
-       "# TYPE eca_rotator_last_success_timestamp_seconds gauge\n";
+  o +=
+      "# HELP eca_rotator_last_success_timestamp_seconds When the rotation last published a pair.\n"
+      "# TYPE eca_rotator_last_success_timestamp_seconds gauge\n";
   for (const auto& [n, s] : rotations_) {
     if (s.last_success) {
       o += "eca_rotator_last_success_timestamp_seconds{rotation=\"" + n + "\"} " +
@@ -185,7 +186,8 @@ std::string MetricsServer::start(const std::string& listen) {
   fd_ = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int yes = 1;
   ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd_, 16) != 0) {
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+      ::listen(fd_, 16) != 0) {
     return "cannot listen on " + listen + ": " + std::strerror(errno);
   }
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);

@@ -57,7 +57,7 @@ class Metrics {
   void render_deliveries(std::string& out, TimePoint now) const;
   std::string delivery_lag_locked(TimePoint now) const;
   std::map<std::pair<std::string, std::string>, long> requests_;  // (endpoint, class) -> n
-  std::map<std::string, long> connections_;                        // service -> opened
+  std::map<std::string, long> connections_;                       // service -> opened
   static constexpr std::array<double, 8> kBuckets{0.5, 1, 2, 5, 10, 30, 60, 300};
   std::array<long, kBuckets.size()> bucket_counts_{};
   long duration_count_ = 0;

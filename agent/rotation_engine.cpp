@@ -463,8 +463,9 @@ RotationOutcome RotationEngine::reseal(Context& c, const Inspection& in, TimePoi
   auto pair = c.sf->read_primary(r.app_id, c.consumer_id);
   if (!pair) {
     return fail(c, "reconcile",
-                with_context(pair.error(), "cannot re-read the current pair (R3) to seal it for "
-                                           "the configured recipients: "),
+                with_context(pair.error(),
+                             "cannot re-read the current pair (R3) to seal it for "
+                             "the configured recipients: "),
                 Impact::ResealUnpublished);
   }
   if (!pair->key.equals(in.primary_key.view())) {
@@ -927,12 +928,18 @@ RotationEngine::Stop RotationEngine::find_journaled_staged(Context& c, JournalEn
 
 const char* result_name(RotationResult r) {
   switch (r) {
-    case RotationResult::Rotated: return "rotated";
-    case RotationResult::Published: return "published";
-    case RotationResult::NotDue: return "not-due";
-    case RotationResult::Deferred: return "deferred";
-    case RotationResult::Revoked: return "revoked";
-    case RotationResult::Failed: return "failed";
+    case RotationResult::Rotated:
+      return "rotated";
+    case RotationResult::Published:
+      return "published";
+    case RotationResult::NotDue:
+      return "not-due";
+    case RotationResult::Deferred:
+      return "deferred";
+    case RotationResult::Revoked:
+      return "revoked";
+    case RotationResult::Failed:
+      return "failed";
   }
   return "failed";
 }

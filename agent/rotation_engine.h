@@ -15,7 +15,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/journal.h"
 #include "agent/logger.h"
@@ -24,6 +23,7 @@
 #include "clients/infisical_client.h"  // StoredSecret, SecretWrite
 #include "clients/request_budget.h"
 #include "clients/salesforce_api.h"
+#include "common/clock.h"
 #include "crypto/envelope.h"
 
 namespace eca {

@@ -161,9 +161,9 @@ Status Runtime::build_clients() {
   infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);
   CloudIdentitySettings cloud = cloud_settings(config_.infisical);
   if (cloud.method != InfisicalAuthMethod::Universal) {
-    cloud_identity_ = std::make_unique<CloudIdentity>(
-        metadata_transport_, std::move(cloud), CloudIdentity::Env{},
-        [clock] { return clock->now(); });
+    cloud_identity_ =
+        std::make_unique<CloudIdentity>(metadata_transport_, std::move(cloud), CloudIdentity::Env{},
+                                        [clock] { return clock->now(); });
     CloudIdentity* id = cloud_identity_.get();
     ie.login_request = [id] { return id->login_request(); };
   }

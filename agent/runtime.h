@@ -4,13 +4,11 @@
 #pragma once
 
 #include <atomic>
-
 #include <map>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/file_journal.h"
 #include "agent/logger.h"
@@ -21,6 +19,7 @@
 #include "clients/budgeted_transport.h"
 #include "clients/curl_transport.h"
 #include "clients/salesforce_client.h"
+#include "common/clock.h"
 
 namespace eca {
 
@@ -53,8 +52,8 @@ class Runtime {
   Status build_clients();
 
   // `next_step` says what happens after a failure (see EngineDeps); unset for one-shot commands.
-  RotationEngine engine(std::function<std::string(const RotationSettings&, const Error&)>
-                            next_step = {});
+  RotationEngine engine(
+      std::function<std::string(const RotationSettings&, const Error&)> next_step = {});
   SalesforceClient* salesforce(const std::string& connection);
   InfisicalClient& infisical() { return *infisical_; }
   StateStore& state() { return state_; }

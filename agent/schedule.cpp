@@ -88,6 +88,8 @@ void apply_timezone(const std::string& tz) {
   ::tzset();
 }
 
-std::string format_local(TimePoint t) { return format_time(t, "%Y-%m-%d %H:%M %Z", Zone::Local); }
+std::string format_local(TimePoint t) {
+  return format_time(t, "%Y-%m-%d %H:%M %Z", Zone::Local);
+}
 
 }  // namespace eca

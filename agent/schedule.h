@@ -4,9 +4,9 @@
 
 #include <optional>
 
-#include "common/clock.h"
 #include "agent/config.h"
 #include "agent/rotation_records.h"
+#include "common/clock.h"
 
 namespace eca {
 
@@ -20,7 +20,8 @@ struct ScheduleInput {
 // Next due instant, or nullopt when auto-rotation is off. A rotation never done is due now
 // (the next day at rotate_at once its retries are exhausted).
 // Times of day are in the process's local zone (set TZ from [agent] timezone at start).
-std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in, TimePoint now);
+std::optional<TimePoint> next_due(const RotationSettings& r, const ScheduleInput& in,
+                                  TimePoint now);
 
 // The schedule's view of a record (last_failed false: only the daemon knows when a retry
 // series is over).

@@ -6,7 +6,9 @@
 namespace eca {
 namespace {
 
-std::string time_or_empty(const std::optional<TimePoint>& t) { return t ? format_utc(*t) : ""; }
+std::string time_or_empty(const std::optional<TimePoint>& t) {
+  return t ? format_utc(*t) : "";
+}
 
 std::optional<TimePoint> parse_optional(const rapidjson::Value& doc, const char* name) {
   auto s = json::str(doc, name);
@@ -57,17 +59,16 @@ Result<std::optional<RotationRecord>> StateStore::load(const std::string& name) 
 }
 
 Status StateStore::save(const RotationRecord& r) {
-  std::string out = "{\"name\":\"" + json::escape(r.name) + "\",\"last_rotated\":\"" +
-                    time_or_empty(r.last_rotated) + "\",\"last_manual\":\"" +
-                    (r.last_manual ? "true" : "false") +
-                    "\",\"generation\":" + std::to_string(r.generation) + ",\"fingerprint\":\"" +
-                    json::escape(r.fingerprint) + "\",\"app_id\":\"" + json::escape(r.app_id) +
-                    "\",\"consumer_id\":\"" + json::escape(r.consumer_id) +
-                    "\",\"last_attempt\":\"" + time_or_empty(r.last_attempt) +
-                    "\",\"last_error\":\"" + json::escape(r.last_error) +
-                    "\",\"retry_at\":\"" + time_or_empty(r.retry_at) +
-                    "\",\"sealed_for\":\"" + json::escape(r.sealed_for) +
-                    "\",\"consecutive_failures\":" + std::to_string(r.consecutive_failures) + "}\n";
+  std::string out =
+      "{\"name\":\"" + json::escape(r.name) + "\",\"last_rotated\":\"" +
+      time_or_empty(r.last_rotated) + "\",\"last_manual\":\"" + (r.last_manual ? "true" : "false") +
+      "\",\"generation\":" + std::to_string(r.generation) + ",\"fingerprint\":\"" +
+      json::escape(r.fingerprint) + "\",\"app_id\":\"" + json::escape(r.app_id) +
+      "\",\"consumer_id\":\"" + json::escape(r.consumer_id) + "\",\"last_attempt\":\"" +
+      time_or_empty(r.last_attempt) + "\",\"last_error\":\"" + json::escape(r.last_error) +
+      "\",\"retry_at\":\"" + time_or_empty(r.retry_at) + "\",\"sealed_for\":\"" +
+      json::escape(r.sealed_for) +
+      "\",\"consecutive_failures\":" + std::to_string(r.consecutive_failures) + "}\n";
   // A record lost to a power loss is harmless: the shared schedule lives in Infisical's
   // metadata and the engine's due check reads it from there.
   return write_file_atomically(dir_ / "rotations" / (r.name + ".json"), out, Durability::Content);

@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "common/clock.h"
 #include "agent/rotation_records.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace eca {

@@ -19,8 +19,8 @@ void AuthSession::store(Token token, bool new_chain) {
   ttl_ = token.ttl;
   if (new_chain) {
     // The max TTL counts from the login that started the chain of renewals.
-    chain_end_ = token.max_ttl > std::chrono::seconds(0) ? obtained_ + token.max_ttl
-                                                          : TimePoint::max();
+    chain_end_ =
+        token.max_ttl > std::chrono::seconds(0) ? obtained_ + token.max_ttl : TimePoint::max();
   }
 }
 

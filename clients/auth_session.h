@@ -40,8 +40,8 @@ class AuthSession {
   struct Options {
     std::function<Result<Token>()> login;
     std::function<Result<Token>(const Secret& current)> renew;  // optional
-    std::function<bool(const HttpResponse&)> refused;            // the token was refused
-    Now now;                                                      // default: system clock
+    std::function<bool(const HttpResponse&)> refused;           // the token was refused
+    Now now;                                                    // default: system clock
     std::chrono::seconds login_pause{0};
     std::string pause_message;  // the Auth error while logins are paused
   };

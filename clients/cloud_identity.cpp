@@ -13,8 +13,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "common/json.h"
 #include "clients/scrub.h"
+#include "common/json.h"
 
 namespace eca {
 namespace {
@@ -37,7 +37,8 @@ constexpr MethodName kMethods[] = {
 };
 
 Secret base64(std::string_view bytes) {
-  Secret out = Secret::zeroed(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL));
+  Secret out =
+      Secret::zeroed(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL));
   sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
                     bytes.size(), sodium_base64_VARIANT_ORIGINAL);
   out.truncate(std::strlen(out.c_str()));
@@ -184,7 +185,8 @@ Result<HttpResponse> CloudIdentity::metadata_get(
 // ---- AWS IAM -------------------------------------------------------------------------
 
 Result<std::string> CloudIdentity::imds_session_token() {
-  const std::string url = base("AWS_EC2_METADATA_SERVICE_ENDPOINT", kAwsImdsUrl) + "/latest/api/token";
+  const std::string url =
+      base("AWS_EC2_METADATA_SERVICE_ENDPOINT", kAwsImdsUrl) + "/latest/api/token";
   auto res = metadata_get("PUT", url, {{"X-aws-ec2-metadata-token-ttl-seconds", "300"}},
                           "meta.aws_token", "AWS instance metadata (IMDSv2)");
   if (!res) return res.error();
@@ -232,7 +234,8 @@ Result<AwsCredentials> CloudIdentity::aws_credentials(std::string& imds_token) {
   if (!creds) return creds.error();
   if (creds->status != 200) {
     return Error::auth("AWS instance metadata refused the credentials of role " +
-                       scrub_server_text(role, 80) + " (HTTP " + std::to_string(creds->status) + ")");
+                       scrub_server_text(role, 80) + " (HTTP " + std::to_string(creds->status) +
+                       ")");
   }
   auto parsed = parse_imds_credentials(creds->body);
   if (parsed) aws_source_ = "instance role " + scrub_server_text(role, 80);
@@ -250,8 +253,8 @@ Result<std::string> CloudIdentity::aws_region(std::string& imds_token) {
   }
   const std::string url = base("AWS_EC2_METADATA_SERVICE_ENDPOINT", kAwsImdsUrl) +
                           "/latest/dynamic/instance-identity/document";
-  auto doc = metadata_get("GET", url, {{"X-aws-ec2-metadata-token", imds_token}},
-                          "meta.aws_region", "AWS instance metadata (IMDSv2)");
+  auto doc = metadata_get("GET", url, {{"X-aws-ec2-metadata-token", imds_token}}, "meta.aws_region",
+                          "AWS instance metadata (IMDSv2)");
   if (!doc) return doc.error();
   if (doc->status != 200) {
     return Error::auth("AWS instance metadata did not give the instance identity document (HTTP " +
@@ -276,8 +279,8 @@ Result<InfisicalLoginRequest> CloudIdentity::aws() {
   r.body = kStsBody;
   r.region = *region;
   r.service = "sts";
-  r.amz_date = amz_date(std::chrono::duration_cast<std::chrono::seconds>(
-                            now_().time_since_epoch()).count());
+  r.amz_date =
+      amz_date(std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count());
   r.headers = {{"Host", "sts." + *region + ".amazonaws.com"},
                {"X-Amz-Date", r.amz_date},
                {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
@@ -315,9 +318,10 @@ Result<InfisicalLoginRequest> CloudIdentity::aws() {
 // ---- GCP and Azure -----------------------------------------------------------------
 
 Result<InfisicalLoginRequest> CloudIdentity::gcp() {
-  const std::string url = base("GCE_METADATA_HOST", kGcpMetadataUrl) +
-                          "/computeMetadata/v1/instance/service-accounts/default/identity?audience=" +
-                          json::url_encode(s_.identity_id) + "&format=full";
+  const std::string url =
+      base("GCE_METADATA_HOST", kGcpMetadataUrl) +
+      "/computeMetadata/v1/instance/service-accounts/default/identity?audience=" +
+      json::url_encode(s_.identity_id) + "&format=full";
   auto res = metadata_get("GET", url, {{"Metadata-Flavor", "Google"}}, "meta.gcp_token",
                           "the GCP metadata server");
   if (!res) return res.error();
@@ -326,7 +330,8 @@ Result<InfisicalLoginRequest> CloudIdentity::gcp() {
     return Error::auth("the GCP metadata server gave no identity token (HTTP " +
                        std::to_string(res->status) +
                        (flavor == nullptr ? ", and no Metadata-Flavor header: not a GCP metadata "
-                                            "server" : "") +
+                                            "server"
+                                          : "") +
                        "): the VM needs a service account attached");
   }
   auto exp = jwt_expiry(res->body.view());
@@ -376,7 +381,8 @@ Result<InfisicalLoginRequest> CloudIdentity::token_file(const char* route, const
   auto token = read_token_file(path);
   if (!token) return token.error();
   auto exp = jwt_expiry(token->view());
-  if (!exp) return Error::auth(std::string("the ") + what + " in " + path + ": " + exp.error().message);
+  if (!exp)
+    return Error::auth(std::string("the ") + what + " in " + path + ": " + exp.error().message);
   const long long now =
       std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count();
   if (exp->has_value() && **exp <= now) {
@@ -394,9 +400,9 @@ Result<InfisicalLoginRequest> CloudIdentity::token_file(const char* route, const
   out.check = "check that machine identity " + s_.identity_id + " has " +
               (s_.method == InfisicalAuthMethod::Kubernetes
                    ? std::string("Kubernetes Auth allowing this service account")
-                   : s_.method == InfisicalAuthMethod::Oidc
-                         ? std::string("OIDC Auth with this token's issuer, subject and audience")
-                         : std::string("JWT Auth with the key that signed the token")) +
+               : s_.method == InfisicalAuthMethod::Oidc
+                   ? std::string("OIDC Auth with this token's issuer, subject and audience")
+                   : std::string("JWT Auth with the key that signed the token")) +
               " (token file " + path + ")";
   return out;
 }
@@ -436,8 +442,9 @@ Result<std::string> parse_identity_document_region(Secret& body) {
   if (!p) return p.error();
   auto region = doc.IsObject() ? json::str(doc, "region") : std::nullopt;
   if (!region || !valid_region(std::string(*region))) {
-    return Error::auth("the AWS instance identity document has no valid region; set "
-                       "[infisical.auth] region");
+    return Error::auth(
+        "the AWS instance identity document has no valid region; set "
+        "[infisical.auth] region");
   }
   return std::string(*region);
 }

@@ -27,7 +27,9 @@ enum class InfisicalAuthMethod { Universal, AwsIam, GcpIdToken, Azure, Kubernete
 const char* auth_method_name(InfisicalAuthMethod method);
 std::optional<InfisicalAuthMethod> parse_auth_method(std::string_view name);
 // Whether the method needs a shared secret stored on the VM.
-inline bool uses_static_secret(InfisicalAuthMethod m) { return m == InfisicalAuthMethod::Universal; }
+inline bool uses_static_secret(InfisicalAuthMethod m) {
+  return m == InfisicalAuthMethod::Universal;
+}
 
 inline constexpr const char* kAwsImdsUrl = "http://169.254.169.254";
 inline constexpr const char* kGcpMetadataUrl = "http://metadata.google.internal";
@@ -38,11 +40,11 @@ inline constexpr const char* kAzureDefaultResource = "https://management.azure.c
 
 struct CloudIdentitySettings {
   InfisicalAuthMethod method = InfisicalAuthMethod::AwsIam;
-  std::string identity_id;     // the Infisical machine identity's id
-  std::string region;          // aws-iam: empty = $AWS_REGION, then the identity document
-  std::string metadata_url;    // empty = the cloud's own address (or its SDK's env override)
+  std::string identity_id;   // the Infisical machine identity's id
+  std::string region;        // aws-iam: empty = $AWS_REGION, then the identity document
+  std::string metadata_url;  // empty = the cloud's own address (or its SDK's env override)
   std::string resource = kAzureDefaultResource;  // azure: the token's audience
-  std::string token_file;      // kubernetes (default kKubernetesTokenFile), oidc, jwt
+  std::string token_file;  // kubernetes (default kKubernetesTokenFile), oidc, jwt
 };
 
 // One login request for Infisical: route under /api and JSON body.

@@ -100,11 +100,10 @@ bool is_loopback_url(const std::string& url) {
 bool is_metadata_url(const std::string& url) {
   std::string host = host_of(url);
   // A link-local IPv4 literal, not a DNS name that merely starts like one.
-  const bool ipv4_literal =
-      std::count(host.begin(), host.end(), '.') == 3 &&
-      host.find_first_not_of("0123456789.") == std::string::npos;
-  return (ipv4_literal && host.rfind("169.254.", 0) == 0) ||
-         host == "metadata.google.internal" || host == "fd00:ec2::254";
+  const bool ipv4_literal = std::count(host.begin(), host.end(), '.') == 3 &&
+                            host.find_first_not_of("0123456789.") == std::string::npos;
+  return (ipv4_literal && host.rfind("169.254.", 0) == 0) || host == "metadata.google.internal" ||
+         host == "fd00:ec2::254";
 }
 
 CurlTransport::CurlTransport(CurlOptions options)
@@ -256,7 +255,8 @@ Result<HttpResponse> CurlTransport::send(HttpRequest& request) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   // The auth header copies inside the slist are plain heap strings: zero them.
   for (curl_slist* h = headers; h != nullptr; h = h->next) {
-    if (std::strncmp(h->data, "Authorization:", 14) == 0) std::memset(h->data, 0, std::strlen(h->data));
+    if (std::strncmp(h->data, "Authorization:", 14) == 0)
+      std::memset(h->data, 0, std::strlen(h->data));
   }
   curl_slist_free_all(headers);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);

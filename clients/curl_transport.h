@@ -24,11 +24,11 @@ namespace eca {
 struct CurlOptions {
   long connect_timeout_s = 10;
   long total_timeout_s = 60;
-  long low_speed_time_s = 30;          // abort when below 1 byte/s for this long
+  long low_speed_time_s = 30;  // abort when below 1 byte/s for this long
   std::size_t max_response_bytes = 4 << 20;
-  std::string user_agent;              // defaults to eca-rotator/<version>
-  std::string proxy;                   // "http://[user:password@]host:port"; empty = environment
-  std::string no_proxy;                // "host,.domain,10.0.0.0/8"; empty = environment
+  std::string user_agent;  // defaults to eca-rotator/<version>
+  std::string proxy;       // "http://[user:password@]host:port"; empty = environment
+  std::string no_proxy;    // "host,.domain,10.0.0.0/8"; empty = environment
   // For cloud metadata services: plain HTTP also to their link-local addresses
   // (169.254.0.0/16, fd00:ec2::254, metadata.google.internal), and never a proxy.
   bool metadata_service = false;

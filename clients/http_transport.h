@@ -26,13 +26,13 @@ struct TlsSettings {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string url;                      // absolute; never contains a secret
+  std::string url;                                           // absolute; never contains a secret
   std::vector<std::pair<std::string, std::string>> headers;  // non-secret headers
-  Secret bearer;                        // sent as "Authorization: Bearer ..." when set
+  Secret bearer;  // sent as "Authorization: Bearer ..." when set
   Secret body;
-  std::string content_type;             // set when body is sent
-  bool is_write = false;                // a timeout after sending is then ErrorKind::Unknown
-  std::string endpoint;                 // short name for logs and metrics ("sf.token", "inf.upsert")
+  std::string content_type;  // set when body is sent
+  bool is_write = false;     // a timeout after sending is then ErrorKind::Unknown
+  std::string endpoint;      // short name for logs and metrics ("sf.token", "inf.upsert")
   TlsSettings tls;
 };
 

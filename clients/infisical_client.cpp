@@ -63,9 +63,7 @@ bool infisical_same_value(std::string_view sent, std::string_view stored) {
 }
 
 InfisicalClient::InfisicalClient(HttpTransport& transport, InfisicalEndpoint endpoint, Now now)
-    : transport_(transport),
-      ep_(std::move(endpoint)),
-      session_(session_options(std::move(now))) {
+    : transport_(transport), ep_(std::move(endpoint)), session_(session_options(std::move(now))) {
   api_base_ = ep_.url;
   while (!api_base_.empty() && api_base_.back() == '/') api_base_.pop_back();
   if (api_base_.size() < 4 || api_base_.substr(api_base_.size() - 4) != "/api") api_base_ += "/api";
@@ -82,11 +80,11 @@ AuthSession::Options InfisicalClient::session_options(Now now) {
   };
   o.now = std::move(now);
   o.login_pause = kLoginBackoff;
-  o.pause_message =
-      std::string("Infisical login is paused after a refused login (the server locks an "
-                  "identity after repeated failures); ") +
-      (ep_.login_request ? "check the identity's cloud auth settings"
-                         : "check client_id and client_secret");
+  o.pause_message = std::string(
+                        "Infisical login is paused after a refused login (the server locks an "
+                        "identity after repeated failures); ") +
+                    (ep_.login_request ? "check the identity's cloud auth settings"
+                                       : "check client_id and client_secret");
   return o;
 }
 
@@ -143,7 +141,9 @@ Error InfisicalClient::api_error(HttpResponse& response, const std::string& what
   return e;
 }
 
-Status InfisicalClient::login() { return session_.log_in(); }
+Status InfisicalClient::login() {
+  return session_.log_in();
+}
 
 Result<AuthSession::Token> InfisicalClient::identity_login() {
   const bool cloud = static_cast<bool>(ep_.login_request);
@@ -164,8 +164,9 @@ Result<AuthSession::Token> InfisicalClient::identity_login() {
     if (res->status != 404) {
       e.message += "; " + req.check;
     } else if (cloud) {
-      e.message += "; no machine identity has this id, or it lacks this auth method: check "
-                   "[infisical.auth] identity_id and the identity's authentication settings";
+      e.message +=
+          "; no machine identity has this id, or it lacks this auth method: check "
+          "[infisical.auth] identity_id and the identity's authentication settings";
     } else {
       e.message += "; no identity has this client_id: check [infisical.auth] client_id";
     }
@@ -181,8 +182,9 @@ InfisicalLoginRequest InfisicalClient::universal_login_request() const {
   req.body.append("\",\"clientSecret\":\"");
   json::append_escaped(req.body, ep_.client_secret.view());
   req.body.append("\"}");
-  req.check = "check [infisical.auth] client_id and client_secret (the identity needs Universal "
-              "Auth)";
+  req.check =
+      "check [infisical.auth] client_id and client_secret (the identity needs Universal "
+      "Auth)";
   return req;
 }
 
@@ -215,8 +217,7 @@ std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const s
 
 }  // namespace
 
-Result<AuthSession::Token> InfisicalClient::parse_token(HttpResponse& response,
-                                                        const char* what) {
+Result<AuthSession::Token> InfisicalClient::parse_token(HttpResponse& response, const char* what) {
   rapidjson::Document doc;
   auto p = json::parse_in_place(response.body, doc, std::string("Infisical ") + what + " answer");
   if (!p) return p.error();
@@ -249,7 +250,9 @@ Result<HttpResponse> InfisicalClient::auth_post(const char* path, const char* en
   return transport_.send(req);
 }
 
-Status InfisicalClient::renew() { return session_.renew(); }
+Status InfisicalClient::renew() {
+  return session_.renew();
+}
 
 Result<AuthSession::Token> InfisicalClient::renew_token(const Secret& current) {
   Secret body;
@@ -377,8 +380,8 @@ Status InfisicalClient::create_folder(const std::string& path) {
 Status InfisicalClient::probe_environment() {
   auto res = routed("GET", "inf.folder_list", false, [&](bool legacy) {
     return Route{std::string(legacy ? "/v1/folders?workspaceId=" : "/v2/folders?projectId=") +
-                     json::url_encode(ep_.project_id) + "&environment=" +
-                     json::url_encode(ep_.environment) + "&path=%2F",
+                     json::url_encode(ep_.project_id) +
+                     "&environment=" + json::url_encode(ep_.environment) + "&path=%2F",
                  Secret()};
   });
   if (!res) return res.error();
@@ -406,9 +409,9 @@ Status InfisicalClient::probe_environment() {
 Result<std::vector<std::string>> InfisicalClient::list_folders_recursive(const std::string& path) {
   auto res = routed("GET", "inf.folder_list", false, [&](bool legacy) {
     return Route{std::string(legacy ? "/v1/folders?workspaceId=" : "/v2/folders?projectId=") +
-                     json::url_encode(ep_.project_id) + "&environment=" +
-                     json::url_encode(ep_.environment) + "&path=" + json::url_encode(path) +
-                     "&recursive=true",
+                     json::url_encode(ep_.project_id) +
+                     "&environment=" + json::url_encode(ep_.environment) +
+                     "&path=" + json::url_encode(path) + "&recursive=true",
                  Secret()};
   });
   if (!res) return res.error();

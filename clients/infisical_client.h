@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "clients/auth_session.h"
 #include "clients/cloud_identity.h"
 #include "clients/http_transport.h"
 #include "clients/infisical_api.h"
 #include "common/result.h"
-#include "clients/auth_session.h"
 #include "common/secret.h"
 
 namespace eca {

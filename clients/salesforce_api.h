@@ -54,10 +54,10 @@ struct SalesforceEndpoint {
   std::string api_version = "v65.0";
   std::string client_id;  // the connection ECA's consumer key
   SfAuthMethod auth = SfAuthMethod::ClientCredentials;
-  Secret client_secret;     // client credentials only
-  std::string username;     // JWT bearer: the user the agent acts as (`sub`)
-  std::string audience;     // JWT bearer: `aud`; empty = by host, with one My Domain retry
-  Secret private_key_pem;   // JWT bearer
+  Secret client_secret;    // client credentials only
+  std::string username;    // JWT bearer: the user the agent acts as (`sub`)
+  std::string audience;    // JWT bearer: `aud`; empty = by host, with one My Domain retry
+  Secret private_key_pem;  // JWT bearer
   TlsSettings tls;
 };
 

@@ -70,7 +70,8 @@ SalesforceClient::SalesforceClient(HttpTransport& transport, SalesforceEndpoint 
       ep_(std::move(endpoint)),
       now_(now ? std::move(now) : [] { return std::chrono::system_clock::now(); }),
       session_(session_options()) {
-  while (!ep_.my_domain_url.empty() && ep_.my_domain_url.back() == '/') ep_.my_domain_url.pop_back();
+  while (!ep_.my_domain_url.empty() && ep_.my_domain_url.back() == '/')
+    ep_.my_domain_url.pop_back();
 }
 
 AuthSession::Options SalesforceClient::session_options() {
@@ -80,8 +81,7 @@ AuthSession::Options SalesforceClient::session_options() {
   o.login = [this]() -> Result<AuthSession::Token> {
     auto tok = ep_.auth == SfAuthMethod::JwtBearer
                    ? jwt_token()
-                   : token_for(ep_.client_id, ep_.client_secret,
-                               "connection \"" + ep_.name + "\"");
+                   : token_for(ep_.client_id, ep_.client_secret, "connection \"" + ep_.name + "\"");
     if (!tok) return tok.error();
     AuthSession::Token token;
     token.value = std::move(tok.value());
@@ -156,8 +156,7 @@ Result<Secret> SalesforceClient::token_for(const std::string& client_id, const S
   return post_token(std::move(body), what, /*jwt=*/false, refusal);
 }
 
-Result<Secret> SalesforceClient::jwt_token_with(const std::string& audience,
-                                                std::string& refusal) {
+Result<Secret> SalesforceClient::jwt_token_with(const std::string& audience, std::string& refusal) {
   JwtClaims claims{ep_.client_id, ep_.username, audience, 0};
   claims.exp = std::chrono::duration_cast<std::chrono::seconds>(now_().time_since_epoch()).count() +
                kJwtLifetimeSeconds;
@@ -190,8 +189,8 @@ Result<Secret> SalesforceClient::jwt_token() {
     audience = jwt_audience_;
   }
   const bool guessed = ep_.audience.empty() && audience.empty();
-  if (audience.empty()) audience = ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url)
-                                                        : ep_.audience;
+  if (audience.empty())
+    audience = ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url) : ep_.audience;
   std::string refusal;
   auto tok = jwt_token_with(audience, refusal);
   if (!tok && guessed && is_audience_refusal(tok.error().code, refusal) &&
@@ -217,12 +216,15 @@ std::string SalesforceClient::auth_summary() const {
   if (ep_.auth == SfAuthMethod::ClientCredentials) return "client credentials";
   std::lock_guard<std::mutex> lock(jwt_mu_);
   std::string aud = jwt_audience_;
-  if (aud.empty()) aud = ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url) + " by host"
-                                              : ep_.audience;
+  if (aud.empty())
+    aud =
+        ep_.audience.empty() ? default_jwt_audience(ep_.my_domain_url) + " by host" : ep_.audience;
   return "JWT bearer as " + ep_.username + " (audience " + aud + ")";
 }
 
-Status SalesforceClient::authenticate() { return session_.log_in(); }
+Status SalesforceClient::authenticate() {
+  return session_.log_in();
+}
 
 Status SalesforceClient::verify(const Secret& key, const Secret& secret) {
   std::string k(key.view());
@@ -265,17 +267,19 @@ Error SalesforceClient::rest_error(const HttpResponse& response, const std::stri
     return e;
   }
   if (response.status == 403 && (lmsg.find("not currently enabled") != std::string::npos ||
-                                  lmsg.find("feature is not enabled") != std::string::npos ||
-                                  lmsg.find("not enabled for this user") != std::string::npos)) {
+                                 lmsg.find("feature is not enabled") != std::string::npos ||
+                                 lmsg.find("not enabled for this user") != std::string::npos)) {
     e.kind = ErrorKind::Permanent;
-    e.message = what + " refused: turn on the org setting \"Allow access to External Client App "
+    e.message = what +
+                " refused: turn on the org setting \"Allow access to External Client App "
                 "consumer secrets via REST API\" (Setup > External Client App Settings)";
     return e;
   }
   if (response.status == 403) {
     e.kind = ErrorKind::Permanent;
-    e.message += "; the connection's run-as user needs the \"External Client App Developer\" "
-                 "and \"View Client Secret\" permissions";
+    e.message +=
+        "; the connection's run-as user needs the \"External Client App Developer\" "
+        "and \"View Client Secret\" permissions";
     return e;
   }
   if (response.status == 401) {
@@ -305,9 +309,8 @@ Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::
 
 Result<HttpResponse> SalesforceClient::call(const char* method, const std::string& path,
                                             const char* endpoint, Secret body, bool is_write) {
-  return session_.send([&](Secret token) {
-    return call_once(method, path, endpoint, body, is_write, token);
-  });
+  return session_.send(
+      [&](Secret token) { return call_once(method, path, endpoint, body, is_write, token); });
 }
 
 Result<std::vector<SfApp>> SalesforceClient::apps(int page_size) {

@@ -15,8 +15,8 @@
 
 #include "clients/auth_session.h"
 #include "clients/http_transport.h"
-#include "common/result.h"
 #include "clients/salesforce_api.h"
+#include "common/result.h"
 #include "common/secret.h"
 #include "crypto/rsa_signer.h"
 
@@ -30,7 +30,7 @@ class SalesforceClient : public SalesforceApi {
 
   const SalesforceEndpoint& endpoint() const override { return ep_; }
 
-  Result<std::vector<SfApp>> apps(int page_size = 50);                       // R1
+  Result<std::vector<SfApp>> apps(int page_size = 50);                            // R1
   Result<std::vector<SfConsumer>> consumers(const std::string& app_id) override;  // R2
   Result<SfPair> read_primary(const std::string& app_id,
                               const std::string& consumer_id) override;  // R3
@@ -66,9 +66,8 @@ class SalesforceClient : public SalesforceApi {
   Result<Secret> post_token(Secret body, const std::string& what, bool jwt, std::string& refusal);
   Result<HttpResponse> call(const char* method, const std::string& path, const char* endpoint,
                             Secret body = {}, bool is_write = false);
-  Result<HttpResponse> call_once(const char* method, const std::string& path,
-                                 const char* endpoint, const Secret& body, bool is_write,
-                                 const Secret& token);
+  Result<HttpResponse> call_once(const char* method, const std::string& path, const char* endpoint,
+                                 const Secret& body, bool is_write, const Secret& token);
   AuthSession::Options session_options();
   std::string base() const;
   Error rest_error(const HttpResponse& response, const std::string& what) const;
@@ -80,7 +79,7 @@ class SalesforceClient : public SalesforceApi {
   mutable std::mutex jwt_mu_;        // signer_ and jwt_audience_
   std::optional<RsaSigner> signer_;  // parsed on the first JWT login
   std::string jwt_audience_;         // the audience that worked last
-  AuthSession session_;  // the connection's token
+  AuthSession session_;              // the connection's token
 };
 
 }  // namespace eca

@@ -31,7 +31,9 @@ std::string format_time(TimePoint t, const char* strftime_format, Zone zone) {
   return std::string(buf, n);
 }
 
-std::string format_utc(TimePoint t) { return format_time(t, "%Y-%m-%dT%H:%M:%SZ", Zone::Utc); }
+std::string format_utc(TimePoint t) {
+  return format_time(t, "%Y-%m-%dT%H:%M:%SZ", Zone::Utc);
+}
 
 bool parse_timestamp(std::string_view s, TimePoint& out) {
   if (s.size() < 19 || s.size() > 40) return false;
@@ -44,9 +46,8 @@ bool parse_timestamp(std::string_view s, TimePoint& out) {
     return false;
   }
   // Years outside 1900-2200 would overflow the nanosecond time_point (UB); none is plausible.
-  if (tm.tm_year < 1900 || tm.tm_year > 2200 ||
-      tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60) {
+  if (tm.tm_year < 1900 || tm.tm_year > 2200 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return false;
   }
   tm.tm_year -= 1900;
@@ -62,7 +63,8 @@ bool parse_timestamp(std::string_view s, TimePoint& out) {
   } else if ((rest.size() == 5 || rest.size() == 6) && (rest[0] == '+' || rest[0] == '-')) {
     int hh = 0, mm = 0;
     std::string r(rest.substr(1));
-    if (std::sscanf(r.c_str(), rest.size() == 5 ? "%2d%2d" : "%2d:%2d", &hh, &mm) != 2) return false;
+    if (std::sscanf(r.c_str(), rest.size() == 5 ? "%2d%2d" : "%2d:%2d", &hh, &mm) != 2)
+      return false;
     offset = (hh * 3600L + mm * 60L) * (rest[0] == '-' ? -1 : 1);
   } else {
     return false;

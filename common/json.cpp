@@ -57,11 +57,21 @@ void escape_into(Out& out, std::string_view s) {
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default:
         if (c < 0x20) {
           char buf[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
@@ -88,13 +98,17 @@ void percent_into(Out& out, std::string_view s) {
 }
 }  // namespace
 
-void append_escaped(Secret& out, std::string_view s) { escape_into(out, s); }
+void append_escaped(Secret& out, std::string_view s) {
+  escape_into(out, s);
+}
 std::string escape(std::string_view s) {
   std::string out;
   escape_into(out, s);
   return out;
 }
-void append_form_encoded(Secret& out, std::string_view s) { percent_into(out, s); }
+void append_form_encoded(Secret& out, std::string_view s) {
+  percent_into(out, s);
+}
 std::string url_encode(std::string_view s) {
   std::string out;
   percent_into(out, s);

@@ -24,10 +24,10 @@ const char* to_string(ErrorKind kind);
 
 struct Error {
   ErrorKind kind = ErrorKind::Permanent;
-  std::string message;       // operator-facing; never contains a secret
-  int http_status = 0;       // 0 when no HTTP answer was received
-  std::string code;          // service error code (INVALID_SESSION_ID, TokenError, ...)
-  std::string request_id;    // Infisical reqId, for the server's logs
+  std::string message;                  // operator-facing; never contains a secret
+  int http_status = 0;                  // 0 when no HTTP answer was received
+  std::string code;                     // service error code (INVALID_SESSION_ID, TokenError, ...)
+  std::string request_id;               // Infisical reqId, for the server's logs
   std::chrono::seconds retry_after{0};  // > 0 when the service said how long to wait
 
   static Error make(ErrorKind k, std::string msg) {
@@ -49,8 +49,8 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -71,6 +71,8 @@ class [[nodiscard]] Result {
 
 struct Ok {};
 using Status = Result<Ok>;
-inline Status ok_status() { return Ok{}; }
+inline Status ok_status() {
+  return Ok{};
+}
 
 }  // namespace eca

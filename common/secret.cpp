@@ -45,7 +45,7 @@ std::atomic<bool> g_all_locked{true};
 class SecretArena {
  public:
   static constexpr std::size_t kSmallest = 32;
-  static constexpr std::size_t kClasses = 12;                    // 32 B .. 64 KiB
+  static constexpr std::size_t kClasses = 12;  // 32 B .. 64 KiB
   static constexpr std::size_t kLargest = kSmallest << (kClasses - 1);
   static constexpr std::size_t kSlab = 256 * 1024;
 
@@ -178,7 +178,9 @@ Secret& Secret::operator=(Secret&& other) noexcept {
   return *this;
 }
 
-Secret::~Secret() { wipe(); }
+Secret::~Secret() {
+  wipe();
+}
 
 void Secret::wipe() {
   if (data_ != nullptr) {
@@ -222,7 +224,9 @@ void Secret::truncate(std::size_t new_size) {
   size_ = new_size;
 }
 
-bool Secret::all_locked() { return g_all_locked.load(std::memory_order_relaxed); }
+bool Secret::all_locked() {
+  return g_all_locked.load(std::memory_order_relaxed);
+}
 
 bool Secret::released_bytes_are_zero(const char* p, std::size_t n) {
   return arena().released_bytes_are_zero(p, n);

@@ -109,7 +109,8 @@ Result<Sealer> Sealer::from_public_keys(const std::vector<std::string>& public_k
     if (!raw) return raw.error();
     std::string id = eca::key_id(*raw);
     for (const auto& r : s.recipients_) {
-      if (r.key_id == id) return Error::permanent("recipient public key " + id + " is listed twice");
+      if (r.key_id == id)
+        return Error::permanent("recipient public key " + id + " is listed twice");
     }
     s.recipients_.push_back({std::move(raw.value()), std::move(id)});
   }
@@ -128,7 +129,8 @@ std::string Sealer::seal(std::string_view plaintext) const {
   out.append(kAlgorithm).append(":");
   for (std::size_t i = 0; i < recipients_.size(); ++i) {
     crypto_box_seal(ct.data(), reinterpret_cast<const unsigned char*>(plaintext.data()),
-                    plaintext.size(), reinterpret_cast<const unsigned char*>(recipients_[i].pk.data()));
+                    plaintext.size(),
+                    reinterpret_cast<const unsigned char*>(recipients_[i].pk.data()));
     if (i > 0) out.append(";");
     out.append(recipients_[i].key_id).append(":").append(base64(ct.data(), ct.size()));
   }

@@ -44,7 +44,8 @@ std::string seal(const Secret& key, const std::string& rotation, long generation
 Result<Opened> open(const Secret& key, const std::string& rotation, std::string_view v,
                     const std::string& what) {
   if (v.substr(0, kMagic.size()) != kMagic) {
-    return Error::permanent(what + " is not an eca-rotator journal record; nothing was "
+    return Error::permanent(what +
+                            " is not an eca-rotator journal record; nothing was "
                             "promoted from it. Move it away after checking `status`");
   }
   v.remove_prefix(kMagic.size());
@@ -54,12 +55,13 @@ Result<Opened> open(const Secret& key, const std::string& rotation, std::string_
   }
   Opened opened;
   for (char c : v.substr(0, nl)) {
-    if (c < '0' || c > '9') return Error::permanent(what + " has a corrupt header; nothing was promoted from it");
+    if (c < '0' || c > '9')
+      return Error::permanent(what + " has a corrupt header; nothing was promoted from it");
     opened.generation = opened.generation * 10 + (c - '0');
   }
   v.remove_prefix(nl + 1);
-  if (v.size() < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-                     crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+  if (v.size() <
+      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES) {
     return Error::permanent(what + " is truncated; nothing was promoted from it");
   }
   const auto* nonce = reinterpret_cast<const unsigned char*>(v.data());
@@ -70,8 +72,7 @@ Result<Opened> open(const Secret& key, const std::string& rotation, std::string_
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
           reinterpret_cast<unsigned char*>(opened.plain.data()), &plen, nullptr,
           reinterpret_cast<const unsigned char*>(v.data()), v.size(),
-          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce,
-          bytes(key)) != 0) {
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce, bytes(key)) != 0) {
     return Error::permanent(what +
                             " failed authentication (tampered, truncated, moved from another "
                             "rotation, or written with another journal key); nothing was "

@@ -141,8 +141,8 @@ std::string sigv4_signature(const SigV4Request& r, std::string_view secret_acces
   Secret first("AWS4");
   first.append(secret_access_key);
   unsigned char k[crypto_auth_hmacsha256_BYTES];
-  hmac(reinterpret_cast<const unsigned char*>(first.c_str()), first.size(),
-       r.amz_date.substr(0, 8), k);
+  hmac(reinterpret_cast<const unsigned char*>(first.c_str()), first.size(), r.amz_date.substr(0, 8),
+       k);
   for (const std::string& part : {r.region, r.service, std::string("aws4_request")}) {
     unsigned char next[crypto_auth_hmacsha256_BYTES];
     hmac(k, sizeof k, part, next);

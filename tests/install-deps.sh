@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ clang cmake ninja-build pkg-config git ca-certificates curl openssl
+  g++ clang clang-format cmake ninja-build pkg-config git ca-certificates curl openssl
   libcurl4-openssl-dev libssl-dev rapidjson-dev libsodium-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev
 )

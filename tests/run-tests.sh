@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds eca-rotator and runs the whole test suite: unit, sandbox, end-to-end and crash
+# Checks the sources' format, builds eca-rotator and runs the whole test suite: unit, sandbox, end-to-end and crash
 # tests, fuzz corpus replays and the benchmark smoke run (ctest), the agent compiled in
 # Release with GCC and with Clang (warning-free), the same suite under
 # AddressSanitizer + UndefinedBehaviorSanitizer, the threaded tests under ThreadSanitizer,
@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 bash tests/install-deps.sh
 jobs=$(nproc)
+
+echo "== source format (.clang-format)"
+bash tests/check-format.sh
 
 echo "== build and test (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

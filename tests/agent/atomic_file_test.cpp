@@ -112,8 +112,7 @@ class AtomicFileTest : public ::testing::Test {
     EXPECT_EQ(read(file_), "old content");
     EXPECT_TRUE(leftovers().empty()) << leftovers().front();
     EXPECT_NE(st.error().message.find(what), std::string::npos) << st.error().message;
-    EXPECT_NE(st.error().message.find(std::strerror(err)), std::string::npos)
-        << st.error().message;
+    EXPECT_NE(st.error().message.find(std::strerror(err)), std::string::npos) << st.error().message;
   }
 
   fs::path dir_;

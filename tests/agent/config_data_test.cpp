@@ -45,7 +45,9 @@ std::optional<std::string> lookup(const std::string& name) {
   return it->second;
 }
 
-void reset_env(std::map<std::string, std::string> values) { fake_env() = std::move(values); }
+void reset_env(std::map<std::string, std::string> values) {
+  fake_env() = std::move(values);
+}
 
 std::map<std::string, std::string> bad_config_env() {
   return {{"INFISICAL_CLIENT_ID", "identity-1234"},
@@ -101,9 +103,9 @@ TEST_P(ConfigBadFile, FailsWithExpectedMessage) {
   ASSERT_FALSE(result.errors.empty());
   const std::string text = all_errors(result);
   for (const auto& want : expected) {
-    bool found = std::any_of(result.errors.begin(), result.errors.end(), [&](const eca::ConfigError& e) {
-      return e.to_string().find(want) != std::string::npos;
-    });
+    bool found = std::any_of(
+        result.errors.begin(), result.errors.end(),
+        [&](const eca::ConfigError& e) { return e.to_string().find(want) != std::string::npos; });
     EXPECT_TRUE(found) << "expected an error containing:\n  " << want << "\ngot:\n" << text;
   }
   for (const auto& secret : kSecretValues) EXPECT_EQ(text.find(secret), std::string::npos) << text;
@@ -136,8 +138,7 @@ TEST(ConfigBadFiles, CasesCoverEverySectionAndEveryErrorIsLocated) {
     }
   }
   for (const char* section : {"agent", "infisical", "encryption", "connections", "rotation"}) {
-    EXPECT_EQ(sections.count(section), 1u) << "no bad config fails because of [" << section
-                                           << "]";
+    EXPECT_EQ(sections.count(section), 1u) << "no bad config fails because of [" << section << "]";
   }
   EXPECT_TRUE(dropin_located) << "no case locates an error inside a conf.d drop-in";
   EXPECT_TRUE(syntax_located) << "no case locates a TOML syntax error by line and column";
@@ -176,7 +177,8 @@ TEST(ConfigGoodFiles, MinimalTakesDefaults) {
   ASSERT_EQ(c.connections.size(), 1u);
   const auto& acme = c.connections.at("acme");
   EXPECT_EQ(acme.name, "acme");
-  EXPECT_EQ(acme.my_domain_url, "https://acme.my.salesforce.com");  // host lowercased, slash stripped
+  EXPECT_EQ(acme.my_domain_url,
+            "https://acme.my.salesforce.com");  // host lowercased, slash stripped
   EXPECT_EQ(acme.api_version, "v65.0");
   EXPECT_EQ(acme.client_id, "3MVGkey");
   EXPECT_TRUE(acme.client_secret.equals("good-inline-sf-secret"));
@@ -279,7 +281,8 @@ TEST(ConfigGoodFiles, FullSetsEveryKey) {
   EXPECT_TRUE(
       has_warning("full.toml:40: connections.gov.my_domain_url: host agency.my.salesforce.mil"))
       << ::testing::PrintToString(c.warnings);
-  EXPECT_TRUE(has_warning("rotation[2].app_id: does not start with \"0xI\"")) << ::testing::PrintToString(c.warnings);
+  EXPECT_TRUE(has_warning("rotation[2].app_id: does not start with \"0xI\""))
+      << ::testing::PrintToString(c.warnings);
   EXPECT_FALSE(has_warning("connections.sandbox.my_domain_url"));  // loopback: no warning
   EXPECT_TRUE(has_warning(
       "full.toml:19: infisical.insecure_skip_verify: TLS certificate verification is off for "
@@ -301,15 +304,15 @@ TEST(ConfigGoodFiles, DropInsMergeInLexicalOrder) {
   EXPECT_EQ(c.files[0], main);
   EXPECT_EQ(c.files[1].filename(), "10-team-a.toml");
   EXPECT_EQ(c.files[2].filename(), "20-team-b.toml");
-  EXPECT_EQ(c.agent.concurrency, 12);                 // last scalar wins
+  EXPECT_EQ(c.agent.concurrency, 12);  // last scalar wins
   EXPECT_EQ(c.agent.log_format, eca::LogFormat::Json);
   ASSERT_EQ(c.connections.size(), 2u);
   const auto& acme = c.connections.at("acme");
-  EXPECT_EQ(acme.api_version, "v66.0");               // table merged key by key
+  EXPECT_EQ(acme.api_version, "v66.0");  // table merged key by key
   EXPECT_EQ(acme.client_id, "3MVGmain");
   EXPECT_EQ(acme.my_domain_url, "https://acme.my.salesforce.com");
   EXPECT_EQ(c.connections.at("beta").client_id, "3MVGbeta");
-  ASSERT_EQ(c.rotations.size(), 4u);                  // rotations append
+  ASSERT_EQ(c.rotations.size(), 4u);  // rotations append
   EXPECT_EQ(c.rotations[0].name, "main-rotation");
   EXPECT_EQ(c.rotations[1].name, "team-a");
   EXPECT_EQ(c.rotations[2].name, "team-b-one");
@@ -346,7 +349,8 @@ TEST(ConfigGoodFiles, ExpansionInsideStringValues) {
   EXPECT_EQ(c.rotations[0].app_id, "0xIKj0000004CwxKAE");
   EXPECT_EQ(c.rotations[0].secret_path, "/teams/core");
   // The injected text stays a plain value: no structure changes.
-  EXPECT_EQ(c.rotations[1].description, "x\"\n[agent]\nconcurrency = 99\n[[rotation]]\nname = \"evil\"");
+  EXPECT_EQ(c.rotations[1].description,
+            "x\"\n[agent]\nconcurrency = 99\n[[rotation]]\nname = \"evil\"");
   EXPECT_EQ(c.agent.concurrency, 4);
   EXPECT_EQ(c.find_rotation("evil"), nullptr);
 }
@@ -387,7 +391,8 @@ TEST(ConfigExample, ShippedExampleValidates) {
   reset_env({{"INFISICAL_CLIENT_ID", "identity-1234"}, {"SF_ACME_CLIENT_ID", "3MVG9example"}});
   auto missing = eca::load_config(dir / "agent.toml", lookup);
   EXPECT_FALSE(missing.config.has_value());
-  EXPECT_NE(all_errors(missing).find("eca-rotator keygen"), std::string::npos) << all_errors(missing);
+  EXPECT_NE(all_errors(missing).find("eca-rotator keygen"), std::string::npos)
+      << all_errors(missing);
   fs::remove_all(dir);
 }
 

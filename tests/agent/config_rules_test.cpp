@@ -1,5 +1,7 @@
 // Unit tests of the pure pieces of the configuration loader: ${VAR} expansion
 // (agent/env_expand) and the value rules (agent/config_rules).
+#include "agent/config_rules.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <fstream>
 #include <map>
 
-#include "agent/config_rules.h"
 #include "agent/env_expand.h"
 
 namespace cr = eca::config_rules;
@@ -15,9 +16,11 @@ namespace cr = eca::config_rules;
 namespace {
 
 std::optional<std::string> env(const std::string& name) {
-  static const std::map<std::string, std::string> values = {
-      {"HOST", "example.org"}, {"EMPTY", ""}, {"PORT", "8443"}, {"DOLLAR", "$${NOT_EXPANDED}"},
-      {"QUOTE", "a\"b\nc"}};
+  static const std::map<std::string, std::string> values = {{"HOST", "example.org"},
+                                                            {"EMPTY", ""},
+                                                            {"PORT", "8443"},
+                                                            {"DOLLAR", "$${NOT_EXPANDED}"},
+                                                            {"QUOTE", "a\"b\nc"}};
   auto it = values.find(name);
   if (it == values.end()) return std::nullopt;
   return it->second;
@@ -62,7 +65,7 @@ TEST(ConfigExpand, Defaults) {
   EXPECT_EQ(expand("${HOST:-fallback}"), "example.org");
   EXPECT_EQ(expand("${UNSET:-}"), "");
   EXPECT_EQ(expand("${UNSET:-a b:c-d}"), "a b:c-d");
-  EXPECT_EQ(expand("${UNSET:-${HOST}}"), "example.org");          // nested default
+  EXPECT_EQ(expand("${UNSET:-${HOST}}"), "example.org");  // nested default
   EXPECT_EQ(expand("${UNSET:-${ALSO_UNSET:-deep}}"), "deep");
   EXPECT_EQ(expand("${UNSET:-cost $$5}"), "cost $5");
 }
@@ -75,7 +78,8 @@ TEST(ConfigExpand, ExpandedTextIsNotExpandedAgain) {
 TEST(ConfigExpand, Errors) {
   EXPECT_EQ(expand_error("x ${UNSET} y"),
             "environment variable UNSET is not set (use ${UNSET:-default} to give a default)");
-  EXPECT_EQ(expand_error("${UNSET:?please set UNSET}"), "environment variable UNSET is not set: please set UNSET");
+  EXPECT_EQ(expand_error("${UNSET:?please set UNSET}"),
+            "environment variable UNSET is not set: please set UNSET");
   EXPECT_EQ(expand_error("${EMPTY:?needed}"), "environment variable EMPTY is empty: needed");
   EXPECT_EQ(expand_error("${UNSET:?}"), "environment variable UNSET is not set");
   EXPECT_NE(expand_error("${HOST").find("unterminated"), std::string::npos);
@@ -202,11 +206,14 @@ TEST(ConfigRules, Timezones) {
 TEST(ConfigRules, PublicKeys) {
   EXPECT_EQ(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), "");
   EXPECT_NE(cr::check_public_key(""), "");
-  EXPECT_NE(cr::check_public_key("AAAA"), "");                                             // 3 bytes
-  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ=="), "");  // 34 bytes
-  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"), "");      // no padding
-  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= "), "");    // trailing space
-  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh_="), "");     // url-safe alphabet
+  EXPECT_NE(cr::check_public_key("AAAA"), "");  // 3 bytes
+  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ=="),
+            "");                                                                       // 34 bytes
+  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"), "");  // no padding
+  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= "),
+            "");  // trailing space
+  EXPECT_NE(cr::check_public_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh_="),
+            "");  // url-safe alphabet
 }
 
 TEST(ConfigRules, PinnedPublicKeys) {
@@ -288,7 +295,8 @@ TEST(ConfigRules, MyDomainUrls) {
   EXPECT_EQ(cr::check_my_domain_url("https://acme.my.salesforce.com", norm, warning), "");
   EXPECT_EQ(norm, "https://acme.my.salesforce.com");
   EXPECT_EQ(warning, "");
-  EXPECT_EQ(cr::check_my_domain_url("https://Acme--UAT.sandbox.my.salesforce.com/", norm, warning), "");
+  EXPECT_EQ(cr::check_my_domain_url("https://Acme--UAT.sandbox.my.salesforce.com/", norm, warning),
+            "");
   EXPECT_EQ(norm, "https://acme--uat.sandbox.my.salesforce.com");
   EXPECT_EQ(cr::check_my_domain_url("http://127.0.0.1:18443", norm, warning), "");  // the sandbox
   EXPECT_EQ(norm, "http://127.0.0.1:18443");
@@ -300,10 +308,13 @@ TEST(ConfigRules, MyDomainUrls) {
     std::string n, w;
     return cr::check_my_domain_url(url, n, w);
   };
-  EXPECT_NE(err("https://login.salesforce.com").find("https://<MyDomain>.my.salesforce.com"), std::string::npos);
-  EXPECT_NE(err("https://LOGIN.salesforce.com/services/oauth2/token").find("login.salesforce.com"), std::string::npos);
+  EXPECT_NE(err("https://login.salesforce.com").find("https://<MyDomain>.my.salesforce.com"),
+            std::string::npos);
+  EXPECT_NE(err("https://LOGIN.salesforce.com/services/oauth2/token").find("login.salesforce.com"),
+            std::string::npos);
   EXPECT_NE(err("https://test.salesforce.com/").find("test.salesforce.com"), std::string::npos);
-  EXPECT_NE(err("https://acme.lightning.force.com").find("https://acme.my.salesforce.com"), std::string::npos);
+  EXPECT_NE(err("https://acme.lightning.force.com").find("https://acme.my.salesforce.com"),
+            std::string::npos);
   EXPECT_NE(err("https://acme--sbx.sandbox.lightning.force.com/lightning/page/home")
                 .find("https://acme--sbx.sandbox.my.salesforce.com"),
             std::string::npos);

@@ -1,6 +1,8 @@
 // Unit tests of load_config on configs written to a temporary directory:
 // drop-in merging, expansion, secrets (inline, *_file, $CREDENTIALS_DIRECTORY),
 // file permission rules, defaults, warnings and error reporting.
+#include "agent/config.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 #include <map>
 #include <string>
 
-#include "agent/config.h"
 #include "crypto/key_pair.h"
 
 namespace fs = std::filesystem;
@@ -40,7 +41,9 @@ std::string header(const std::string& inf_secret_line = "client_secret = \"${INF
          "client_id = \"id\"\n" +
          inf_secret_line + "\n" +
          "[encryption]\n"
-         "recipient_public_key = \"" + kKey + "\"\n"
+         "recipient_public_key = \"" +
+         kKey +
+         "\"\n"
          "[connections.acme]\n"
          "my_domain_url = \"https://acme.my.salesforce.com\"\n"
          "client_id = \"3MVGacme\"\n" +
@@ -60,7 +63,8 @@ std::string errors_of(const eca::ConfigLoadResult& r) {
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& needle) {
-  return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+  return std::any_of(v.begin(), v.end(),
+                     [&](const std::string& s) { return s.find(needle) != std::string::npos; });
 }
 
 class ConfigTest : public ::testing::Test {
@@ -80,7 +84,9 @@ class ConfigTest : public ::testing::Test {
     ::chmod(p.c_str(), mode);
     return p;
   }
-  eca::ConfigLoadResult load(const std::string& rel = "agent.toml") { return eca::load_config(dir_ / rel, lookup); }
+  eca::ConfigLoadResult load(const std::string& rel = "agent.toml") {
+    return eca::load_config(dir_ / rel, lookup);
+  }
   const eca::Config& valid(const eca::ConfigLoadResult& r) {
     EXPECT_TRUE(r.config.has_value()) << errors_of(r);
     if (!r.config) throw std::runtime_error(errors_of(r));
@@ -107,7 +113,8 @@ TEST_F(ConfigTest, DropInsAppendRotationsAndOverrideScalarsInLexicalOrder) {
   write("agent.toml", "[agent]\nconcurrency = 2\nstate_dir = \"/srv/state\"\n" + header() +
                           rotation("main", "0xIKj0000004AAAKAE", "/main"));
   // "10-" sorts before "9-": lexical, not numeric, order.
-  write("conf.d/9-last.toml", "[agent]\nconcurrency = 9\n" + rotation("nine", "0xIKj0000004CCCKAE", "/nine"));
+  write("conf.d/9-last.toml",
+        "[agent]\nconcurrency = 9\n" + rotation("nine", "0xIKj0000004CCCKAE", "/nine"));
   write("conf.d/10-first.toml", "[agent]\nconcurrency = 10\nlog_format = \"json\"\n" +
                                     rotation("ten", "0xIKj0000004BBBKAE", "/ten"));
   write("conf.d/README.md", "not toml");
@@ -119,8 +126,8 @@ TEST_F(ConfigTest, DropInsAppendRotationsAndOverrideScalarsInLexicalOrder) {
   EXPECT_EQ(c.files[1].filename(), "10-first.toml");
   EXPECT_EQ(c.files[2].filename(), "9-last.toml");
   EXPECT_EQ(c.agent.concurrency, 9);
-  EXPECT_EQ(c.agent.log_format, eca::LogFormat::Json);    // set only by a drop-in
-  EXPECT_EQ(c.agent.state_dir, fs::path("/srv/state"));   // [agent] merged, not replaced
+  EXPECT_EQ(c.agent.log_format, eca::LogFormat::Json);   // set only by a drop-in
+  EXPECT_EQ(c.agent.state_dir, fs::path("/srv/state"));  // [agent] merged, not replaced
   ASSERT_EQ(c.rotations.size(), 3u);
   EXPECT_EQ(c.rotations[0].name, "main");
   EXPECT_EQ(c.rotations[1].name, "ten");
@@ -132,10 +139,11 @@ TEST_F(ConfigTest, DropInCanAddAConnectionAndOverrideOneKeyOfAnother) {
   write("agent.toml", header() + rotation("main", "0xIKj0000004AAAKAE", "/main"));
   write("conf.d/50.toml",
         "[connections.acme]\napi_version = \"v70.0\"\n"
-        "[connections.other]\nmy_domain_url = \"https://other.my.salesforce.com\"\nclient_id = \"3MVGo\"\n"
+        "[connections.other]\nmy_domain_url = \"https://other.my.salesforce.com\"\nclient_id = "
+        "\"3MVGo\"\n"
         "client_secret = \"${SF_SECRET}\"\n"
         "[[rotation]]\nname = \"other\"\nconnection = \"other\"\napp_id = \"0xIKj0000004AAAKAE\"\n"
-            "secret_path = \"/other\"\n");
+        "secret_path = \"/other\"\n");
   auto r = load();
   const auto& c = valid(r);
   EXPECT_EQ(c.connections.at("acme").api_version, "v70.0");
@@ -149,14 +157,18 @@ TEST_F(ConfigTest, DuplicateRotationAcrossFilesNamesBothFiles) {
   write("agent.toml", header() + rotation("billing", "0xIKj0000004AAAKAE", "/a"));
   write("conf.d/10.toml", "\n\n" + rotation("billing", "0xIKj0000004BBBKAE", "/b"));
   auto r = load();
-  expect_error(r, (dir_ / "conf.d/10.toml").string() + ":4: rotation[1].name: rotation name \"billing\" is defined twice: at " +
-                      (dir_ / "agent.toml").string() + ":14 and at " + (dir_ / "conf.d/10.toml").string() + ":3");
+  expect_error(r, (dir_ / "conf.d/10.toml").string() +
+                      ":4: rotation[1].name: rotation name \"billing\" is defined twice: at " +
+                      (dir_ / "agent.toml").string() + ":14 and at " +
+                      (dir_ / "conf.d/10.toml").string() + ":3");
 }
 
 TEST_F(ConfigTest, LaterFileWithWrongTypeIsReportedThere) {
-  write("agent.toml", "[agent]\nconcurrency = 2\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        "[agent]\nconcurrency = 2\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   write("conf.d/10.toml", "[agent]\nconcurrency = \"lots\"\n");
-  expect_error(load(), (dir_ / "conf.d/10.toml").string() + ":2: agent.concurrency: expected an integer, got a string");
+  expect_error(load(), (dir_ / "conf.d/10.toml").string() +
+                           ":2: agent.concurrency: expected an integer, got a string");
 }
 
 TEST_F(ConfigTest, InlineAndFileSecretAcrossFilesIsAnError) {
@@ -164,7 +176,9 @@ TEST_F(ConfigTest, InlineAndFileSecretAcrossFilesIsAnError) {
   write("sf-secret", kSfSecret + "\n");
   write("conf.d/10.toml", "[connections.acme]\nclient_secret_file = \"sf-secret\"\n");
   auto r = load();
-  expect_error(r, "connections.acme.client_secret: set either client_secret or client_secret_file, not both");
+  expect_error(
+      r,
+      "connections.acme.client_secret: set either client_secret or client_secret_file, not both");
   expect_error(r, "(other one at " + (dir_ / "agent.toml").string() + ":13)");
 }
 
@@ -210,8 +224,9 @@ TEST_F(ConfigTest, ExpandedValuesAreValidatedLikeLiterals) {
 }
 
 TEST_F(ConfigTest, DoubleDollarInValues) {
-  write("agent.toml", header("client_secret = \"pa$$word\"") +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a", "description = \"$${literal} $$HOME\"\n"));
+  write("agent.toml",
+        header("client_secret = \"pa$$word\"") +
+            rotation("a", "0xIKj0000004AAAKAE", "/a", "description = \"$${literal} $$HOME\"\n"));
   const auto& c = valid(load());
   EXPECT_TRUE(c.infisical.client_secret.equals("pa$word"));
   EXPECT_EQ(c.rotations[0].description, "${literal} $HOME");
@@ -220,8 +235,9 @@ TEST_F(ConfigTest, DoubleDollarInValues) {
 TEST_F(ConfigTest, MissingVariableNamesVariableFileLineAndKey) {
   g_env.erase("SF_SECRET");
   write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), (dir_ / "agent.toml").string() +
-                           ":13: connections.acme.client_secret: environment variable SF_SECRET is not set");
+  expect_error(
+      load(), (dir_ / "agent.toml").string() +
+                  ":13: connections.acme.client_secret: environment variable SF_SECRET is not set");
 }
 
 TEST_F(ConfigTest, CredentialsDirectoryProvidesSecrets) {
@@ -247,13 +263,17 @@ TEST_F(ConfigTest, MissingCredentialIsAnErrorNamingTheCredential) {
   fs::create_directories(dir_ / "creds");
   g_env = {{"CREDENTIALS_DIRECTORY", (dir_ / "creds").string()}, {"SF_SECRET", kSfSecret}};
   write("agent.toml", header("# none") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), ":5: infisical.auth.client_secret: required key is missing; set client_secret_file (or "
-                       "client_secret), or pass the systemd credential \"infisical-client-secret\" with LoadCredential=");
+  expect_error(
+      load(),
+      ":5: infisical.auth.client_secret: required key is missing; set client_secret_file (or "
+      "client_secret), or pass the systemd credential \"infisical-client-secret\" with "
+      "LoadCredential=");
 }
 
 TEST_F(ConfigTest, SecretFileTrailingNewlineStrippedAndRelativePathResolved) {
   write("secrets/inf", kInfSecret + "\n\n", 0600);
-  write("agent.toml", header("client_secret_file = \"secrets/inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        header("client_secret_file = \"secrets/inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   const auto& c = valid(load());
   EXPECT_TRUE(c.infisical.client_secret.equals(kInfSecret));
   EXPECT_TRUE(c.warnings.empty()) << ::testing::PrintToString(c.warnings);
@@ -261,24 +281,28 @@ TEST_F(ConfigTest, SecretFileTrailingNewlineStrippedAndRelativePathResolved) {
 
 TEST_F(ConfigTest, SecretFileKeepsInnerWhitespace) {
   write("inf", " a b\nc \n", 0600);
-  write("agent.toml", header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   EXPECT_TRUE(valid(load()).infisical.client_secret.equals(" a b\nc "));
 }
 
 TEST_F(ConfigTest, SecretFileWritableByGroupOrOthersIsAnError) {
   for (mode_t mode : {0620, 0602, 0666}) {
     write("inf", kInfSecret, mode);
-    write("agent.toml", header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-    expect_error(load(), ":7: infisical.auth.client_secret_file: secret file " + (dir_ / "inf").string() +
-                             " is writable by group or others");
+    write("agent.toml",
+          header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+    expect_error(load(), ":7: infisical.auth.client_secret_file: secret file " +
+                             (dir_ / "inf").string() + " is writable by group or others");
   }
 }
 
 TEST_F(ConfigTest, SecretFileReadableByOthersIsAWarning) {
   write("inf", kInfSecret, 0644);
-  write("agent.toml", header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        header("client_secret_file = \"inf\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   const auto& c = valid(load());
-  EXPECT_TRUE(contains(c.warnings, ":7: infisical.auth.client_secret_file: secret file " + (dir_ / "inf").string() +
+  EXPECT_TRUE(contains(c.warnings, ":7: infisical.auth.client_secret_file: secret file " +
+                                       (dir_ / "inf").string() +
                                        " is readable by others (mode 0644)"))
       << ::testing::PrintToString(c.warnings);
   // Group-readable (0640 root:eca-rotator) is the packaged layout: no warning.
@@ -288,35 +312,47 @@ TEST_F(ConfigTest, SecretFileReadableByOthersIsAWarning) {
 
 TEST_F(ConfigTest, SecretFileEmptyMissingOrDirectory) {
   write("empty", "\n", 0600);
-  write("agent.toml", header("client_secret_file = \"empty\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        header("client_secret_file = \"empty\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   expect_error(load(), "secret file " + (dir_ / "empty").string() + " is empty");
-  write("agent.toml", header("client_secret_file = \"nope\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), "cannot open secret file " + (dir_ / "nope").string() + ": No such file or directory");
+  write("agent.toml",
+        header("client_secret_file = \"nope\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  expect_error(load(), "cannot open secret file " + (dir_ / "nope").string() +
+                           ": No such file or directory");
   fs::create_directories(dir_ / "adir");
-  write("agent.toml", header("client_secret_file = \"adir\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        header("client_secret_file = \"adir\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   expect_error(load(), "is not a regular file");
 }
 
 TEST_F(ConfigTest, InlineSecretInReadableConfigIsAWarning) {
-  write("agent.toml", header("client_secret = \"" + kInfSecret + "\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"),
-        0640);
+  write(
+      "agent.toml",
+      header("client_secret = \"" + kInfSecret + "\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"),
+      0640);
   const auto& c = valid(load());
   ASSERT_EQ(c.warnings.size(), 1u) << ::testing::PrintToString(c.warnings);
-  EXPECT_NE(c.warnings[0].find(":7: infisical.auth.client_secret: an inline secret in a file readable by group or "
-                               "others (mode 0640); consider client_secret_file or LoadCredential="),
+  EXPECT_NE(c.warnings[0].find(
+                ":7: infisical.auth.client_secret: an inline secret in a file readable by group or "
+                "others (mode 0640); consider client_secret_file or LoadCredential="),
             std::string::npos)
       << c.warnings[0];
   EXPECT_EQ(c.warnings[0].find(kInfSecret), std::string::npos);
 }
 
 TEST_F(ConfigTest, InlineSecretInPrivateConfigOrAsPureReferenceIsFine) {
-  write("agent.toml", header("client_secret = \"" + kInfSecret + "\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"),
-        0600);
+  write(
+      "agent.toml",
+      header("client_secret = \"" + kInfSecret + "\"") + rotation("a", "0xIKj0000004AAAKAE", "/a"),
+      0600);
   EXPECT_TRUE(valid(load()).warnings.empty());
-  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a"), 0644);  // "${INF_SECRET}"
+  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a"),
+        0644);  // "${INF_SECRET}"
   EXPECT_TRUE(valid(load()).warnings.empty());
-  write("agent.toml", header("client_secret = \"${UNSET:-" + kInfSecret + "}\"") +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a"), 0644);
+  write("agent.toml",
+        header("client_secret = \"${UNSET:-" + kInfSecret + "}\"") +
+            rotation("a", "0xIKj0000004AAAKAE", "/a"),
+        0644);
   EXPECT_TRUE(contains(valid(load()).warnings, "an inline secret"));
 }
 
@@ -333,7 +369,8 @@ TEST_F(ConfigTest, SecretsNeverAppearInErrors) {
 
 TEST_F(ConfigTest, CollectsAllErrorsInFileOrder) {
   write("agent.toml", "[agent]\nconcurrency = 0\nlog_format = \"xml\"\n" + header() +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a/", "interval_days = 0\nrotate_at = \"25:00\"\nbogus = 1\n"));
+                          rotation("a", "0xIKj0000004AAAKAE", "/a/",
+                                   "interval_days = 0\nrotate_at = \"25:00\"\nbogus = 1\n"));
   auto r = load();
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 6u) << errors_of(r);
@@ -352,7 +389,8 @@ TEST_F(ConfigTest, SyntaxErrorHasLineAndColumn) {
   ASSERT_EQ(r.errors.size(), 1u) << errors_of(r);
   EXPECT_EQ(r.errors[0].line, 3);
   EXPECT_GT(r.errors[0].column, 0);
-  EXPECT_EQ(r.errors[0].to_string().rfind((dir_ / "agent.toml").string() + ":3:", 0), 0u) << r.errors[0].to_string();
+  EXPECT_EQ(r.errors[0].to_string().rfind((dir_ / "agent.toml").string() + ":3:", 0), 0u)
+      << r.errors[0].to_string();
 }
 
 TEST_F(ConfigTest, SyntaxErrorsOfSeveralFilesAreAllReported) {
@@ -366,7 +404,8 @@ TEST_F(ConfigTest, SyntaxErrorsOfSeveralFilesAreAllReported) {
 TEST_F(ConfigTest, MissingMainFileIsAnErrorNotAnException) {
   auto r = load("does-not-exist.toml");
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0].to_string(), (dir_ / "does-not-exist.toml").string() + ": cannot open: No such file or directory");
+  EXPECT_EQ(r.errors[0].to_string(),
+            (dir_ / "does-not-exist.toml").string() + ": cannot open: No such file or directory");
   fs::create_directories(dir_ / "dir.toml");
   EXPECT_FALSE(load("dir.toml").errors.empty());
 }
@@ -376,9 +415,12 @@ TEST_F(ConfigTest, MissingSectionsReportRequiredKeys) {
   auto r = load();
   ASSERT_FALSE(r.config);
   std::string all = errors_of(r);
-  for (const char* key : {"infisical.url", "infisical.project_id", "infisical.environment", "infisical.auth.client_id",
-                          "infisical.auth.client_secret", "encryption.recipient_public_key"})
-    EXPECT_NE(all.find(std::string(": ") + key + ": required key is missing"), std::string::npos) << key << "\n" << all;
+  for (const char* key : {"infisical.url", "infisical.project_id", "infisical.environment",
+                          "infisical.auth.client_id", "infisical.auth.client_secret",
+                          "encryption.recipient_public_key"})
+    EXPECT_NE(all.find(std::string(": ") + key + ": required key is missing"), std::string::npos)
+        << key << "\n"
+        << all;
 }
 
 TEST_F(ConfigTest, SeveralRecipientKeysFromTheMainFileAndDropInsInOrder) {
@@ -387,8 +429,7 @@ TEST_F(ConfigTest, SeveralRecipientKeysFromTheMainFileAndDropInsInOrder) {
   // The main file has both forms; a drop-in adds a consumer's key (arrays append across
   // files, as [[rotation]] does).
   std::string text = header();
-  text.replace(text.find("[connections.acme]"), 0,
-               "recipient_public_keys = [\"" + k2 + "\"]\n");
+  text.replace(text.find("[connections.acme]"), 0, "recipient_public_keys = [\"" + k2 + "\"]\n");
   write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   write("conf.d/50-consumer.toml", "[encryption]\nrecipient_public_keys = [\"" + k3 + "\"]\n");
   const auto& c = valid(load());
@@ -405,31 +446,36 @@ TEST_F(ConfigTest, RecipientKeyListedTwiceOrMalformedIsAnErrorNamingTheEntry) {
   const std::string all = errors_of(r);
   EXPECT_NE(all.find("encryption.recipient_public_keys[0]: key "), std::string::npos) << all;
   EXPECT_NE(all.find("is listed twice"), std::string::npos) << all;
-  EXPECT_NE(all.find("encryption.recipient_public_keys[1]: must be the base64"), std::string::npos) << all;
-  EXPECT_NE(all.find("encryption.recipient_public_keys[2]: expected a string"), std::string::npos) << all;
+  EXPECT_NE(all.find("encryption.recipient_public_keys[1]: must be the base64"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("encryption.recipient_public_keys[2]: expected a string"), std::string::npos)
+      << all;
 }
 
 TEST_F(ConfigTest, RecipientKeysAloneAreEnoughForSealedBox) {
   const std::string k2 = eca::generate_key_pair().public_key_b64;
   std::string text = header();
-  text.replace(text.find("recipient_public_key = "), std::string("recipient_public_key = \"" + kKey + "\"").size(),
+  text.replace(text.find("recipient_public_key = "),
+               std::string("recipient_public_key = \"" + kKey + "\"").size(),
                "recipient_public_keys = [\"" + k2 + "\"]");
   write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   const auto& c = valid(load());
   EXPECT_EQ(c.encryption.recipient_public_keys, std::vector<std::string>{k2});
   // An empty list with no single key is not a recipient.
   text.replace(text.find("recipient_public_keys = [\"" + k2 + "\"]"),
-               std::string("recipient_public_keys = [\"" + k2 + "\"]").size(), "recipient_public_keys = []");
+               std::string("recipient_public_keys = [\"" + k2 + "\"]").size(),
+               "recipient_public_keys = []");
   write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   auto r = load();
   ASSERT_FALSE(r.config);
-  EXPECT_NE(errors_of(r).find("must list at least one public key"), std::string::npos) << errors_of(r);
+  EXPECT_NE(errors_of(r).find("must list at least one public key"), std::string::npos)
+      << errors_of(r);
 }
 
 TEST_F(ConfigTest, EncryptionNoneNeedsNoKeyAndWarns) {
   std::string text = header();
-  text.replace(text.find("recipient_public_key"), std::string("recipient_public_key = \"" + kKey + "\"").size(),
-               "mode = \"none\"");
+  text.replace(text.find("recipient_public_key"),
+               std::string("recipient_public_key = \"" + kKey + "\"").size(), "mode = \"none\"");
   write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   const auto& c = valid(load());
   EXPECT_EQ(c.encryption.mode, eca::EncryptionMode::None);
@@ -474,8 +520,9 @@ TEST_F(ConfigTest, SettingsOfAnotherMethodAreErrors) {
                                           "region = \"eu-west-1\"\n") +
                           rotation("a", "0xIKj0000004AAAKAE", "/a"));
   expect_error(load(), "infisical.auth.region: only used with method = \"aws-iam\"");
-  write("agent.toml", with_infisical_auth("client_id = \"id\"\nclient_secret = \"x\"\nidentity_id = \"abc\"\n") +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        with_infisical_auth("client_id = \"id\"\nclient_secret = \"x\"\nidentity_id = \"abc\"\n") +
+            rotation("a", "0xIKj0000004AAAKAE", "/a"));
   expect_error(load(), "infisical.auth.identity_id: only used by a cloud identity method");
 }
 
@@ -495,17 +542,21 @@ TEST_F(ConfigTest, UnsupportedMethodsSayWhatIsSupported) {
   expect_error(load(), "GCP logins use \"gcp-id-token\"");
   write("agent.toml", with_infisical_auth("method = \"ldap-auth\"\n") +
                           rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), "infisical.auth.method: unknown or unsupported method \"ldap-auth\"; supported:");
+  expect_error(load(),
+               "infisical.auth.method: unknown or unsupported method \"ldap-auth\"; supported:");
 }
 
 TEST_F(ConfigTest, TimezoneUsesInjectedTzdir) {
   write("zones/Test/Zone", "TZif");
   g_env["TZDIR"] = (dir_ / "zones").string();
-  write("agent.toml", "[agent]\ntimezone = \"Test/Zone\"\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml", "[agent]\ntimezone = \"Test/Zone\"\n" + header() +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
   EXPECT_EQ(valid(load()).agent.timezone, "Test/Zone");
-  write("agent.toml", "[agent]\ntimezone = \"Europe/Paris\"\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml", "[agent]\ntimezone = \"Europe/Paris\"\n" + header() +
+                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
   expect_error(load(), "agent.timezone: unknown timezone \"Europe/Paris\"");
-  write("agent.toml", "[agent]\ntimezone = \"UTC\"\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        "[agent]\ntimezone = \"UTC\"\n" + header() + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   EXPECT_EQ(valid(load()).agent.timezone, "UTC");
 }
 
@@ -518,7 +569,8 @@ TEST_F(ConfigTest, CaFileMustBeReadableRegularFile) {
   fs::create_directories(dir_ / "cadir");
   text.replace(text.find("\"ca.pem\""), 8, "\"cadir\"");
   write("agent.toml", text + rotation("a", "0xIKj0000004AAAKAE", "/a"));
-  expect_error(load(), "infisical.ca_file: " + (dir_ / "cadir").string() + " is not a regular file");
+  expect_error(load(),
+               "infisical.ca_file: " + (dir_ / "cadir").string() + " is not a regular file");
 }
 
 TEST_F(ConfigTest, CaDirMustBeAnExistingDirectory) {
@@ -586,32 +638,41 @@ TEST_F(ConfigTest, ProxyErrorsNeverRepeatTheProxyPassword) {
 
 TEST_F(ConfigTest, SameAppAndConsumerConflicts) {
   // Same app, one with the 18-char id and one with its 15-char prefix: same target.
-  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a") + rotation("b", "0xIKj0000004AAA", "/b"));
-  expect_error(load(), "rotation[1].app_id: rotation \"b\" targets the same app on connection \"acme\" as rotation \"a\"");
+  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a") +
+                          rotation("b", "0xIKj0000004AAA", "/b"));
+  expect_error(load(),
+               "rotation[1].app_id: rotation \"b\" targets the same app on connection \"acme\" as "
+               "rotation \"a\"");
   // Different consumers of the same app are fine.
-  write("agent.toml", header() +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a", "consumer_id = \"888Kj0000000001AAA\"\n") +
-                          rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000002AAA\"\n"));
+  write("agent.toml",
+        header() +
+            rotation("a", "0xIKj0000004AAAKAE", "/a", "consumer_id = \"888Kj0000000001AAA\"\n") +
+            rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000002AAA\"\n"));
   EXPECT_TRUE(valid(load()).warnings.empty());
   // Same consumer given twice: conflict.
-  write("agent.toml", header() +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a", "consumer_id = \"888Kj0000000001AAA\"\n") +
-                          rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000001\"\n"));
+  write("agent.toml",
+        header() +
+            rotation("a", "0xIKj0000004AAAKAE", "/a", "consumer_id = \"888Kj0000000001AAA\"\n") +
+            rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000001\"\n"));
   expect_error(load(), "targets the same app and consumer");
   // One with, one without consumer_id: may be the same consumer, a warning.
-  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/a") +
-                          rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000002AAA\"\n"));
+  write("agent.toml",
+        header() + rotation("a", "0xIKj0000004AAAKAE", "/a") +
+            rotation("b", "0xIKj0000004AAAKAE", "/b", "consumer_id = \"888Kj0000000002AAA\"\n"));
   EXPECT_TRUE(contains(valid(load()).warnings, "both may rotate the same consumer"));
 }
 
 TEST_F(ConfigTest, SecretMappingConflictsAcrossNames) {
   // b's key secret is a's secret secret at the same path.
-  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/x") +
-                          rotation("b", "0xIKj0000004BBBKAE", "/x",
-                                   "consumer_key_secret = \"SALESFORCE_CONSUMER_SECRET\"\nconsumer_secret_secret = \"OTHER\"\n"));
+  write("agent.toml",
+        header() + rotation("a", "0xIKj0000004AAAKAE", "/x") +
+            rotation("b", "0xIKj0000004BBBKAE", "/x",
+                     "consumer_key_secret = \"SALESFORCE_CONSUMER_SECRET\"\nconsumer_secret_secret "
+                     "= \"OTHER\"\n"));
   expect_error(load(), "secret /x/SALESFORCE_CONSUMER_SECRET is already written by rotation \"a\"");
   // Same names under different paths are fine.
-  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/x") + rotation("b", "0xIKj0000004BBBKAE", "/y"));
+  write("agent.toml", header() + rotation("a", "0xIKj0000004AAAKAE", "/x") +
+                          rotation("b", "0xIKj0000004BBBKAE", "/y"));
   valid(load());
 }
 
@@ -619,7 +680,8 @@ TEST_F(ConfigTest, WarningsForUnusedConnectionNoRotationsAndAppIdPrefix) {
   write("agent.toml", header());
   auto r = load();
   const auto& c = valid(r);
-  EXPECT_TRUE(contains(c.warnings, "no [[rotation]] entries")) << ::testing::PrintToString(c.warnings);
+  EXPECT_TRUE(contains(c.warnings, "no [[rotation]] entries"))
+      << ::testing::PrintToString(c.warnings);
   EXPECT_TRUE(contains(c.warnings, "connections.acme: connection is not used by any rotation"));
   write("agent.toml", header() + rotation("a", "888Kj0000004AAAKAE", "/a"));
   EXPECT_TRUE(contains(valid(load()).warnings, "rotation[0].app_id: does not start with \"0xI\""));
@@ -628,7 +690,8 @@ TEST_F(ConfigTest, WarningsForUnusedConnectionNoRotationsAndAppIdPrefix) {
 TEST_F(ConfigTest, UnknownKeysEverywhere) {
   std::string text = header();
   text.replace(text.find("client_id = \"3MVGacme\""), 0, "clientid = \"x\"\n");
-  write("agent.toml", "top = 1\n" + text + rotation("a", "0xIKj0000004AAAKAE", "/a", "adopted = true\n"));
+  write("agent.toml",
+        "top = 1\n" + text + rotation("a", "0xIKj0000004AAAKAE", "/a", "adopted = true\n"));
   auto r = load();
   expect_error(r, ":1: top: unknown key");
   expect_error(r, "connections.acme.clientid: unknown key (did you mean \"client_id\"?)");
@@ -643,8 +706,10 @@ TEST_F(ConfigTest, ProcessEnvReadsTheEnvironment) {
 }
 
 TEST_F(ConfigTest, ErrorToString) {
-  eca::ConfigError e{"/etc/eca-rotator/agent.toml", 12, "rotation[2].interval_days", "must be >= 1"};
-  EXPECT_EQ(e.to_string(), "/etc/eca-rotator/agent.toml:12: rotation[2].interval_days: must be >= 1");
+  eca::ConfigError e{"/etc/eca-rotator/agent.toml", 12, "rotation[2].interval_days",
+                     "must be >= 1"};
+  EXPECT_EQ(e.to_string(),
+            "/etc/eca-rotator/agent.toml:12: rotation[2].interval_days: must be >= 1");
   e.line = 0;
   EXPECT_EQ(e.to_string(), "/etc/eca-rotator/agent.toml: rotation[2].interval_days: must be >= 1");
   eca::ConfigError s{"a.toml", 3, "", "expected value"};
@@ -686,8 +751,8 @@ std::string infisical_with(const std::string& url, const std::string& rate_limit
 }  // namespace
 
 TEST_F(ConfigTest, InfisicalCloudHostsGetTheCloudLimitsSelfHostedNone) {
-  write("agent.toml", infisical_with("https://eu.infisical.com", "") +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        infisical_with("https://eu.infisical.com", "") + rotation("a", "0xIKj0000004AAAKAE", "/a"));
   const auto& cloud = valid(load()).infisical.rate_limits;
   EXPECT_EQ(cloud.global, 600);
   EXPECT_EQ(cloud.read, 200);
@@ -705,9 +770,9 @@ TEST_F(ConfigTest, RateLimitsTakeAPresetOrNumbersPerCategory) {
   write("agent.toml", infisical_with("https://app.infisical.com", "rate_limits = \"none\"") +
                           rotation("a", "0xIKj0000004AAAKAE", "/a"));
   EXPECT_FALSE(valid(load()).infisical.rate_limits.any());
-  write("agent.toml", infisical_with("https://infisical.example.com",
-                                     "rate_limits = \"infisical-cloud\"") +
-                          rotation("a", "0xIKj0000004AAAKAE", "/a"));
+  write("agent.toml",
+        infisical_with("https://infisical.example.com", "rate_limits = \"infisical-cloud\"") +
+            rotation("a", "0xIKj0000004AAAKAE", "/a"));
   EXPECT_EQ(valid(load()).infisical.rate_limits.write, 90);
   write("agent.toml", infisical_with("https://app.infisical.com",
                                      "rate_limits = { global = 1000, secret = 300 }") +

@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "common/clock.h"
 #include "agent/journal.h"
 #include "agent/rotation_records.h"
 #include "clients/infisical_api.h"
 #include "clients/infisical_client.h"
 #include "clients/salesforce_api.h"
+#include "common/clock.h"
 
 namespace eca::enginetest {
 

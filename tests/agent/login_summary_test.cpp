@@ -11,9 +11,9 @@ using ::testing::ElementsAre;
 TEST(LoginSummary, NoSharedSecretAnywhereSaysSo) {
   auto lines = login_summary({{"infisical", "aws-iam", "identity abc", false},
                               {"connection acme", "jwt-bearer", "", false}});
-  EXPECT_THAT(lines, ElementsAre("login: infisical by aws-iam (identity abc)",
-                                 "login: connection acme by jwt-bearer",
-                                 "no static secret on this VM"));
+  EXPECT_THAT(lines,
+              ElementsAre("login: infisical by aws-iam (identity abc)",
+                          "login: connection acme by jwt-bearer", "no static secret on this VM"));
 }
 
 TEST(LoginSummary, NamesEachServiceThatKeepsASecret) {

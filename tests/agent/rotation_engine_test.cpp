@@ -61,7 +61,9 @@ class FlakyJournal final : public Journal {
     return inner_.write(e);
   }
   Result<std::optional<JournalEntry>> read(const std::string& r) override { return inner_.read(r); }
-  Status clear(const std::string& r) override { return lose_clear_ ? ok_status() : inner_.clear(r); }
+  Status clear(const std::string& r) override {
+    return lose_clear_ ? ok_status() : inner_.clear(r);
+  }
   std::optional<JournalPhase> fail_phase_;
   bool lose_clear_ = false;  // a removal undone by a power loss (it is not fsynced)
 
@@ -180,7 +182,8 @@ TEST_P(RotationEngineTest, FirstRotationPublishesAWorkingSealedPair) {
   EXPECT_EQ(sf_->primary(app_.id)->key, pub->key);
   // The pair it replaced stays valid (Rotated) until the next rotation.
   EXPECT_TRUE(sf_->authenticates(original.key, original.secret));
-  auto meta = inf_->secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY")->metadata;
+  auto meta =
+      inf_->secret("proj-1", "prod", "/salesforce/billing", "SALESFORCE_CONSUMER_KEY")->metadata;
   EXPECT_EQ(meta[meta::kFingerprint], fingerprint(pub->key));
   EXPECT_EQ(meta[meta::kGeneration], "1");
   EXPECT_EQ(meta[meta::kManual], "true");
@@ -291,8 +294,9 @@ TEST_P(RotationEngineTest, JournalFailureDeletesTheStagedCredentialAndKeepsTheOl
 TEST_P(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
   // The connection token is fetched first, so the next token request is the verify one.
   ASSERT_TRUE(sfc_->authenticate().ok());
-  sf_->inject(answer("sf.token", 400,
-                     R"({"error":"invalid_client","error_description":"invalid client credentials"})"));
+  sf_->inject(
+      answer("sf.token", 400,
+             R"({"error":"invalid_client","error_description":"invalid client credentials"})"));
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
   EXPECT_NE(o.detail.find("did not authenticate"), std::string::npos) << o.detail;
@@ -305,8 +309,9 @@ TEST_P(RotationEngineTest, UnverifiablePairIsNeverPromoted) {
 TEST_P(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
   const auto gen1 = *published();
-  Fault down = answer("inf.upsert", 503,
-                      R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})");
+  Fault down =
+      answer("inf.upsert", 503,
+             R"({"reqId":"req-x","statusCode":503,"error":"ServiceUnavailable","message":"down"})");
   down.skip = 1;  // the write check before staging passes; the publish after the promote fails
   inf_->inject(down);
   auto o = engine().rotate(rotation(), true);
@@ -327,8 +332,8 @@ TEST_P(RotationEngineTest, PublishFailureAfterPromoteIsCompletedByTheNextRun) {
 
 TEST_P(RotationEngineTest, PromoteFailureKeepsTheStagedCredentialAndSaysSo) {
   const auto original = app_.primary();
-  sf_->inject(answer("sf.promote", 503,
-                     R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])"));
+  sf_->inject(
+      answer("sf.promote", 503, R"([{"errorCode":"SERVER_UNAVAILABLE","message":"try later"}])"));
   auto o = engine().rotate(rotation(), true);
   ASSERT_EQ(o.result, RotationResult::Failed);
   EXPECT_NE(o.impact.find("staged and journaled but not promoted"), std::string::npos) << o.impact;

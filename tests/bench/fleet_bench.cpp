@@ -81,12 +81,12 @@ struct Options {
   std::string mode = "all";  // all | burst | validate | idle
   int idle_seconds = 60;
   bool idle_seconds_set = false;
-  int watchdog_sec = 60;     // as packaging/eca-rotator.service (WatchdogSec=60s); 0 = off
+  int watchdog_sec = 60;  // as packaging/eca-rotator.service (WatchdogSec=60s); 0 = off
   int validate_runs = 5;
-  int timeout_s = 1800;      // per agent run
+  int timeout_s = 1800;  // per agent run
   bool smoke = false;
   bool keep = false;
-  bool jwt = false;          // the connection logs in by JWT bearer instead of client credentials
+  bool jwt = false;  // the connection logs in by JWT bearer instead of client credentials
   std::string agent = ECA_ROTATOR_BIN;
   std::string work_dir = "/tmp";
   // Limit mode: the fake Infisical enforces the free plan's limits, the agent runs with
@@ -320,9 +320,13 @@ class AgentRun {
     // the sandbox's threads, only async-signal-safe calls are allowed.
     std::vector<std::string> argv_s{binary};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    static const std::set<std::string> kUnset = {
-        "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET",  "WATCHDOG_USEC", "WATCHDOG_PID",
-        "JOURNAL_STREAM",        "ECA_ROTATOR_CONFIG", "ECA_ROTATOR_TEST_CLOCK_FILE"};
+    static const std::set<std::string> kUnset = {"CREDENTIALS_DIRECTORY",
+                                                 "NOTIFY_SOCKET",
+                                                 "WATCHDOG_USEC",
+                                                 "WATCHDOG_PID",
+                                                 "JOURNAL_STREAM",
+                                                 "ECA_ROTATOR_CONFIG",
+                                                 "ECA_ROTATOR_TEST_CLOCK_FILE"};
     std::vector<std::string> env_s;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string kv = *e;
@@ -615,17 +619,17 @@ struct BurstRow {
   double wall_s = 0;
   double ideal_s = 0;
   Requests req;
-  long new_connections = 0;          // observed on the server side
-  long agent_new_connections = -1;   // the agent's own count (rotate --all only)
+  long new_connections = 0;         // observed on the server side
+  long agent_new_connections = -1;  // the agent's own count (rotate --all only)
   long agent_requests = -1;
-  long peak_anon_kib = 0;            // sampled RssAnon peak of the agent
+  long peak_anon_kib = 0;  // sampled RssAnon peak of the agent
   long file_at_peak_kib = 0;
-  double sandbox_cpu_s = 0;          // this process (the fakes, the sampler)
-  double others_cpu_cores = 0;       // average cores used by everything else meanwhile
+  double sandbox_cpu_s = 0;     // this process (the fakes, the sampler)
+  double others_cpu_cores = 0;  // average cores used by everything else meanwhile
   int rotated = 0;
   // Limit mode.
   int answered_429 = 0;
-  int unpublished = 0;               // promoted at Salesforce, Infisical holds another pair
+  int unpublished = 0;  // promoted at Salesforce, Infisical holds another pair
   double longest_promote_to_publish_s = 0;
   bool ok = false;
   std::string problem;
@@ -678,9 +682,7 @@ class Bench {
   void print_validate(const ValidateResult& v) const;
   void print_targets(const std::vector<BurstRow>& rows, const ValidateResult* v,
                      const IdleResult* idle) const;
-  milliseconds scan_interval() const {
-    return milliseconds(std::clamp(o_.latency_ms / 4, 1, 5));
-  }
+  milliseconds scan_interval() const { return milliseconds(std::clamp(o_.latency_ms / 4, 1, 5)); }
 
   Options o_;
   std::unique_ptr<eca::sandbox::Sandbox> sb_;
@@ -722,13 +724,15 @@ void Bench::setup() {
   }
   sb_ = std::make_unique<eca::sandbox::Sandbox>(so);
   watch_publishes();
-  std::fprintf(stderr, "fleet-bench: sandbox up (HTTPS, %d ECAs, %d ms latency) in %.1f s; work dir %s\n",
+  std::fprintf(stderr,
+               "fleet-bench: sandbox up (HTTPS, %d ECAs, %d ms latency) in %.1f s; work dir %s\n",
                o_.n, o_.latency_ms, seconds_between(t0, Clock::now()), dir_.c_str());
   if (o_.concurrency * 2 > 32) {
-    std::fprintf(stderr,
-                 "fleet-bench: warning: the fakes serve 32 connections each (ServerOptions::threads);"
-                 " concurrency %d may queue at the fakes\n",
-                 o_.concurrency);
+    std::fprintf(
+        stderr,
+        "fleet-bench: warning: the fakes serve 32 connections each (ServerOptions::threads);"
+        " concurrency %d may queue at the fakes\n",
+        o_.concurrency);
   }
 
   eca::KeyPair kp = eca::generate_key_pair();
@@ -748,14 +752,14 @@ void Bench::write_config() {
   std::string t;
   t.reserve(static_cast<std::size_t>(o_.n) * 200 + 2048);
   t += "# fleet-bench: " + std::to_string(o_.n) + " rotations against the HTTPS sandbox\n";
-  t += "[agent]\nstate_dir = \"" + (dir_ / "state").string() + "\"\nconcurrency = " +
-       std::to_string(o_.concurrency) + "\n\n";
+  t += "[agent]\nstate_dir = \"" + (dir_ / "state").string() +
+       "\"\nconcurrency = " + std::to_string(o_.concurrency) + "\n\n";
   t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" +
        sb_->project_id() + "\"\nenvironment = \"prod\"\nca_file = \"" + sb_->ca_file() + "\"\n" +
        (o_.limits ? "rate_limits = \"infisical-cloud\"\n\n" : "\n");
   t += "[infisical.auth]\nmethod = \"universal-auth\"\nclient_id = \"" +
-       sb_->infisical_client_id() + "\"\nclient_secret_file = \"" +
-       (dir_ / "inf-secret").string() + "\"\n\n";
+       sb_->infisical_client_id() + "\"\nclient_secret_file = \"" + (dir_ / "inf-secret").string() +
+       "\"\n\n";
   t += "[encryption]\nmode = \"sealed-box\"\nrecipient_public_key = \"" + public_key_ + "\"\n\n";
   t += "[connections.sandbox]\nmy_domain_url = \"" + sb_->salesforce().base_url() +
        "\"\nclient_id = \"" + sb_->connection_app().primary().key + "\"\nca_file = \"" +
@@ -784,7 +788,8 @@ Requests Bench::requests() const {
       ++r.by_endpoint[e.endpoint];
       ++service_total;
       if (e.status == 0 || e.status >= 400) ++r.failed_by_endpoint[e.endpoint];
-      if (e.endpoint == "inf.upsert" && e.status == 200) r.last_upsert = std::max(r.last_upsert, e.when);
+      if (e.endpoint == "inf.upsert" && e.status == 200)
+        r.last_upsert = std::max(r.last_upsert, e.when);
     }
   };
   add(sb_->salesforce().log(), r.sf);
@@ -955,9 +960,9 @@ void Bench::finish_limit_row(BurstRow& row) {
   const auto& apps = sb_->target_apps();
   for (std::size_t i = 0; i < apps.size(); ++i) {
     auto primary = sb_->salesforce().primary(apps[i].id);
-    auto held = sb_->infisical().secret(sb_->project_id(), "prod",
-                                        "/fleet/app-" + std::to_string(i + 1),
-                                        eca::sandbox::Sandbox::kKeyName);
+    auto held =
+        sb_->infisical().secret(sb_->project_id(), "prod", "/fleet/app-" + std::to_string(i + 1),
+                                eca::sandbox::Sandbox::kKeyName);
     if (!primary || !held ||
         held->metadata["eca-rotator.fingerprint"] != eca::fingerprint(primary->key)) {
       ++row.unpublished;
@@ -974,15 +979,15 @@ void Bench::finish_limit_row(BurstRow& row) {
 void Bench::print_limit_table(const std::vector<BurstRow>& rows) const {
   const auto limits = eca::sandbox::InfisicalRateLimits::infisical_cloud_free();
   const double window_s = o_.window_ms / 1000.0;
-  std::printf("\nlimit mode: the fake enforces %d global, %d read, %d write, %d secret per %.1f s "
-              "window (Infisical Cloud free plan%s)\n",
-              limits.global, limits.read, limits.write, limits.secret, window_s,
-              o_.window_ms == 60000 ? "" : ", time-scaled");
+  std::printf(
+      "\nlimit mode: the fake enforces %d global, %d read, %d write, %d secret per %.1f s "
+      "window (Infisical Cloud free plan%s)\n",
+      limits.global, limits.read, limits.write, limits.secret, window_s,
+      o_.window_ms == 60000 ? "" : ", time-scaled");
   std::printf("%-13s %7s %6s %6s %7s %8s %8s %6s %5s %11s %9s\n", "scenario", "global", "read",
-              "write", "secret", "bound_s", "wall_s", "ratio", "429s", "unpublished",
-              "max_p2p_s");
-  static const std::set<std::string> kSecret = {"inf.list",   "inf.get",          "inf.create",
-                                                "inf.update", "inf.delete",       "inf.upsert",
+              "write", "secret", "bound_s", "wall_s", "ratio", "429s", "unpublished", "max_p2p_s");
+  static const std::set<std::string> kSecret = {"inf.list",         "inf.get",         "inf.create",
+                                                "inf.update",       "inf.delete",      "inf.upsert",
                                                 "inf.batch_create", "inf.batch_delete"};
   for (const auto& r : rows) {
     int read = 0;
@@ -998,22 +1003,22 @@ void Bench::print_limit_table(const std::vector<BurstRow>& rows) const {
         write += count;
       }
     }
-    const double bound_s =
-        window_s * std::max({static_cast<double>(r.req.inf) / limits.global,
-                             static_cast<double>(read) / limits.read,
-                             static_cast<double>(write) / limits.write,
-                             static_cast<double>(secret) / limits.secret});
+    const double bound_s = window_s * std::max({static_cast<double>(r.req.inf) / limits.global,
+                                                static_cast<double>(read) / limits.read,
+                                                static_cast<double>(write) / limits.write,
+                                                static_cast<double>(secret) / limits.secret});
     std::printf("%-13s %7d %6d %6d %7d %8.2f %8.2f %6.3f %5d %11d %9.2f%s\n", r.scenario.c_str(),
                 r.req.inf, read, write, secret, bound_s, r.wall_s,
                 bound_s > 0 ? r.wall_s / bound_s : 0.0, r.answered_429, r.unpublished,
                 r.longest_promote_to_publish_s, r.ok ? "" : "  FAILED");
   }
-  std::printf("\n  requests counted at the fake (429s included); bound_s = window x max over the\n"
-              "  categories of requests/limit; ratio = wall/bound (target <= 1.1); 429s answered\n"
-              "  (target 0); unpublished = ECAs whose primary Infisical does not hold at the end\n"
-              "  (target 0); max_p2p_s = longest promote -> publish of any rotation (target <= 5 s\n"
-              "  unscaled). Rotations pushed to the next day: not measured (no Salesforce budget\n"
-              "  in this build).\n");
+  std::printf(
+      "\n  requests counted at the fake (429s included); bound_s = window x max over the\n"
+      "  categories of requests/limit; ratio = wall/bound (target <= 1.1); 429s answered\n"
+      "  (target 0); unpublished = ECAs whose primary Infisical does not hold at the end\n"
+      "  (target 0); max_p2p_s = longest promote -> publish of any rotation (target <= 5 s\n"
+      "  unscaled). Rotations pushed to the next day: not measured (no Salesforce budget\n"
+      "  in this build).\n");
 }
 
 ValidateResult Bench::validate() {
@@ -1158,30 +1163,30 @@ IdleResult Bench::idle() {
 // Output
 
 void Bench::print_burst_table(const std::vector<BurstRow>& rows) const {
-  std::printf("\n%-13s %5s %4s %6s %8s %8s %6s %7s %7s %7s %8s %8s %8s\n", "scenario", "N",
-              "conc", "lat_ms", "wall_s", "ideal_s", "ratio", "req/rot", "SF/rot", "INF/rot",
-              "TLS/rot", "cpu_ms/r", "peakMiB");
+  std::printf("\n%-13s %5s %4s %6s %8s %8s %6s %7s %7s %7s %8s %8s %8s\n", "scenario", "N", "conc",
+              "lat_ms", "wall_s", "ideal_s", "ratio", "req/rot", "SF/rot", "INF/rot", "TLS/rot",
+              "cpu_ms/r", "peakMiB");
   for (const auto& r : rows) {
     const double n = o_.n;
     std::printf("%-13s %5d %4d %6d %8.2f %8.2f %6.3f %7.2f %7.2f %7.2f %8.4f %8.3f %8.1f%s\n",
                 r.scenario.c_str(), o_.n, o_.concurrency, o_.latency_ms, r.wall_s, r.ideal_s,
                 r.ideal_s > 0 ? r.wall_s / r.ideal_s : 0.0, r.req.total() / n, r.req.sf / n,
-                r.req.inf / n, static_cast<double>(r.new_connections) / n,
-                r.run.cpu_s() * 1000 / n, static_cast<double>(r.run.maxrss_kib) / 1024,
-                r.ok ? "" : "  FAILED");
+                r.req.inf / n, static_cast<double>(r.new_connections) / n, r.run.cpu_s() * 1000 / n,
+                static_cast<double>(r.run.maxrss_kib) / 1024, r.ok ? "" : "  FAILED");
   }
-  std::printf("\n  ideal_s = requests/rotation x latency x N / concurrency; ratio = wall/ideal;\n"
-              "  TLS/rot = new TLS connections per rotation seen by the fakes; cpu = agent user+sys\n"
-              "  (wait4); peakMiB = agent ru_maxrss. run (burst): first sight of every ECA, wall up\n"
-              "  to the last upsert; rotate --all: second rotation of every ECA, process wall.\n");
+  std::printf(
+      "\n  ideal_s = requests/rotation x latency x N / concurrency; ratio = wall/ideal;\n"
+      "  TLS/rot = new TLS connections per rotation seen by the fakes; cpu = agent user+sys\n"
+      "  (wait4); peakMiB = agent ru_maxrss. run (burst): first sight of every ECA, wall up\n"
+      "  to the last upsert; rotate --all: second rotation of every ECA, process wall.\n");
   for (const auto& r : rows) {
-    std::printf("\n  %s: %s, agent user %.2f s + sys %.2f s, %ld context switches, peak RssAnon "
-                "%.1f MiB (+ RssFile %.1f MiB); sandbox (this process) %.2f s CPU; other load on "
-                "the machine %.2f cores",
-                r.scenario.c_str(), r.run.how().c_str(), r.run.user_s, r.run.sys_s,
-                r.run.ctx_switches, static_cast<double>(r.peak_anon_kib) / 1024,
-                static_cast<double>(r.file_at_peak_kib) / 1024, r.sandbox_cpu_s,
-                r.others_cpu_cores);
+    std::printf(
+        "\n  %s: %s, agent user %.2f s + sys %.2f s, %ld context switches, peak RssAnon "
+        "%.1f MiB (+ RssFile %.1f MiB); sandbox (this process) %.2f s CPU; other load on "
+        "the machine %.2f cores",
+        r.scenario.c_str(), r.run.how().c_str(), r.run.user_s, r.run.sys_s, r.run.ctx_switches,
+        static_cast<double>(r.peak_anon_kib) / 1024, static_cast<double>(r.file_at_peak_kib) / 1024,
+        r.sandbox_cpu_s, r.others_cpu_cores);
     if (r.agent_requests >= 0) {
       std::printf("; agent's own count: %ld requests, %ld new connections", r.agent_requests,
                   r.agent_new_connections);
@@ -1222,8 +1227,9 @@ void Bench::print_validate(const ValidateResult& v) const {
   std::printf("%-13s %5d %5zu %9.1f %9.1f %9.1f %10.1f %8.1f %11.2f\n", "validate", o_.n,
               sorted.size(), sorted.front(), sorted[sorted.size() / 2], sorted.back(),
               cpu[cpu.size() / 2], static_cast<double>(v.maxrss_kib) / 1024, v.others_cpu_cores);
-  std::printf("\n  wall of `eca-rotator validate` from fork to exit; other_load = average cores used\n"
-              "  by other processes meanwhile (a shared machine makes the wall noisy).\n");
+  std::printf(
+      "\n  wall of `eca-rotator validate` from fork to exit; other_load = average cores used\n"
+      "  by other processes meanwhile (a shared machine makes the wall noisy).\n");
 }
 
 void Bench::print_idle(const IdleResult& r) const {
@@ -1242,18 +1248,18 @@ void Bench::print_idle(const IdleResult& r) const {
               mib(r.after.file_kib), mib(r.after.pss_kib), mib(r.after.hwm_kib), r.after.threads,
               cpu_ms, cpu_ms / 10.0 / r.window_s, wakeups, r.watchdog_pings, r.requests,
               r.ok ? "" : "  FAILED");
-  std::printf("\n  RSS = VmRSS at the end of the window = anon (RssAnon, the agent's own memory) +\n"
-              "  file (RssFile, mapped files: the binary and its shared libraries); PSS shares\n"
-              "  those among the processes mapping them; HWM = VmHWM (start-up included); cpu =\n"
-              "  schedstat run time of all threads over the window; wakeups = voluntary +\n"
-              "  involuntary context switches over the window; watchdog: %s.\n",
-              o_.watchdog_sec > 0
-                  ? (std::to_string(o_.watchdog_sec) + " s (the agent pings every " +
-                     fixed(o_.watchdog_sec / 2.0, 1) + " s: " +
-                     fixed(std::floor(r.window_s / (o_.watchdog_sec / 2.0)), 0) +
-                     " wake-ups expected)")
-                        .c_str()
-                  : "off (0 wake-ups expected)");
+  std::printf(
+      "\n  RSS = VmRSS at the end of the window = anon (RssAnon, the agent's own memory) +\n"
+      "  file (RssFile, mapped files: the binary and its shared libraries); PSS shares\n"
+      "  those among the processes mapping them; HWM = VmHWM (start-up included); cpu =\n"
+      "  schedstat run time of all threads over the window; wakeups = voluntary +\n"
+      "  involuntary context switches over the window; watchdog: %s.\n",
+      o_.watchdog_sec > 0 ? (std::to_string(o_.watchdog_sec) + " s (the agent pings every " +
+                             fixed(o_.watchdog_sec / 2.0, 1) +
+                             " s: " + fixed(std::floor(r.window_s / (o_.watchdog_sec / 2.0)), 0) +
+                             " wake-ups expected)")
+                                .c_str()
+                          : "off (0 wake-ups expected)");
   if (!r.ok) std::printf("  PROBLEM: %s\n", r.problem.c_str());
 }
 
@@ -1264,8 +1270,9 @@ void Bench::print_targets(const std::vector<BurstRow>& rows, const ValidateResul
     return;
   }
   const bool reference = o_.n == 1000 && o_.concurrency == 16 && o_.latency_ms == 20;
-  std::printf("\ntargets%s:\n", reference ? "" : " (defined for N=1000, concurrency 16, 20 ms; "
-                                                 "shown for this configuration anyway)");
+  std::printf("\ntargets%s:\n", reference ? ""
+                                          : " (defined for N=1000, concurrency 16, 20 ms; "
+                                            "shown for this configuration anyway)");
   auto line = [](bool met, const std::string& what, const std::string& got) {
     std::printf("  %-6s %-52s %s\n", met ? "met" : "MISSED", what.c_str(), got.c_str());
   };
@@ -1288,9 +1295,9 @@ void Bench::print_targets(const std::vector<BurstRow>& rows, const ValidateResul
     const double cpu_pct =
         static_cast<double>(idle->after.run_ns - idle->before.run_ns) / 1e7 / idle->window_s;
     const long wakeups = idle->after.switches - idle->before.switches;
-    const long allowed = o_.watchdog_sec > 0
-                             ? static_cast<long>(std::ceil(idle->window_s / (o_.watchdog_sec / 2.0)))
-                             : 0;
+    const long allowed =
+        o_.watchdog_sec > 0 ? static_cast<long>(std::ceil(idle->window_s / (o_.watchdog_sec / 2.0)))
+                            : 0;
     line(rss <= 8, "idle: RSS <= 8 MiB", fixed(rss, 2) + " MiB");
     line(cpu_pct <= 0.01, "idle: CPU <= 0.01 %", fixed(cpu_pct, 5) + " %");
     line(wakeups <= allowed, "idle: wake-ups <= what the watchdog needs",
@@ -1308,10 +1315,11 @@ int Bench::run() {
   setup();
   std::printf("fleet-bench: eca-rotator (%s build) %s\n", ECA_BENCH_BUILD_TYPE, o_.agent.c_str());
   std::printf("machine: %s\n", machine_description().c_str());
-  std::printf("sandbox: HTTPS (test CA), %d ms per request, %d ECAs; agent concurrency %d; "
-              "connection login: %s\n",
-              o_.latency_ms, o_.n, o_.concurrency,
-              o_.jwt ? "JWT bearer (RS256, 2048-bit key)" : "client credentials");
+  std::printf(
+      "sandbox: HTTPS (test CA), %d ms per request, %d ECAs; agent concurrency %d; "
+      "connection login: %s\n",
+      o_.latency_ms, o_.n, o_.concurrency,
+      o_.jwt ? "JWT bearer (RS256, 2048-bit key)" : "client credentials");
   std::fflush(stdout);
 
   bool ok = true;

@@ -29,8 +29,8 @@ class CloudIdentityTest : public ::testing::Test {
     inf_->add_project("proj-1", "demo", {"prod"});
     inf_->add_member("proj-1", "identity-1");
     inf_->set_cloud_keys(keys_);
-    for (const char* m : {"aws-auth", "gcp-auth", "azure-auth", "kubernetes-auth", "oidc-auth",
-                          "jwt-auth"}) {
+    for (const char* m :
+         {"aws-auth", "gcp-auth", "azure-auth", "kubernetes-auth", "oidc-auth", "jwt-auth"}) {
       inf_->add_cloud_auth("identity-1", m);
     }
     inf_->start();
@@ -201,7 +201,8 @@ TEST_F(CloudIdentityTest, AzureTokenForAnotherResourceIsRefused) {
 
 TEST_F(CloudIdentityTest, KubernetesTokenFileIsReadAtEachLogin) {
   auto s = settings(InfisicalAuthMethod::Kubernetes);
-  s.token_file = token_file(sandbox::kubernetes_token(*keys_, clock_->now() + std::chrono::hours(1)));
+  s.token_file =
+      token_file(sandbox::kubernetes_token(*keys_, clock_->now() + std::chrono::hours(1)));
   auto id = identity(s);
   auto c = client(*id);
   ASSERT_TRUE(c->list("/").ok());
@@ -218,7 +219,8 @@ TEST_F(CloudIdentityTest, KubernetesTokenFileIsReadAtEachLogin) {
 
 TEST_F(CloudIdentityTest, ExpiredKubernetesTokenIsRefusedBeforeSending) {
   auto s = settings(InfisicalAuthMethod::Kubernetes);
-  s.token_file = token_file(sandbox::kubernetes_token(*keys_, clock_->now() - std::chrono::minutes(10)));
+  s.token_file =
+      token_file(sandbox::kubernetes_token(*keys_, clock_->now() - std::chrono::minutes(10)));
   auto st = login_with(s);
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("expired at"));
@@ -229,7 +231,8 @@ TEST_F(CloudIdentityTest, ExpiredKubernetesTokenIsRefusedBeforeSending) {
 TEST_F(CloudIdentityTest, KubernetesTokenFromAnotherIssuerIsRefused) {
   auto other = sandbox::FakeCloudKeys::random();
   auto s = settings(InfisicalAuthMethod::Kubernetes);
-  s.token_file = token_file(sandbox::kubernetes_token(*other, clock_->now() + std::chrono::hours(1)));
+  s.token_file =
+      token_file(sandbox::kubernetes_token(*other, clock_->now() + std::chrono::hours(1)));
   auto st = login_with(s);
   ASSERT_FALSE(st.ok());
   EXPECT_THAT(st.error().message, HasSubstr("invalid signature"));
@@ -290,7 +293,8 @@ TEST(CloudIdentityParsers, IdentityDocumentRegionMustLookLikeOne) {
 }
 
 TEST(CloudIdentityParsers, MethodNamesRoundTrip) {
-  for (const char* n : {"universal-auth", "aws-iam", "gcp-id-token", "azure", "kubernetes", "oidc", "jwt"}) {
+  for (const char* n :
+       {"universal-auth", "aws-iam", "gcp-id-token", "azure", "kubernetes", "oidc", "jwt"}) {
     auto m = parse_auth_method(n);
     ASSERT_TRUE(m.has_value()) << n;
     EXPECT_STREQ(auth_method_name(*m), n);

@@ -126,9 +126,8 @@ TEST(CurlTransport, DoesNotFollowARedirectCarryingTheBearerToken) {
   other.start();
   RogueServer s;
   const std::string target = other.url("http", "localhost") + "/steal";
-  s->Get("/moved", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_redirect(target);
-  });
+  s->Get("/moved",
+         [&](const httplib::Request&, httplib::Response& res) { res.set_redirect(target); });
   s.start();
   CurlTransport t;
   auto req = get(s.url("http") + "/moved");
@@ -140,7 +139,9 @@ TEST(CurlTransport, DoesNotFollowARedirectCarryingTheBearerToken) {
 
 TEST(CurlTransport, RefusesACertificateForAnotherHost) {
   RogueServer s(kTls + "/wrong-host.pem", kTls + "/wrong-host.key");
-  s->Get("/x", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  s->Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
   s.start();
   CurlTransport t;
   auto req = get(s.url("https", "localhost") + "/x");
@@ -148,24 +149,30 @@ TEST(CurlTransport, RefusesACertificateForAnotherHost) {
   auto r = t.send(req);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::Permanent);
-  EXPECT_NE(r.error().message.find("TLS verification failed"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("TLS verification failed"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(CurlTransport, RefusesACertificateFromAnUntrustedCa) {
   RogueServer s(kTls + "/untrusted.pem", kTls + "/untrusted.key");
-  s->Get("/x", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  s->Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
   s.start();
   CurlTransport t;
   auto req = get(s.url("https", "localhost") + "/x");
   req.tls.ca_file = kTls + "/ca.pem";
   auto r = t.send(req);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("TLS verification failed"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("TLS verification failed"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(CurlTransport, TrustsTheConfiguredCaAndReusesTheConnection) {
   RogueServer s(kTls + "/server.pem", kTls + "/server.key");
-  s->Get("/x", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  s->Get("/x", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{}", "application/json");
+  });
   s.start();
   CurlTransport t;
   for (int i = 0; i < 5; ++i) {

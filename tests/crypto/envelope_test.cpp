@@ -63,8 +63,8 @@ TEST(Envelope, TamperedOrTruncatedEnvelopeFailsAuthentication) {
 
 TEST(Envelope, MalformedInputsGiveClearErrors) {
   KeyPair kp = generate_key_pair();
-  for (const char* bad : {"", "plain-value", "ecr1:", "ecr1:x25519-sealedbox:", "ecr1:other:00:AAAA",
-                          "ecr1:x25519-sealedbox:0011223344556677:!!!"}) {
+  for (const char* bad : {"", "plain-value", "ecr1:", "ecr1:x25519-sealedbox:",
+                          "ecr1:other:00:AAAA", "ecr1:x25519-sealedbox:0011223344556677:!!!"}) {
     auto r = open_envelope(bad, kp.private_key_b64);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -154,7 +154,8 @@ TEST(Envelope, RecipientListIsCheckedWhenTheSealerIsMade) {
   ASSERT_FALSE(twice.ok());
   EXPECT_NE(twice.error().message.find("twice"), std::string::npos);
   std::vector<std::string> many;
-  for (std::size_t i = 0; i <= kMaxRecipients; ++i) many.push_back(generate_key_pair().public_key_b64);
+  for (std::size_t i = 0; i <= kMaxRecipients; ++i)
+    many.push_back(generate_key_pair().public_key_b64);
   EXPECT_FALSE(Sealer::from_public_keys(many).ok());
   EXPECT_FALSE(Sealer::from_public_keys({a.public_key_b64, "AAAA"}).ok());
 }
@@ -175,10 +176,11 @@ TEST(Envelope, EightRecipientsStayCompact) {
 
 TEST(Envelope, MalformedMultiRecipientInputsGiveClearErrors) {
   KeyPair kp = generate_key_pair();
-  for (const char* bad : {"ecr2:", "ecr2:x25519-sealedbox:", "ecr2:x25519-sealedbox:0011223344556677",
-                          "ecr2:x25519-sealedbox:0011223344556677:AAAA;", "ecr2:x25519-sealedbox:;",
-                          "ecr2:x25519-sealedbox:XYZ:AAAA", "ecr2:other:0011223344556677:AAAA",
-                          "ecr1:x25519-sealedbox:0011223344556677:AA;0011223344556677:AA"}) {
+  for (const char* bad :
+       {"ecr2:", "ecr2:x25519-sealedbox:", "ecr2:x25519-sealedbox:0011223344556677",
+        "ecr2:x25519-sealedbox:0011223344556677:AAAA;", "ecr2:x25519-sealedbox:;",
+        "ecr2:x25519-sealedbox:XYZ:AAAA", "ecr2:other:0011223344556677:AAAA",
+        "ecr1:x25519-sealedbox:0011223344556677:AA;0011223344556677:AA"}) {
     auto r = open_envelope(bad, kp.private_key_b64);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -186,7 +188,8 @@ TEST(Envelope, MalformedMultiRecipientInputsGiveClearErrors) {
     }
   }
   std::string too_many = "ecr2:x25519-sealedbox:";
-  for (std::size_t i = 0; i <= kMaxRecipients; ++i) too_many += (i ? ";" : "") + std::string("0011223344556677:AAAA");
+  for (std::size_t i = 0; i <= kMaxRecipients; ++i)
+    too_many += (i ? ";" : "") + std::string("0011223344556677:AAAA");
   auto r = open_envelope(too_many, kp.private_key_b64);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("recipients"), std::string::npos);

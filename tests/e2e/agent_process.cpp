@@ -130,10 +130,8 @@ ProcessResult run_agent(const std::vector<std::string>& args,
   return p.wait(timeout_s);
 }
 
-
 ProcessResult run_agent_in_terminal(const std::vector<std::string>& args,
-                                    const std::map<std::string, std::string>& env,
-                                    int timeout_s) {
+                                    const std::map<std::string, std::string>& env, int timeout_s) {
   std::vector<std::string> argv_s{ECA_ROTATOR_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   int master = -1;

@@ -11,7 +11,7 @@
 namespace eca::e2e {
 
 struct ProcessResult {
-  int exit_code = -1;     // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   std::string out;
   std::string err;

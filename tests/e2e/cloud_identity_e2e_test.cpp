@@ -30,7 +30,9 @@ class CloudIdentityE2e : public E2eFixture {
     std::ofstream(config_) << t;
     std::filesystem::remove(dir_ / "inf-secret");
   }
-  std::string identity() const { return "identity_id = \"" + sb_->infisical_identity_id() + "\"\n"; }
+  std::string identity() const {
+    return "identity_id = \"" + sb_->infisical_identity_id() + "\"\n";
+  }
   std::string metadata() const { return "metadata_url = \"" + sb_->metadata().base_url() + "\"\n"; }
   std::string token_file(const std::string& token) {
     std::ofstream(dir_ / "token.jwt") << token << "\n";
@@ -39,9 +41,10 @@ class CloudIdentityE2e : public E2eFixture {
   // Runs with no AWS credentials or region from the test's own environment.
   ProcessResult run_clean(const std::vector<std::string>& args,
                           std::map<std::string, std::string> env = {}) {
-    for (const char* n : {"!AWS_ACCESS_KEY_ID", "!AWS_SECRET_ACCESS_KEY", "!AWS_SESSION_TOKEN",
-                          "!AWS_REGION", "!AWS_DEFAULT_REGION", "!AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                          "!GCE_METADATA_HOST", "!CREDENTIALS_DIRECTORY"}) {
+    for (const char* n :
+         {"!AWS_ACCESS_KEY_ID", "!AWS_SECRET_ACCESS_KEY", "!AWS_SESSION_TOKEN", "!AWS_REGION",
+          "!AWS_DEFAULT_REGION", "!AWS_EC2_METADATA_SERVICE_ENDPOINT", "!GCE_METADATA_HOST",
+          "!CREDENTIALS_DIRECTORY"}) {
       env.emplace(n, "");
     }
     auto r = run_agent(with_config(args), env);
@@ -80,11 +83,13 @@ TEST_F(CloudIdentityE2e, AwsIamInstanceRoleRotatesWithNoInfisicalSecret) {
   EXPECT_GE(sb_->metadata().request_count("meta.aws_token"), 1);
   const auto online = run_clean({"validate", "--online", "--no-progress"});
   EXPECT_EQ(online.exit_code, 0) << online.err;
-  EXPECT_THAT(online.out, HasSubstr("logged in by aws-iam as identity " + sb_->infisical_identity_id()));
+  EXPECT_THAT(online.out,
+              HasSubstr("logged in by aws-iam as identity " + sb_->infisical_identity_id()));
 }
 
 TEST_F(CloudIdentityE2e, AwsIamWithEnvironmentCredentials) {
-  use_auth("method = \"aws-iam\"\n" + identity() + "region = \"" + sb_->cloud_keys().aws_region + "\"\n");
+  use_auth("method = \"aws-iam\"\n" + identity() + "region = \"" + sb_->cloud_keys().aws_region +
+           "\"\n");
   expect_full_rotation(run_clean({"rotate", "--all"},
                                  {{"AWS_ACCESS_KEY_ID", sb_->cloud_keys().aws_static_key_id},
                                   {"AWS_SECRET_ACCESS_KEY", sb_->cloud_keys().aws_static_secret}}));
@@ -126,7 +131,10 @@ TEST_F(CloudIdentityE2e, ImdsUnreachable) {
   use_auth("method = \"aws-iam\"\n" + identity() + "metadata_url = \"http://127.0.0.1:1\"\n");
   auto r = run_clean({"rotate", "--all"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("AWS instance metadata (IMDSv2) at http://127.0.0.1:1/latest/api/token is unreachable"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr(
+          "AWS instance metadata (IMDSv2) at http://127.0.0.1:1/latest/api/token is unreachable"));
   EXPECT_THAT(r.err, HasSubstr("metadata_url"));
   expect_nothing_changed(before);
 }
@@ -160,8 +168,8 @@ TEST_F(CloudIdentityE2e, ExpiredKubernetesToken) {
                                                 sb_->clock().now() - std::chrono::minutes(30))));
   auto r = run_clean({"rotate", "--all"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("Kubernetes service account token in " + (dir_ / "token.jwt").string() +
-                               " expired at"));
+  EXPECT_THAT(r.err, HasSubstr("Kubernetes service account token in " +
+                               (dir_ / "token.jwt").string() + " expired at"));
   expect_nothing_changed(before);
   EXPECT_EQ(sb_->infisical().request_count("inf.login"), 0);
 }

@@ -12,8 +12,8 @@
 namespace eca::e2e {
 namespace {
 
-using ::testing::HasSubstr;
 using sandbox::Fault;
+using ::testing::HasSubstr;
 
 struct CrashPoint {
   const char* endpoint;
@@ -21,7 +21,9 @@ struct CrashPoint {
   const char* label;
 };
 
-std::ostream& operator<<(std::ostream& os, const CrashPoint& p) { return os << p.label; }
+std::ostream& operator<<(std::ostream& os, const CrashPoint& p) {
+  return os << p.label;
+}
 
 class CrashMatrix : public E2eFixture, public ::testing::WithParamInterface<CrashPoint> {};
 
@@ -91,7 +93,8 @@ class CrashE2e : public E2eFixture {};
 TEST_F(CrashE2e, DamagedJournalIsRefusedAndNothingIsPromotedFromIt) {
   ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
   const int promotes = sb_->salesforce().request_count("sf.promote");
-  std::ofstream(dir_ / "state" / "journal" / "app-1.rec") << "ECRJ1\n2\ngarbage that is not a record";
+  std::ofstream(dir_ / "state" / "journal" / "app-1.rec")
+      << "ECRJ1\n2\ngarbage that is not a record";
   auto r = run({"rotate", "app-1"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("journal record"));

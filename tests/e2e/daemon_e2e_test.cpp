@@ -25,9 +25,7 @@ class DaemonE2e : public E2eFixture {
     clock_file_ = dir_ / "clock-offset-ms";
     sync_clock();
   }
-  void sync_clock() {
-    std::ofstream(clock_file_) << sb_->clock().offset().count();
-  }
+  void sync_clock() { std::ofstream(clock_file_) << sb_->clock().offset().count(); }
   void advance(std::chrono::hours h) {
     sb_->clock().advance(std::chrono::duration_cast<std::chrono::milliseconds>(h));
     sync_clock();
@@ -100,8 +98,8 @@ TEST_F(DaemonE2e, SighupKeepsTheOldConfigWhenBrokenAndAddsARotationWhenValid) {
   ::kill(d->pid(), SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   auto extra = sb_->salesforce().add_app("Extra_App");
-  write_config("\n[[rotation]]\nname = \"extra\"\nconnection = \"sandbox\"\napp_id = \"" + extra.id +
-               "\"\nsecret_path = \"/salesforce/extra\"\n");
+  write_config("\n[[rotation]]\nname = \"extra\"\nconnection = \"sandbox\"\napp_id = \"" +
+               extra.id + "\"\nsecret_path = \"/salesforce/extra\"\n");
   ::kill(d->pid(), SIGHUP);
   ASSERT_TRUE(eventually([&] { return promotes() == 4; })) << "the new rotation runs";
   auto r = stop(*d);
@@ -249,8 +247,9 @@ TEST_F(DaemonE2e, StatusMetricsAndTheDaemonAgreeOnTheNextAttemptDuringARetrySeri
   gmtime_r(&tt, &tm);
   char minute[32];
   std::strftime(minute, sizeof minute, "%Y-%m-%d %H:%M UTC", &tm);
-  EXPECT_THAT(r.err, ::testing::ContainsRegex("\\[app-1\\] stage: [^\n]*Next: retrying in [^\n]*, at " +
-                                              std::string(minute)))
+  EXPECT_THAT(r.err,
+              ::testing::ContainsRegex("\\[app-1\\] stage: [^\n]*Next: retrying in [^\n]*, at " +
+                                       std::string(minute)))
       << r.err;
   // And it is a retry, minutes away on the daemon's clock, not the next day's slot.
   EXPECT_LT(t, sb_->clock().now() + std::chrono::minutes(10));

@@ -19,16 +19,15 @@ void E2eFixture::SetUp() {
   });
   for (std::size_t i = 0; i < sb_->target_apps().size(); ++i) {
     sb_->watch(sb_->project_id(), "prod", "/salesforce/app-" + std::to_string(i + 1),
-               sandbox::Sandbox::kKeyName, sandbox::Sandbox::kSecretName,
-               sb_->target_apps()[i].id);
+               sandbox::Sandbox::kKeyName, sandbox::Sandbox::kSecretName, sb_->target_apps()[i].id);
   }
   ASSERT_TRUE(write_key_pair(kp_, dir_ / "recipient.key").ok());
   std::ofstream(dir_ / "inf-secret") << sb_->infisical_client_secret();
   std::ofstream(dir_ / "sf-secret") << sb_->connection_app().primary().secret;
   std::filesystem::permissions(dir_ / "inf-secret", std::filesystem::perms::owner_read |
                                                         std::filesystem::perms::owner_write);
-  std::filesystem::permissions(dir_ / "sf-secret", std::filesystem::perms::owner_read |
-                                                       std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      dir_ / "sf-secret", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   known_secrets_.insert(sb_->infisical_client_secret());
   write_config();
 }
@@ -64,8 +63,8 @@ void E2eFixture::collect_known_secrets() {
   }
   for (std::size_t i = 1; i <= sb_->target_apps().size(); ++i) {
     for (const char* name : {sandbox::Sandbox::kKeyName, sandbox::Sandbox::kSecretName}) {
-      for (const auto& v : sb_->infisical().versions(sb_->project_id(), "prod",
-                                                      "/salesforce/app-" + std::to_string(i), name)) {
+      for (const auto& v : sb_->infisical().versions(
+               sb_->project_id(), "prod", "/salesforce/app-" + std::to_string(i), name)) {
         if (auto opened = open_envelope(v, kp_.private_key_b64)) {
           known_secrets_.insert(std::string(opened->view()));
         }
@@ -79,8 +78,9 @@ void E2eFixture::write_config(const std::string& extra, const std::string& state
   t += "[agent]\nstate_dir = \"" + (dir_ / state_dir).string() + "\"\nconcurrency = 4\n\n";
   t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" +
        sb_->project_id() + "\"\nenvironment = \"prod\"\n\n";
-  t += "[infisical.auth]\nmethod = \"universal-auth\"\nclient_id = \"" + sb_->infisical_client_id() +
-       "\"\nclient_secret_file = \"" + (dir_ / "inf-secret").string() + "\"\n\n";
+  t += "[infisical.auth]\nmethod = \"universal-auth\"\nclient_id = \"" +
+       sb_->infisical_client_id() + "\"\nclient_secret_file = \"" + (dir_ / "inf-secret").string() +
+       "\"\n\n";
   t += "[encryption]\nmode = \"sealed-box\"\nrecipient_public_key = \"" + kp_.public_key_b64 +
        "\"\n\n";
   t += "[connections.sandbox]\nmy_domain_url = \"" + sb_->salesforce().base_url() +
@@ -95,8 +95,8 @@ void E2eFixture::write_config(const std::string& extra, const std::string& state
   t += extra;
   config_ = dir_ / "agent.toml";
   std::ofstream(config_) << t;
-  std::filesystem::permissions(config_, std::filesystem::perms::owner_read |
-                                            std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      config_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 std::string E2eFixture::slurp_config() const {

@@ -51,7 +51,8 @@ std::string http_get(int port, const std::string& path) {
   (void)!::send(fd, req.data(), req.size(), 0);
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   return out;
 }
@@ -73,15 +74,17 @@ TEST_F(OperationsE2e, MetricsFileAndHooksReflectSuccessAndFailure) {
   // agent settings are appended as a drop-in so the main file stays as written.
   std::filesystem::create_directories(dir_ / "conf.d");
   std::ofstream(dir_ / "conf.d" / "10-ops.toml")
-      << "[agent]\nmetrics_file = \"" << metrics.string() << "\"\non_success = \"env | grep ^ECA_ >> "
-      << hook_log.string() << "; echo --- >> " << hook_log.string() << "\"\non_failure = \"env | grep ^ECA_ >> "
-      << hook_log.string() << "; echo --- >> " << hook_log.string() << "\"\n";
+      << "[agent]\nmetrics_file = \"" << metrics.string()
+      << "\"\non_success = \"env | grep ^ECA_ >> " << hook_log.string() << "; echo --- >> "
+      << hook_log.string() << "\"\non_failure = \"env | grep ^ECA_ >> " << hook_log.string()
+      << "; echo --- >> " << hook_log.string() << "\"\n";
   sb_->infisical().set_approval_required(sb_->project_id(), "prod", "/salesforce/app-2", true);
   // One upsert meets a folder deleted since it was created: a 4xx, retried after creating it.
   sandbox::Fault gone;
   gone.endpoint = "inf.upsert";
   gone.status = 404;
-  gone.body = R"({"reqId":"req-1","statusCode":404,"message":"Folder with path '/x' in environment with slug 'prod' not found","error":"NotFound"})";
+  gone.body =
+      R"({"reqId":"req-1","statusCode":404,"message":"Folder with path '/x' in environment with slug 'prod' not found","error":"NotFound"})";
   sb_->infisical().inject(gone);
   auto r = run({"rotate", "app-1", "app-2"});
   EXPECT_EQ(r.exit_code, 1);
@@ -124,8 +127,9 @@ TEST_F(OperationsE2e, HealthzFlipsWhenARotationStartsFailing) {
       << "[agent]\nmetrics_listen = \"127.0.0.1:" << port << "\"\n";
   const auto clock_file = dir_ / "clock";
   std::ofstream(clock_file) << 0;
-  AgentProcess d(ECA_ROTATOR_BIN, with_config({"run"}),
-                 {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_ROTATOR_TEST_CLOCK_FILE", clock_file.string()}});
+  AgentProcess d(
+      ECA_ROTATOR_BIN, with_config({"run"}),
+      {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_ROTATOR_TEST_CLOCK_FILE", clock_file.string()}});
   ASSERT_TRUE(eventually([&] {
     return sb_->salesforce().request_count("sf.promote") == 3 &&
            http_get(port, "/metrics").find("eca_rotator_generation{rotation=\"app-3\"} 1") !=
@@ -140,8 +144,10 @@ TEST_F(OperationsE2e, HealthzFlipsWhenARotationStartsFailing) {
   sb_->clock().advance(std::chrono::hours(24 * 15));
   std::ofstream(clock_file) << sb_->clock().offset().count();
   // First overdue (due a day ago, attempts not yet recorded), then failing.
-  ASSERT_TRUE(eventually([&] { return http_get(port, "/healthz").find("503") != std::string::npos; }));
-  ASSERT_TRUE(eventually([&] { return http_get(port, "/healthz").find("is failing") != std::string::npos; }));
+  ASSERT_TRUE(
+      eventually([&] { return http_get(port, "/healthz").find("503") != std::string::npos; }));
+  ASSERT_TRUE(eventually(
+      [&] { return http_get(port, "/healthz").find("is failing") != std::string::npos; }));
   EXPECT_THAT(http_get(port, "/metrics"), HasSubstr("eca_rotator_healthy 0"));
   ::kill(d.pid(), SIGTERM);
   auto r = d.wait(30);

@@ -50,8 +50,10 @@ class RecipientsE2e : public E2eFixture {
 
 TEST_F(RecipientsE2e, AddingAndRemovingARecipientRepublishesWithoutRotating) {
   ASSERT_EQ(run({"run", "--once", "--no-progress"}).exit_code, 0);
-  const std::string key = sb_->salesforce().primary(sb_->target_apps()[0].id,
-                                                    sb_->target_apps()[0].consumers[0].id)->key;
+  const std::string key =
+      sb_->salesforce()
+          .primary(sb_->target_apps()[0].id, sb_->target_apps()[0].consumers[0].id)
+          ->key;
   const auto first = held_key();
   ASSERT_EQ(first.value.rfind("ecr1:", 0), 0u) << "one recipient: the single-box envelope";
   const long promotes = sb_->salesforce().request_count("sf.promote");
@@ -68,13 +70,13 @@ TEST_F(RecipientsE2e, AddingAndRemovingARecipientRepublishesWithoutRotating) {
   EXPECT_THAT(envelope_key_ids(three.value),
               UnorderedElementsAreArray({id_of(kp_), id_of(b_), id_of(c_)}));
   for (const KeyPair* k : {&kp_, &b_, &c_}) EXPECT_EQ(opened_key(*k), key);
-  EXPECT_EQ(published(1)->secret, sb_->salesforce()
-                                      .primary(sb_->target_apps()[0].id,
-                                               sb_->target_apps()[0].consumers[0].id)
-                                      ->secret);
+  EXPECT_EQ(published(1)->secret,
+            sb_->salesforce()
+                .primary(sb_->target_apps()[0].id, sb_->target_apps()[0].consumers[0].id)
+                ->secret);
   // Same generation and rotation time: the schedule does not move.
-  for (const char* m : {"eca-rotator.generation", "eca-rotator.rotated-at",
-                        "eca-rotator.fingerprint"}) {
+  for (const char* m :
+       {"eca-rotator.generation", "eca-rotator.rotated-at", "eca-rotator.fingerprint"}) {
     EXPECT_EQ(three.metadata.at(m), first.metadata.at(m)) << m;
   }
 

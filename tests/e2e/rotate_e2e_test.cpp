@@ -28,9 +28,9 @@ TEST_F(RotateE2e, FirstRotationPublishesEachPairSealed) {
     EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key);
     EXPECT_NE(pub->key, original[static_cast<std::size_t>(n - 1)].key);
     // Stored values are envelopes: the fake server never saw the credential.
-    auto raw = sb_->infisical().secret(sb_->project_id(), "prod",
-                                       "/salesforce/app-" + std::to_string(n),
-                                       sandbox::Sandbox::kSecretName);
+    auto raw =
+        sb_->infisical().secret(sb_->project_id(), "prod", "/salesforce/app-" + std::to_string(n),
+                                sandbox::Sandbox::kSecretName);
     EXPECT_TRUE(looks_like_envelope(raw->value));
     EXPECT_EQ(raw->value.find(pub->secret), std::string::npos);
     EXPECT_EQ(raw->metadata["eca-rotator.fingerprint"], fingerprint(pub->key));
@@ -184,13 +184,12 @@ TEST_F(RotateE2e, ProgressLineOnATerminalNeverSharesALineWithTheLog) {
   // Every log line starts at the beginning of a line (after a newline or a clear).
   int log_lines = 0;
   for (const char* level : {"info: ", "warning: ", "error: "}) {
-    for (std::size_t p = r.out.find(level); p != std::string::npos;
-         p = r.out.find(level, p + 1)) {
+    for (std::size_t p = r.out.find(level); p != std::string::npos; p = r.out.find(level, p + 1)) {
       if (p > 0 && r.out[p - 1] != '\n' && r.out[p - 1] != 'K') continue;  // inside a message
       ++log_lines;
-      const bool at_start = p == 0 || r.out[p - 1] == '\n' ||
-                            (p >= clear.size() && r.out.compare(p - clear.size(), clear.size(),
-                                                                clear) == 0);
+      const bool at_start =
+          p == 0 || r.out[p - 1] == '\n' ||
+          (p >= clear.size() && r.out.compare(p - clear.size(), clear.size(), clear) == 0);
       EXPECT_TRUE(at_start) << r.out.substr(p > 40 ? p - 40 : 0, 80);
     }
   }
@@ -269,8 +268,9 @@ TEST_F(RotateE2e, BadConfigsAreRefusedWithTheirMessage) {
     for (std::string line; std::getline(in, line);) {
       if (!line.empty()) expected.push_back(line);
     }
-    auto r = run_agent({"--config", cfg.string(), "validate"},
-                       {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_TEST_SECRET", "s3cr3t-canary-value"}});
+    auto r =
+        run_agent({"--config", cfg.string(), "validate"},
+                  {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_TEST_SECRET", "s3cr3t-canary-value"}});
     remember(r);
     EXPECT_EQ(r.exit_code, 2) << p;
     for (const auto& x : expected) EXPECT_THAT(r.err, HasSubstr(x)) << p;
@@ -317,8 +317,7 @@ TEST_F(RotateE2e, ValidateOnlineNamesEachProblem) {
     std::string expect;
   };
   std::vector<Case> cases = {
-      {"wrong Infisical secret",
-       [&] { std::ofstream(dir_ / "inf-secret") << "not-the-secret"; },
+      {"wrong Infisical secret", [&] { std::ofstream(dir_ / "inf-secret") << "not-the-secret"; },
        "check [infisical.auth] client_id and client_secret"},
       {"unknown project",
        [&] {
@@ -338,12 +337,12 @@ TEST_F(RotateE2e, ValidateOnlineNamesEachProblem) {
        "check [infisical] environment"},
       {"missing app",
        [&] {
-         write_config("\n[[rotation]]\nname = \"ghost\"\nconnection = \"sandbox\"\n"
-                      "app_id = \"0xI000000000000AAA\"\nsecret_path = \"/salesforce/ghost\"\n");
+         write_config(
+             "\n[[rotation]]\nname = \"ghost\"\nconnection = \"sandbox\"\n"
+             "app_id = \"0xI000000000000AAA\"\nsecret_path = \"/salesforce/ghost\"\n");
        },
        "rotation ghost"},
-      {"REST access disabled",
-       [&] { sb_->salesforce().set_rest_secret_access(false); },
+      {"REST access disabled", [&] { sb_->salesforce().set_rest_secret_access(false); },
        "Allow access to External Client App consumer secrets via REST API"},
   };
   for (auto& c : cases) {
@@ -381,7 +380,8 @@ TEST_F(RotateE2e, StatusOnlineTellsWhetherThePublishedPairAuthenticates) {
   EXPECT_THAT(r.out, HasSubstr("nothing published by eca-rotator"));
   auto j = run({"status", "--online", "--json"});
   EXPECT_EQ(j.exit_code, 3) << j.err;
-  EXPECT_THAT(j.out, HasSubstr("\"online\":{\"result\":\"unknown-to-salesforce\",\"problem\":true"));
+  EXPECT_THAT(j.out,
+              HasSubstr("\"online\":{\"result\":\"unknown-to-salesforce\",\"problem\":true"));
   EXPECT_THAT(j.out, HasSubstr("\"online\":{\"result\":\"primary\",\"problem\":false"));
   // Once Infisical holds a pair Salesforce knows again, the same check passes.
   ASSERT_EQ(run({"rotate", "app-2"}).exit_code, 0);
@@ -431,14 +431,15 @@ TEST_F(RotateE2e, StatusJsonHasTypedFields) {
   auto j = run({"status", "--json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   const std::string fp = fingerprint(published(1)->key);
-  EXPECT_THAT(j.out, ::testing::ContainsRegex(
-                         "\\{\"rotation\":\"app-1\",\"app_id\":\"" + sb_->target_apps()[0].id +
-                         "\",\"key_fingerprint\":\"" + fp +
-                         "\",\"generation\":1,\"last_rotated\":\"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T"
-                         "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z\",\"manual\":true,\"last_attempt\":"
-                         "(null|\"[^\"]+Z\"),\"auto_rotation\":true,\"next_due\":\"[^\"]+T[^\"]+Z\","
-                         "\"state\":\"ok\",\"consecutive_failures\":0,\"last_error\":null,"
-                         "\"connection_auth\":\"client_credentials\"\\}"));
+  EXPECT_THAT(j.out,
+              ::testing::ContainsRegex(
+                  "\\{\"rotation\":\"app-1\",\"app_id\":\"" + sb_->target_apps()[0].id +
+                  "\",\"key_fingerprint\":\"" + fp +
+                  "\",\"generation\":1,\"last_rotated\":\"20[0-9][0-9]-[01][0-9]-[0-3][0-9]T"
+                  "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z\",\"manual\":true,\"last_attempt\":"
+                  "(null|\"[^\"]+Z\"),\"auto_rotation\":true,\"next_due\":\"[^\"]+T[^\"]+Z\","
+                  "\"state\":\"ok\",\"consecutive_failures\":0,\"last_error\":null,"
+                  "\"connection_auth\":\"client_credentials\"\\}"));
   // Never rotated: unknowns are null, not "-" or "never".
   EXPECT_THAT(j.out, HasSubstr("{\"rotation\":\"app-2\",\"app_id\":\"" + sb_->target_apps()[1].id +
                                "\",\"key_fingerprint\":null,\"generation\":null,"
@@ -619,8 +620,8 @@ TEST_F(RotateE2e, AnUnprovenPublishPathChangesNothingAtSalesforce) {
   write_config();
   auto ok = run({"rotate", "app-1"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  auto check = sb_->infisical().secret(project, "prod", "/salesforce/app-1",
-                                       "ECA_ROTATOR_WRITE_CHECK");
+  auto check =
+      sb_->infisical().secret(project, "prod", "/salesforce/app-1", "ECA_ROTATOR_WRITE_CHECK");
   ASSERT_TRUE(check.has_value());
   EXPECT_THAT(check->value, HasSubstr("not a credential"));
 }

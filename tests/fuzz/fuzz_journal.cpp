@@ -40,7 +40,8 @@ struct Harness {
 
 // The record as the journal writes it: the harness only chooses the content.
 std::string seal_record(std::string_view plain, long generation) {
-  const eca::Secret key(std::string_view(reinterpret_cast<const char*>(g_key.data()), g_key.size()));
+  const eca::Secret key(
+      std::string_view(reinterpret_cast<const char*>(g_key.data()), g_key.size()));
   return eca::journal_seal::seal(key, "x", generation, eca::Secret(plain));
 }
 

@@ -31,7 +31,8 @@ void prove(eca::InfisicalAuthMethod method, const FuzzAnswer& answer) {
   s.identity_id = "0f1e2d3c-fuzz";
   s.metadata_url = "http://127.0.0.1:9";
   eca::CloudIdentity id(
-      t, std::move(s), [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
+      t, std::move(s),
+      [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
       [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1767225600)); });
   auto r = id.login_request();
   check(r);
@@ -55,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     eca::Secret body(answer.body);
     auto r = eca::parse_identity_document_region(body);
     check(r);
-    if (r) ECA_FUZZ_CHECK(r->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+    if (r)
+      ECA_FUZZ_CHECK(r->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") ==
+                     std::string::npos);
   }
   {
     eca::Secret body(answer.body);

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 #include <map>
-#include <cstring>
 #include <sstream>
 
 #include "crypto/sigv4.h"
@@ -74,7 +74,8 @@ std::string check_jwt(const std::string& key, const std::string& jwt, const std:
     return "invalid signature";
   }
   const auto dot1 = jwt.find('.');
-  auto payload = unb64(jwt.substr(dot1 + 1, dot2 - dot1 - 1), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  auto payload =
+      unb64(jwt.substr(dot1 + 1, dot2 - dot1 - 1), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   rapidjson::Document doc;
   if (!payload || doc.Parse(payload->c_str()).HasParseError() || !doc.IsObject()) {
     return "jwt malformed";
@@ -82,7 +83,8 @@ std::string check_jwt(const std::string& key, const std::string& jwt, const std:
   auto s = [&](const char* n) {
     return doc.HasMember(n) && doc[n].IsString() ? std::string(doc[n].GetString()) : std::string();
   };
-  if (!doc.HasMember("exp") || !doc["exp"].IsInt64() || doc["exp"].GetInt64() <= unix_seconds(now)) {
+  if (!doc.HasMember("exp") || !doc["exp"].IsInt64() ||
+      doc["exp"].GetInt64() <= unix_seconds(now)) {
     return "jwt expired";
   }
   if (s("iss") != iss) return "jwt issuer invalid. expected: " + iss;
@@ -92,7 +94,7 @@ std::string check_jwt(const std::string& key, const std::string& jwt, const std:
 
 std::string str_member(const rapidjson::Value& body, const char* name) {
   return body.IsObject() && body.HasMember(name) && body[name].IsString() ? body[name].GetString()
-                                                                           : std::string();
+                                                                          : std::string();
 }
 
 }  // namespace
@@ -121,10 +123,9 @@ std::string mint_hs256(const std::string& key, const std::string& claims_json) {
 }
 
 std::string kubernetes_token(const FakeCloudKeys& keys, Clock::time_point expires) {
-  return mint_hs256(keys.kubernetes_key,
-                    claims(keys.kubernetes_issuer, keys.kubernetes_subject,
-                           "https://kubernetes.default.svc.cluster.local", expires,
-                           expires - std::chrono::hours(1)));
+  return mint_hs256(keys.kubernetes_key, claims(keys.kubernetes_issuer, keys.kubernetes_subject,
+                                                "https://kubernetes.default.svc.cluster.local",
+                                                expires, expires - std::chrono::hours(1)));
 }
 
 std::string oidc_token(const FakeCloudKeys& keys, Clock::time_point expires) {
@@ -145,14 +146,16 @@ std::string field_of(const std::string& auth, const std::string& name) {
 
 std::string verify_aws(const FakeCloudKeys& keys, const rapidjson::Value& body,
                        Clock::time_point now) {
-  if (str_member(body, "iamHttpRequestMethod") != "POST") return "iamHttpRequestMethod must be POST";
+  if (str_member(body, "iamHttpRequestMethod") != "POST")
+    return "iamHttpRequestMethod must be POST";
   auto sts_body = unb64(str_member(body, "iamRequestBody"), sodium_base64_VARIANT_ORIGINAL);
   auto header_json = unb64(str_member(body, "iamRequestHeaders"), sodium_base64_VARIANT_ORIGINAL);
   rapidjson::Document h;
   if (!sts_body || !header_json || h.Parse(header_json->c_str()).HasParseError() || !h.IsObject()) {
     return "iamRequestBody and iamRequestHeaders must be base64";
   }
-  if (*sts_body != "Action=GetCallerIdentity&Version=2011-06-15") return "not a GetCallerIdentity request";
+  if (*sts_body != "Action=GetCallerIdentity&Version=2011-06-15")
+    return "not a GetCallerIdentity request";
   std::map<std::string, std::string> headers;  // lower-case name -> value
   for (const auto& m : h.GetObject()) {
     if (!m.value.IsString()) return "header values must be strings";
@@ -170,9 +173,12 @@ std::string verify_aws(const FakeCloudKeys& keys, const rapidjson::Value& body,
   std::string secret;
   if (scope[0] == keys.aws_access_key_id) secret = keys.aws_secret_access_key;
   if (scope[0] == keys.aws_static_key_id) secret = keys.aws_static_secret;
-  if (secret.empty()) return "InvalidClientTokenId: The security token included in the request is invalid.";
-  if (scope[2] != keys.aws_region || headers["host"] != "sts." + keys.aws_region + ".amazonaws.com") {
-    return "SignatureDoesNotMatch: Credential should be scoped to a valid region, not '" + scope[2] + "'";
+  if (secret.empty())
+    return "InvalidClientTokenId: The security token included in the request is invalid.";
+  if (scope[2] != keys.aws_region ||
+      headers["host"] != "sts." + keys.aws_region + ".amazonaws.com") {
+    return "SignatureDoesNotMatch: Credential should be scoped to a valid region, not '" +
+           scope[2] + "'";
   }
   const std::string date = headers["x-amz-date"];
   std::tm tm{};
@@ -180,8 +186,11 @@ std::string verify_aws(const FakeCloudKeys& keys, const rapidjson::Value& body,
     return "IncompleteSignature: X-Amz-Date is missing or malformed";
   }
   const long long skew = static_cast<long long>(timegm(&tm)) - unix_seconds(now);
-  if (skew > 900 || skew < -900) return "SignatureDoesNotMatch: Signature expired: " + date + " is now earlier or later than 15 minutes from now";
-  if (scope[0] == keys.aws_access_key_id && headers["x-amz-security-token"] != keys.aws_session_token) {
+  if (skew > 900 || skew < -900)
+    return "SignatureDoesNotMatch: Signature expired: " + date +
+           " is now earlier or later than 15 minutes from now";
+  if (scope[0] == keys.aws_access_key_id &&
+      headers["x-amz-security-token"] != keys.aws_session_token) {
     return "InvalidClientTokenId: The security token included in the request is invalid.";
   }
   SigV4Request r;
@@ -195,7 +204,8 @@ std::string verify_aws(const FakeCloudKeys& keys, const rapidjson::Value& body,
     r.headers.emplace_back(name, headers[name]);
   }
   for (const char* must : {"host", "x-amz-date", "content-type"}) {
-    if (std::none_of(r.headers.begin(), r.headers.end(), [&](auto& kv) { return kv.first == must; })) {
+    if (std::none_of(r.headers.begin(), r.headers.end(),
+                     [&](auto& kv) { return kv.first == must; })) {
       return std::string("SignatureDoesNotMatch: header ") + must + " is not signed";
     }
   }
@@ -239,9 +249,13 @@ FakeMetadata::FakeMetadata(std::shared_ptr<const FakeCloudKeys> keys, FakeMetada
       keys_(std::move(keys)),
       refuse_imds_token_(options.refuse_imds_token) {}
 
-FakeMetadata::~FakeMetadata() { stop(); }
+FakeMetadata::~FakeMetadata() {
+  stop();
+}
 
-void FakeMetadata::set_refuse_imds_token(bool refuse) { refuse_imds_token_ = refuse; }
+void FakeMetadata::set_refuse_imds_token(bool refuse) {
+  refuse_imds_token_ = refuse;
+}
 
 std::string FakeMetadata::classify(const HttpRequest& request) const {
   const std::string& p = request.path;
@@ -250,7 +264,8 @@ std::string FakeMetadata::classify(const HttpRequest& request) const {
   if (p == creds) return "meta.aws_role";
   if (p.rfind(creds, 0) == 0) return "meta.aws_creds";
   if (p == "/latest/dynamic/instance-identity/document") return "meta.aws_region";
-  if (p == "/computeMetadata/v1/instance/service-accounts/default/identity") return "meta.gcp_token";
+  if (p == "/computeMetadata/v1/instance/service-accounts/default/identity")
+    return "meta.gcp_token";
   if (p == "/metadata/identity/oauth2/token") return "meta.azure_token";
   return "meta.other";
 }
@@ -283,7 +298,10 @@ void FakeMetadata::handle(const HttpRequest& request, HttpResponse& response) {
     if (endpoint == "meta.aws_role") return text(200, k.aws_role);
     if (endpoint == "meta.aws_region") {
       JsonBuilder j;
-      j.begin_object().field_string("region", k.aws_region).field_string("instanceId", "i-0fake").end_object();
+      j.begin_object()
+          .field_string("region", k.aws_region)
+          .field_string("instanceId", "i-0fake")
+          .end_object();
       return response.set_json(200, j.str());
     }
     if (request.path.substr(request.path.rfind('/') + 1) != k.aws_role) return text(404, "");
@@ -298,25 +316,29 @@ void FakeMetadata::handle(const HttpRequest& request, HttpResponse& response) {
     return response.set_json(200, j.str());
   }
   if (endpoint == "meta.gcp_token") {
-    if (request.header("Metadata-Flavor") != "Google") return text(403, "Missing Metadata-Flavor:Google header.");
+    if (request.header("Metadata-Flavor") != "Google")
+      return text(403, "Missing Metadata-Flavor:Google header.");
     response.headers.emplace_back("Metadata-Flavor", "Google");
     const auto aud = request.param("audience");
     if (!aud || aud->empty()) return text(400, "non-empty audience parameter required");
-    return text(200, mint_hs256(k.gcp_key, claims("https://accounts.google.com",
-                                                  k.gcp_service_account, *aud,
-                                                  now + std::chrono::hours(1), now)));
+    return text(200,
+                mint_hs256(k.gcp_key, claims("https://accounts.google.com", k.gcp_service_account,
+                                             *aud, now + std::chrono::hours(1), now)));
   }
   if (endpoint == "meta.azure_token") {
     if (request.header("Metadata") != "true") {
-      return response.set_json(400, R"({"error":"invalid_request","error_description":"Required metadata header not specified"})");
+      return response.set_json(
+          400,
+          R"({"error":"invalid_request","error_description":"Required metadata header not specified"})");
     }
     const auto resource = request.param("resource").value_or("");
     JsonBuilder j;
     j.begin_object()
-        .field_string("access_token",
-                      mint_hs256(k.azure_key, claims("https://sts.windows.net/" + k.azure_tenant + "/",
-                                                     k.azure_principal, resource,
-                                                     now + std::chrono::hours(1), now)))
+        .field_string(
+            "access_token",
+            mint_hs256(k.azure_key,
+                       claims("https://sts.windows.net/" + k.azure_tenant + "/", k.azure_principal,
+                              resource, now + std::chrono::hours(1), now)))
         .field_string("expires_in", "3599")
         .field_string("resource", resource)
         .field_string("token_type", "Bearer")

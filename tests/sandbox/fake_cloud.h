@@ -63,7 +63,8 @@ struct FakeCloudKeys {
 // A compact HS256 JWS over `claims_json`.
 std::string mint_hs256(const std::string& key, const std::string& claims_json);
 // Claims of a Kubernetes service account token or an OIDC token, `exp` at `expires`.
-std::string kubernetes_token(const FakeCloudKeys& keys, std::chrono::system_clock::time_point expires);
+std::string kubernetes_token(const FakeCloudKeys& keys,
+                             std::chrono::system_clock::time_point expires);
 std::string oidc_token(const FakeCloudKeys& keys, std::chrono::system_clock::time_point expires);
 
 // Empty when the login `body` of `method` ("aws-auth", "gcp-auth", "azure-auth",

@@ -571,8 +571,9 @@ struct FakeInfisical::Impl {
     auto it = std::find_if(identities.begin(), identities.end(),
                            [&](const auto& kv) { return kv.second.id == id; });
     if (it == identities.end() || !it->second.cloud_methods.count(method) || !cloud_keys) {
-      return fail(response, 404, "NotFound", "Identity with ID " + id + " has no " + method +
-                                                 " configured");  // [guess] wording
+      return fail(
+          response, 404, "NotFound",
+          "Identity with ID " + id + " has no " + method + " configured");  // [guess] wording
     }
     if (method == "aws-auth" && tamper_aws_headers) tamper_headers(body);
     const std::string why = verify_cloud_login(*cloud_keys, method, body, id, now());
@@ -1438,7 +1439,8 @@ std::string FakeInfisical::classify(const HttpRequest& request) const {
   if (p.rfind("/__sandbox/", 0) == 0) return kAdminEndpoint;
   if (m == "POST" && p == "/api/v1/auth/universal-auth/login") return "inf.login";
   for (const char* cloud : {"aws", "gcp", "azure", "kubernetes", "oidc", "jwt"}) {
-    if (m == "POST" && p == std::string("/api/v1/auth/") + cloud + "-auth/login") return "inf.login";
+    if (m == "POST" && p == std::string("/api/v1/auth/") + cloud + "-auth/login")
+      return "inf.login";
   }
   if (m == "POST" && p == "/api/v1/auth/token/renew") return "inf.renew";
   if (m == "POST" && p == "/api/v1/auth/token/revoke") return "inf.revoke";

@@ -8,7 +8,6 @@
 
 #include "clients/salesforce_jwt.h"
 #include "crypto/rsa_signer.h"
-
 #include "tests/sandbox/admin_routes.h"
 #include "tests/sandbox/form_decoding.h"
 #include "tests/sandbox/json_builder.h"
@@ -494,8 +493,8 @@ std::string FakeSalesforce::jwt_refusal(const std::string& assertion, std::strin
   if (std::find(auds.begin(), auds.end(), jwt->claims.aud) == auds.end()) {
     return "audience is invalid";
   }
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       clock().now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock().now().time_since_epoch()).count();
   if (!jwt->has_exp || jwt->claims.exp <= now) return "expired authorization code";
   const auto& users = app->jwt->pre_authorized_users;
   if (std::find(users.begin(), users.end(), jwt->claims.sub) == users.end()) {

@@ -9,7 +9,9 @@ namespace eca::sandbox {
 namespace {
 
 // tests/data/tls of the source tree, set by tests/CMakeLists.txt.
-std::string default_tls_dir() { return ECA_SANDBOX_TLS_DIR; }
+std::string default_tls_dir() {
+  return ECA_SANDBOX_TLS_DIR;
+}
 
 }  // namespace
 
@@ -59,8 +61,8 @@ Sandbox::Sandbox(SandboxOptions options)
   // The same identity may also log in by each cloud identity, proven to the fake clouds.
   cloud_keys_ = FakeCloudKeys::random();
   infisical_->set_cloud_keys(cloud_keys_);
-  for (const char* m : {"aws-auth", "gcp-auth", "azure-auth", "kubernetes-auth", "oidc-auth",
-                        "jwt-auth"}) {
+  for (const char* m :
+       {"aws-auth", "gcp-auth", "azure-auth", "kubernetes-auth", "oidc-auth", "jwt-auth"}) {
     infisical_->add_cloud_auth(infisical_client_id_, m);
   }
   FakeMetadataOptions meta;

@@ -63,7 +63,9 @@ class Sandbox {
   FakeMetadata& metadata() { return *metadata_; }
   const FakeMetadata& metadata() const { return *metadata_; }
   const FakeCloudKeys& cloud_keys() const { return *cloud_keys_; }
-  std::string infisical_identity_id() const { return infisical_->identity_id(infisical_client_id_); }
+  std::string infisical_identity_id() const {
+    return infisical_->identity_id(infisical_client_id_);
+  }
 
   // The ECA whose credentials the agent's connection uses (never a rotation target).
   const AppInfo& connection_app() const { return connection_app_; }
