@@ -50,12 +50,6 @@ Secret render_delivery(const DeliverySettings& d, const OpenedPair& pair);
 // Returns whether the content was written.
 Result<bool> write_delivery_file(const DeliverySettings& d, const Secret& content);
 
-// Runs argv (no shell) with `env` added to ours minus any ECA_* variable, stdin closed,
-// output to our stderr, killed after `timeout`. "" on exit 0, else what went wrong.
-std::string run_argv_hook(const std::vector<std::string>& argv,
-                          const std::map<std::string, std::string>& env,
-                          std::chrono::seconds timeout);
-
 // Reads the pair for one delivery once: the listing, then open_pair. For `exec`.
 Result<OpenedPair> fetch_pair(InfisicalApi& infisical, const DeliverySettings& d);
 
