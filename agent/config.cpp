@@ -166,6 +166,9 @@ class Loader {
   void load_infisical_auth(const Section& auth);
   void load_cloud_identity(const Section& auth);
   void load_encryption(const Section& root);
+  void load_recipients(const Section& s, Need need);
+  void load_metrics_listen(const Section& s);
+  void load_proxy(const Section& s);
   void load_connections(const Section& root);
   void load_rotations(const Section& root);
   void load_deliveries(const MergedNode& list);  // the rules live in delivery_config.cpp
@@ -507,6 +510,17 @@ void Loader::load_agent(const Section& root) {
   if (auto v = integer(s, "stale_staged_minutes", 1, 525600))
     a.stale_staged_minutes = static_cast<int>(*v);
   if (auto v = integer(s, "splay_minutes", 0, 1440)) a.splay_minutes = static_cast<int>(*v);
+  load_metrics_listen(s);
+  if (auto v = str(s, "metrics_file", Need::Optional)) a.metrics_file = resolve(*v);
+  if (auto v = str(s, "on_success", Need::Optional)) a.on_success = *v;
+  if (auto v = str(s, "on_failure", Need::Optional)) a.on_failure = *v;
+  if (auto v = integer(s, "hook_timeout_seconds", 1, 3600))
+    a.hook_timeout_seconds = static_cast<int>(*v);
+  load_proxy(s);
+}
+
+void Loader::load_metrics_listen(const Section& s) {
+  auto& a = cfg_.agent;
   if (auto v = str(s, "metrics_listen", Need::Optional)) {
     // Metrics name every rotation and app: keep them on loopback unless asked otherwise.
     auto colon = v->rfind(':');
@@ -525,11 +539,10 @@ void Loader::load_agent(const Section& root) {
       }
     }
   }
-  if (auto v = str(s, "metrics_file", Need::Optional)) a.metrics_file = resolve(*v);
-  if (auto v = str(s, "on_success", Need::Optional)) a.on_success = *v;
-  if (auto v = str(s, "on_failure", Need::Optional)) a.on_failure = *v;
-  if (auto v = integer(s, "hook_timeout_seconds", 1, 3600))
-    a.hook_timeout_seconds = static_cast<int>(*v);
+}
+
+void Loader::load_proxy(const Section& s) {
+  auto& a = cfg_.agent;
   if (auto v = str(s, "proxy", Need::Optional); v && !v->empty()) {
     // The value may hold a password: messages never repeat it.
     std::string why = cr::check_proxy_url(*v);
@@ -758,6 +771,13 @@ void Loader::load_encryption(const Section& root) {
             "recipient_public_keys = [...] for several consumers' keys), or set mode = \"none\"");
     return;
   }
+  load_recipients(s, need);
+}
+
+// recipient_public_key and recipient_public_keys (drop-ins append): at most
+// kMaxRecipients keys, none twice.
+void Loader::load_recipients(const Section& s, Need need) {
+  auto& e = cfg_.encryption;
   // Each recipient's key, wherever it was given; a key listed twice is a mistake worth
   // reporting (a consumer removed from one place would still receive the pair).
   std::vector<std::string> ids;
