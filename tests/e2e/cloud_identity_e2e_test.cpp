@@ -3,7 +3,9 @@
 // meets first (metadata unreachable or refusing, a changed signed header, an expired
 // service account token), each a clear error with nothing changed at Salesforce.
 #include <fstream>
+#include <functional>
 
+#include "crypto/rsa_signer.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/sandbox/fake_cloud.h"
 
@@ -11,6 +13,7 @@ namespace eca::e2e {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CloudIdentityE2e : public E2eFixture {
  protected:
@@ -122,6 +125,51 @@ TEST_F(CloudIdentityE2e, OidcAndJwtTokenFilesRotate) {
     ASSERT_EQ(r.exit_code, 0) << m << ": " << r.err;
   }
   EXPECT_TRUE(published(1).has_value());
+}
+
+// No shared secret anywhere: the connection logs in by JWT bearer, Infisical by each cloud
+// identity in turn, and the config names no secret file at all.
+TEST_F(CloudIdentityE2e, NoStaticSecretOnTheVmWithJwtBearerAndEachCloudIdentity) {
+  static const Secret key = generate_rsa_private_key_pem(2048);
+  sb_->enable_connection_jwt(key);
+  { std::ofstream(dir_ / "sf-jwt.key") << key.view(); }
+  std::filesystem::permissions(dir_ / "sf-jwt.key", std::filesystem::perms::owner_read);
+  std::filesystem::remove(dir_ / "sf-secret");
+  const std::string jwt_connection =
+      "auth = \"jwt_bearer\"\nusername = \"" + std::string(sandbox::Sandbox::kJwtUsername) +
+      "\"\nprivate_key_file = \"" + (dir_ / "sf-jwt.key").string() + "\"\n";
+  // Settings per method; the token files are written when their turn comes (one file).
+  const auto until = sb_->clock().now() + std::chrono::hours(1);
+  const std::vector<std::pair<std::string, std::function<std::string()>>> methods = {
+      {"aws-iam", [&] { return identity() + metadata(); }},
+      {"gcp-id-token", [&] { return identity() + metadata(); }},
+      {"azure", [&] { return identity() + metadata(); }},
+      {"kubernetes",
+       [&] {
+         return identity() + token_file(sandbox::kubernetes_token(sb_->cloud_keys(), until));
+       }},
+      {"oidc",
+       [&] { return identity() + token_file(sandbox::oidc_token(sb_->cloud_keys(), until)); }},
+  };
+  for (const auto& [method, settings] : methods) {
+    SCOPED_TRACE(method);
+    write_config();
+    use_auth("method = \"" + method + "\"\n" + settings());
+    std::string t = slurp_config();
+    const std::string secret_line =
+        "client_secret_file = \"" + (dir_ / "sf-secret").string() + "\"\n";
+    t.replace(t.find(secret_line), secret_line.size(), jwt_connection);
+    std::ofstream(config_, std::ios::trunc) << t;
+    EXPECT_THAT(t, Not(HasSubstr("secret_file")));
+    const auto v = run_clean({"validate"});
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_THAT(v.out, HasSubstr("login: infisical by " + method));
+    EXPECT_THAT(v.out, HasSubstr("login: connection sandbox by jwt-bearer"));
+    EXPECT_THAT(v.out, HasSubstr("\nno static secret on this VM\n"));
+    const long promotes = sb_->salesforce().request_count("sf.promote");
+    expect_full_rotation(run_clean({"rotate", "--all"}));
+    EXPECT_EQ(sb_->salesforce().request_count("sf.promote"), promotes + 3);
+  }
 }
 
 // ---- negative table: a clear error, and nothing changed at Salesforce
