@@ -19,10 +19,16 @@ jobs=${ECA_JOBS:-2}
 # a sanitizer report makes them exit non-zero, which fails the test that ran them.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:print_stacktrace=1:strict_string_checks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:report_error_type=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-print_suppressions=0}
+# tests/lsan.supp: OpenSSL's per-process random generators (see the file).
+export LSAN_OPTIONS=${LSAN_OPTIONS:-print_suppressions=0:suppressions=$root/tests/lsan.supp}
 
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug -DECA_SANITIZE=address,undefined -DECA_BUILD_TESTS=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 # shellcheck disable=SC2086 # ECA_CTEST_ARGS is a list of arguments
-ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600 ${ECA_CTEST_ARGS:-}
+# TlsE2e runs on its own after the rest: under ASan, run in parallel with other tests,
+# TlsE2e.AWrongPinFailsTheConnectionWithAnErrorNamingThePin has twice seen its agent
+# print nothing for 120 s (it passes alone, and in every other build); not understood
+# yet, see the closing note of 2026-11-30.
+ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600 -E '^TlsE2e\.' ${ECA_CTEST_ARGS:-}
+ctest --test-dir "$build" --output-on-failure --timeout 600 -R '^TlsE2e\.' ${ECA_CTEST_ARGS:-}
