@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -107,13 +108,20 @@ pid_t start_child(const ExecOptions& o, const DeliverySettings& d, const OpenedP
   std::vector<std::string> argv = o.argv;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // The failure messages are built here too: after fork() only async-signal-safe calls
+  // (a delivery thread may hold a lock, e.g. stdio's, at the moment of the fork).
+  const std::string cannot_run = "eca-rotator exec: cannot run " + o.argv[0] + ": ";
+  const std::string not_found = cannot_run + "no such file or command on PATH\n";
+  const std::string denied = cannot_run + "permission denied\n";
+  const std::string failed = cannot_run + "the system refused to execute it\n";
   pid_t pid = ::fork();
   if (pid == 0) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execvpe(args[0], args.data(), envp.data());
-    std::fprintf(stderr, "eca-rotator exec: cannot run %s: %s\n", args[0], std::strerror(errno));
+    const std::string& why = errno == ENOENT ? not_found : errno == EACCES ? denied : failed;
+    (void)!::write(2, why.data(), why.size());
     ::_exit(127);
   }
   wipe_entry(key);

@@ -11,9 +11,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "clients/scrub.h"
+#include "common/clock.h"
 #include "common/json.h"
 
 namespace eca {
@@ -93,12 +93,8 @@ Result<Secret> read_token_file(const std::string& path) {
 }
 
 std::string utc_text(long long unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return format_time(TimePoint(std::chrono::seconds(unix_seconds)), "%Y-%m-%d %H:%M:%S UTC",
+                     Zone::Utc);
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
+
+#include "common/clock.h"
 
 namespace eca {
 namespace {
@@ -109,12 +110,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string amz_date(long long unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
+  return format_time(TimePoint(std::chrono::seconds(unix_seconds)), "%Y%m%dT%H%M%SZ", Zone::Utc);
 }
 
 std::string sigv4_canonical_request(const SigV4Request& r) {

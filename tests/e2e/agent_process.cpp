@@ -15,22 +15,42 @@
 namespace eca::e2e {
 namespace {
 
-// In a forked child: the environment overrides, then exec (never returns).
-[[noreturn]] void exec_child(const std::string& binary, std::vector<std::string> argv_s,
-                             const std::map<std::string, std::string>& env) {
-  for (const auto& [k, v] : env) {
-    if (v.empty() && k.size() > 1 && k[0] == '!') {
-      ::unsetenv(k.c_str() + 1);
-    } else {
-      ::setenv(k.c_str(), v.c_str(), 1);
+// Everything the child needs, built before fork(). The test process runs the sandbox's
+// server threads, so after fork() the child may only make async-signal-safe calls: a
+// setenv() or malloc() there can wait forever on a lock another thread held at the fork
+// (it did, under the sanitizers' allocators: the agent was never started).
+class ChildImage {
+ public:
+  ChildImage(const std::string& binary, const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env)
+      : binary_(binary) {
+    argv_s_.push_back(binary);
+    argv_s_.insert(argv_s_.end(), args.begin(), args.end());
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      const std::string name = entry.substr(0, entry.find('='));
+      if (env.count(name) == 0 && env.count("!" + name) == 0) env_s_.push_back(entry);
     }
+    for (const auto& [k, v] : env) {
+      if (!(v.empty() && k.size() > 1 && k[0] == '!')) env_s_.push_back(k + "=" + v);
+    }
+    for (auto& s : argv_s_) argv_.push_back(s.data());
+    argv_.push_back(nullptr);
+    for (auto& s : env_s_) envp_.push_back(s.data());
+    envp_.push_back(nullptr);
   }
-  std::vector<char*> argv;
-  for (auto& s : argv_s) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  ::execv(binary.c_str(), argv.data());
-  ::_exit(127);
-}
+
+  // In the forked child (never returns).
+  [[noreturn]] void exec() const {
+    ::execve(binary_.c_str(), argv_.data(), envp_.data());
+    ::_exit(127);
+  }
+
+ private:
+  std::string binary_;
+  std::vector<std::string> argv_s_, env_s_;
+  std::vector<char*> argv_, envp_;
+};
 
 }  // namespace
 
@@ -41,8 +61,7 @@ AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::str
       ::pipe2(gate, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
-  std::vector<std::string> argv_s{binary};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const ChildImage image(binary, args, env);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -58,7 +77,7 @@ AgentProcess::AgentProcess(const std::string& binary, const std::vector<std::str
       while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
       }
     }
-    exec_child(binary, argv_s, env);
+    image.exec();
   }
   ::close(out[1]);
   ::close(err[1]);
@@ -89,7 +108,7 @@ ProcessResult AgentProcess::wait(int timeout_s) {
   if (done_) return r;
   release();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  bool out_open = true, err_open = true;
+  bool out_open = true, err_open = true, killed = false;
   char buf[8192];
   while (out_open || err_open) {
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
@@ -98,6 +117,11 @@ ProcessResult AgentProcess::wait(int timeout_s) {
                     .count();
     if (left <= 0) {
       ::kill(pid_, SIGKILL);
+      if (!killed) {
+        r.err +=
+            "\n[test harness: killed after " + std::to_string(timeout_s) + " s without exiting]\n";
+        killed = true;
+      }
       left = 2000;
       deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     }
@@ -132,8 +156,7 @@ ProcessResult run_agent(const std::vector<std::string>& args,
 
 ProcessResult run_agent_in_terminal(const std::vector<std::string>& args,
                                     const std::map<std::string, std::string>& env, int timeout_s) {
-  std::vector<std::string> argv_s{ECA_ROTATOR_BIN};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const ChildImage image(ECA_ROTATOR_BIN, args, env);
   int master = -1;
   winsize ws{};
   ws.ws_row = 24;
@@ -142,7 +165,7 @@ ProcessResult run_agent_in_terminal(const std::vector<std::string>& args,
   if (pid < 0) throw std::runtime_error("forkpty failed");
   if (pid == 0) {
     ::close_range(3, ~0U, 0);  // see AgentProcess: no inherited sandbox sockets
-    exec_child(ECA_ROTATOR_BIN, argv_s, env);
+    image.exec();
   }
   ProcessResult r;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);

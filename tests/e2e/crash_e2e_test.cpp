@@ -30,7 +30,8 @@ class CrashMatrix : public E2eFixture, public ::testing::WithParamInterface<Cras
 TEST_P(CrashMatrix, RotationCompletesOnRestartAndNoConsumerLosesItsPair) {
   const CrashPoint point = GetParam();
   const auto gen0 = sb_->target_apps()[0].primary();
-  ASSERT_EQ(run({"rotate", "app-1"}).exit_code, 0);
+  const auto first = run({"rotate", "app-1"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto gen1 = *published(1);
 
   AgentProcess p(ECA_ROTATOR_BIN, with_config({"rotate", "app-1"}),

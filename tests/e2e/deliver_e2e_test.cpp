@@ -246,6 +246,12 @@ TEST_F(DeliverE2e, ExecPassesTheExitStatusAndRefusesAKeyOthersCanRead) {
                      {{"!CREDENTIALS_DIRECTORY", ""}});
   remember(r);
   EXPECT_EQ(r.exit_code, 7) << r.err;
+  auto missing = run_agent({"--config", cfg.string(), "exec", "--", "/nonexistent/app"},
+                           {{"!CREDENTIALS_DIRECTORY", ""}});
+  remember(missing);
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.err.find("cannot run /nonexistent/app: no such file"), std::string::npos)
+      << missing.err;
   ::chmod((dir_ / "recipient.key").c_str(), 0644);
   auto refused =
       run_agent({"--config", cfg.string(), "validate"}, {{"!CREDENTIALS_DIRECTORY", ""}});
