@@ -391,6 +391,10 @@ for vm in rotator consumer; do
   kill -0 "$(cat "$work/$vm/daemon.pid")" || fail "the $vm's daemon is not running"
 done
 
+if grep -q 'systemctl reload eca-rotator' "$rot"/out/*.block; then
+  grep -q 'configuration reloaded' "$rot/daemon.log" || fail "the rotator's daemon did not log a reload"
+fi
+
 delivered=$con/run/eca-rotator/billing.env
 [ -f "$delivered" ] || fail "no delivered file $delivered"
 [ "$(stat -c %a "$delivered")" = 600 ] || fail "$delivered has mode $(stat -c %a "$delivered"), not 0600"
