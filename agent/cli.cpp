@@ -56,7 +56,8 @@ Commands:
                            Counted as a manual rotation by the schedule. Paces itself
                            within Infisical's rate limits ([infisical] rate_limits);
                            --max-wait: the longest single wait for them (default 30); a
-                           rotation that would wait longer fails before staging.
+                           rotation that would wait longer fails before staging. The
+                           progress line shows each wait and how long it lasts.
   status [--json] [--online] [--no-progress]
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;

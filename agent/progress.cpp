@@ -66,6 +66,14 @@ std::string Progress::text() const {
 std::string Progress::text_locked() const {
   std::string s = verb_ + " " + std::to_string(done_) + "/" + std::to_string(total_);
   if (failed_ > 0) s += " (" + std::to_string(failed_) + " failed)";
+  // Before the current items: a long list is what gets cut to the terminal width.
+  if (!waiting_for_.empty()) {
+    const auto left = waiting_until_ - opts_.now();
+    if (left > std::chrono::steady_clock::duration::zero()) {
+      s += " - waiting " + std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) +
+           " s for " + waiting_for_;
+    }
+  }
   if (!current_.empty()) {
     s += " - current: ";
     for (std::size_t i = 0; i < current_.size(); ++i) {
@@ -110,6 +118,17 @@ void Progress::end(std::string_view item, bool failed) {
   ++done_;
   if (failed) ++failed_;
   draw_locked(true);
+}
+
+void Progress::waiting(std::chrono::milliseconds wait, std::string_view why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = opts_.now();
+  // A new hold shows at once; the many short waits of a paced burst redraw at most every
+  // min_interval like everything else.
+  const bool fresh = waiting_for_.empty() || waiting_until_ <= now;
+  waiting_for_ = std::string(why);
+  waiting_until_ = now + wait;
+  draw_locked(fresh);
 }
 
 void Progress::interject(const std::function<void()>& print) {

@@ -45,6 +45,10 @@ class Progress {
   // An item starts (shown as current) / ends (counted as done, and as failed if it failed).
   void begin(std::string_view item);
   void end(std::string_view item, bool failed);
+  // Work is held back for `wait` (why: "Infisical's rate limits"): the line says so and for
+  // how long ("waiting 42 s for Infisical's rate limits") until that time has passed. Each
+  // call replaces the previous notice.
+  void waiting(std::chrono::milliseconds wait, std::string_view why);
   // Prints something else on the same terminal: the line is cleared, `print` runs (it must
   // leave the cursor at the start of a line), and the line is drawn again.
   void interject(const std::function<void()>& print);
@@ -73,6 +77,8 @@ class Progress {
   bool finished_ = false;
   bool drawn_once_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
+  std::string waiting_for_;  // empty: nothing is held back
+  std::chrono::steady_clock::time_point waiting_until_{};
 };
 
 }  // namespace eca

@@ -47,6 +47,32 @@ RequestBudget::OnWait pacing_notice(Logger& log) {
   };
 }
 
+// For the life of a batch with a progress line: every wait for Infisical's rate limits is
+// logged as usual and also shown on the line, with how long it lasts. The observer it
+// replaced (the same instance, so its once-a-minute memory survives) comes back after.
+class WaitsOnProgress {
+ public:
+  WaitsOnProgress(RequestBudget& budget, RequestBudget::OnWait logged, Progress* progress)
+      : budget_(budget), logged_(std::move(logged)), active_(progress != nullptr) {
+    if (!active_) return;
+    budget_.on_wait(
+        [logged = logged_, progress](std::chrono::milliseconds wait, const std::string& why) {
+          if (logged) logged(wait, why);
+          progress->waiting(wait, "Infisical's rate limits");
+        });
+  }
+  ~WaitsOnProgress() {
+    if (active_) budget_.on_wait(logged_);
+  }
+  WaitsOnProgress(const WaitsOnProgress&) = delete;
+  WaitsOnProgress& operator=(const WaitsOnProgress&) = delete;
+
+ private:
+  RequestBudget& budget_;
+  RequestBudget::OnWait logged_;
+  bool active_;
+};
+
 // A metadata service answers in milliseconds on the same host; one that does not
 // answer within seconds is not there (the VM is not on that cloud).
 CurlOptions metadata_options() {
@@ -157,7 +183,8 @@ Status Runtime::build_clients() {
     limits.window = std::chrono::milliseconds(std::max(1L, std::atol(w)));
   }
   infisical_budget_ = std::make_unique<RequestBudget>(limits);
-  infisical_budget_->on_wait(pacing_notice(log_));
+  pacing_ = pacing_notice(log_);
+  infisical_budget_->on_wait(pacing_);
   infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);
   CloudIdentitySettings cloud = cloud_settings(config_.infisical);
   if (cloud.method != InfisicalAuthMethod::Universal) {
@@ -263,6 +290,8 @@ std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
                                                    const BatchOptions& options) {
   // Before any worker runs: parallel folder creation duplicates folders on Infisical.
   prepare_folders(*infisical_, todo, log_);
+  // While this batch runs, its progress line also shows the rate-limit waits.
+  WaitsOnProgress waits_shown(*infisical_budget_, pacing_, options.progress);
   std::vector<RotationOutcome> outcomes(todo.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

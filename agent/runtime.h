@@ -102,6 +102,7 @@ class Runtime {
   StateStore state_;
   FileJournal journal_;
   std::unique_ptr<RequestBudget> infisical_budget_;
+  RequestBudget::OnWait pacing_;  // the budget's logging observer (pacing: lines)
   std::unique_ptr<BudgetedTransport> infisical_transport_;
   std::unique_ptr<InfisicalClient> infisical_;
   std::map<std::string, std::unique_ptr<SalesforceClient>> salesforce_;

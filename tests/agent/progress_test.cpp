@@ -94,6 +94,23 @@ TEST(ProgressTest, LineNamesCountsFailuresAndCurrentItems) {
   EXPECT_NE(term.out.rfind(std::string(kClear) + p.text()), std::string::npos) << term.out;
 }
 
+TEST(ProgressTest, AWaitShowsHowLongUntilItIsOver) {
+  FakeTerminal term;
+  Progress p("rotating", 20, term.options());
+  p.begin("billing-api");
+  p.waiting(std::chrono::milliseconds(41500), "Infisical's rate limits");
+  EXPECT_EQ(p.text(),
+            "rotating 0/20 - waiting 42 s for Infisical's rate limits - current: billing-api");
+  EXPECT_NE(term.out.rfind(std::string(kClear) + p.text()), std::string::npos)
+      << "a new wait is drawn at once: " << term.out;
+  term.t += std::chrono::seconds(30);
+  EXPECT_EQ(p.text(),
+            "rotating 0/20 - waiting 12 s for Infisical's rate limits - current: billing-api");
+  term.t += std::chrono::seconds(12);
+  p.end("billing-api", false);
+  EXPECT_EQ(p.text(), "rotating 1/20") << "the notice is gone once the wait is over";
+}
+
 TEST(ProgressTest, CountsAreExactWithConcurrentUpdates) {
   FakeTerminal term;
   constexpr int kThreads = 8, kEach = 250;

@@ -55,6 +55,23 @@ TEST_F(LimitsE2e, ABudgetMatchingTheServerRotatesABurstWithoutA429) {
   EXPECT_THAT(r.err, HasSubstr("to stay within Infisical's rate limits")) << r.err;
 }
 
+TEST_F(LimitsE2e, AtATerminalTheProgressLineSaysHowLongRotationsWaitForTheLimits) {
+  write_config();
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20,
+            "environment = \"prod\"\nrate_limits = { secret = 8, write = 4 }");
+  std::ofstream(config_) << t;
+  auto r = run_agent_in_terminal(with_config({"rotate", "--all"}),
+                                 {{"!CREDENTIALS_DIRECTORY", ""},
+                                  {"ECA_ROTATOR_TEST_RATE_WINDOW_MS", std::to_string(kWindowMs)}});
+  remember(r);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("rotating [0-9]+/8 - waiting [0-9]+ s for "
+                                              "Infisical's rate limits"))
+      << r.out;
+  expect_every_pair_published();
+}
+
 TEST_F(LimitsE2e, LimitsTheAgentDoesNotKnowPauseEveryWorkerAndNothingIsLeftUnpublished) {
   write_config();  // rate_limits: none (a loopback, self-hosted URL)
   auto r = rotate_all();
