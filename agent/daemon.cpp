@@ -341,8 +341,7 @@ void Daemon::apply_pending_config() {
 
 void Daemon::start_deliveries() {
   if (config_->deliveries.empty()) return;
-  delivery_clients_ =
-      std::make_unique<DeliveryClients>(*config_, rt_->transport(), rt_->infisical(), rt_->clock());
+  delivery_clients_ = std::make_unique<DeliveryClients>(*config_, *rt_);
   DeliveryService::Options o;
   o.hook_timeout = std::chrono::seconds(config_->agent.hook_timeout_seconds);
   DeliveryClients* clients = delivery_clients_.get();

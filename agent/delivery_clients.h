@@ -1,6 +1,7 @@
 // The Infisical clients deliveries read through: the runtime's own for the [infisical]
-// project and environment, and one more per other place a [[deliver]] names (same
-// server, identity and TLS settings), made on first use.
+// project and environment, and one more per other place a [[deliver]] names, made on
+// first use by the runtime (same server, login method, TLS settings and request budget,
+// so the polls of every place pace within [infisical] rate_limits with the rotations).
 #pragma once
 
 #include <map>
@@ -8,24 +9,19 @@
 #include <mutex>
 #include <string>
 
-#include "agent/config.h"
+#include "agent/runtime.h"
 #include "clients/infisical_client.h"
-#include "common/clock.h"
 
 namespace eca {
 
 class DeliveryClients {
  public:
-  DeliveryClients(const Config& config, HttpTransport& transport, InfisicalClient& main,
-                  const Clock& clock)
-      : config_(config), transport_(transport), main_(main), clock_(clock) {}
+  DeliveryClients(const Config& config, Runtime& runtime) : config_(config), runtime_(runtime) {}
   InfisicalApi& get(const std::string& project_id, const std::string& environment);
 
  private:
   const Config& config_;
-  HttpTransport& transport_;
-  InfisicalClient& main_;
-  const Clock& clock_;
+  Runtime& runtime_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<InfisicalClient>> others_;
 };

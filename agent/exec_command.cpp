@@ -172,7 +172,7 @@ int run_exec(const std::string& config_path, const std::vector<std::string>& arg
     log.error(d->name, "exec", st.error().message);
     return 2;
   }
-  DeliveryClients clients(config, rt.transport(), rt.infisical(), rt.clock());
+  DeliveryClients clients(config, rt);
   InfisicalApi& infisical = clients.get(d->project_id, d->environment);
   auto pair = fetch_pair(infisical, *d);
   if (!pair) {

@@ -167,15 +167,31 @@ Status Runtime::open_state(bool take_lock) {
   return journal_.open();
 }
 
-Status Runtime::build_clients() {
+InfisicalEndpoint Runtime::infisical_endpoint(const std::string& project_id,
+                                              const std::string& environment) const {
   InfisicalEndpoint ie;
   ie.url = config_.infisical.url;
-  ie.project_id = config_.infisical.project_id;
-  ie.environment = config_.infisical.environment;
+  ie.project_id = project_id;
+  ie.environment = environment;
   ie.client_id = config_.infisical.client_id;
   ie.client_secret = config_.infisical.client_secret.clone();
   ie.tls = {config_.infisical.ca_file, config_.infisical.ca_dir,
             config_.infisical.pinned_public_key, config_.infisical.insecure_skip_verify};
+  if (CloudIdentity* id = cloud_identity_.get(); id != nullptr) {
+    ie.login_request = [id] { return id->login_request(); };
+  }
+  return ie;
+}
+
+std::unique_ptr<InfisicalClient> Runtime::infisical_client_for(const std::string& project_id,
+                                                               const std::string& environment) {
+  const Clock* clock = clock_.get();
+  return std::make_unique<InfisicalClient>(*infisical_transport_,
+                                           infisical_endpoint(project_id, environment),
+                                           [clock] { return clock->now(); });
+}
+
+Status Runtime::build_clients() {
   const Clock* clock = clock_.get();
   RateLimits limits = config_.infisical.rate_limits;
   // Test seam: a shorter "minute", matching the sandbox's --rate-window-ms.
@@ -187,15 +203,13 @@ Status Runtime::build_clients() {
   infisical_budget_->on_wait(pacing_);
   infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);
   CloudIdentitySettings cloud = cloud_settings(config_.infisical);
+  cloud_identity_.reset();
   if (cloud.method != InfisicalAuthMethod::Universal) {
     cloud_identity_ =
         std::make_unique<CloudIdentity>(metadata_transport_, std::move(cloud), CloudIdentity::Env{},
                                         [clock] { return clock->now(); });
-    CloudIdentity* id = cloud_identity_.get();
-    ie.login_request = [id] { return id->login_request(); };
   }
-  infisical_ = std::make_unique<InfisicalClient>(*infisical_transport_, std::move(ie),
-                                                 [clock] { return clock->now(); });
+  infisical_ = infisical_client_for(config_.infisical.project_id, config_.infisical.environment);
   for (const auto& [name, c] : config_.connections) {
     SalesforceEndpoint se;
     se.name = name;

@@ -56,6 +56,11 @@ class Runtime {
       std::function<std::string(const RotationSettings&, const Error&)> next_step = {});
   SalesforceClient* salesforce(const std::string& connection);
   InfisicalClient& infisical() { return *infisical_; }
+  // Another client for the same server and identity (same login method, TLS settings and
+  // request budget) reading another project or environment: a [[deliver]] place. Valid
+  // after build_clients().
+  std::unique_ptr<InfisicalClient> infisical_client_for(const std::string& project_id,
+                                                        const std::string& environment);
   StateStore& state() { return state_; }
   FileJournal& journal() { return journal_; }
   const Clock& clock() const { return *clock_; }
@@ -92,6 +97,9 @@ class Runtime {
 
  private:
   const Config& config_;
+  InfisicalEndpoint infisical_endpoint(const std::string& project_id,
+                                       const std::string& environment) const;
+
   Logger& log_;
   CurlTransport transport_;
   // Cloud metadata services only: no proxy, seconds-long timeouts.

@@ -261,5 +261,50 @@ TEST_F(DeliverE2e, ExecPassesTheExitStatusAndRefusesAKeyOthersCanRead) {
   ::chmod((dir_ / "recipient.key").c_str(), 0600);
 }
 
+// A consumer VM whose [infisical] section names another environment than the deliveries'
+// place: their polls go through clients of their own, and those pace within the same
+// `rate_limits` as everything else. Before, they bypassed the budget and Infisical
+// answered 429 (and the deliveries failed) as soon as a poll read more places than a
+// window allows.
+TEST_F(DeliverE2e, DeliveriesFromAnotherPlacePaceWithinTheRateLimits) {
+  const int apps = static_cast<int>(sb_->target_apps().size());
+  ASSERT_GE(apps, 3);
+  auto rotated = run({"rotate", "--all", "--no-progress"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  std::string t = "[agent]\nstate_dir = \"" + (dir_ / "consumer-state").string() + "\"\n\n";
+  t += "[infisical]\nurl = \"" + sb_->infisical().base_url() + "\"\nproject_id = \"" +
+       sb_->project_id() +
+       "\"\nenvironment = \"dev\"\nrate_limits = { secret = 2 }\n\n[infisical.auth]\n"
+       "client_id = \"" +
+       sb_->infisical_client_id() + "\"\nclient_secret_file = \"" + (dir_ / "inf-secret").string() +
+       "\"\n\n";
+  for (int n = 1; n <= apps; ++n) {
+    const std::string name = "app-" + std::to_string(n);
+    t += "[[deliver]]\nname = \"" + name +
+         "\"\nenvironment = \"prod\"\nsecret_path = " + "\"/salesforce/" + name +
+         "\"\nprivate_key_file = \"" + (dir_ / "recipient.key").string() + "\"\npath = \"" +
+         (dir_ / "out" / (name + ".env")).string() + "\"\n\n";
+  }
+  const auto cfg = dir_ / "consumer-places.toml";
+  std::ofstream(cfg) << t;
+  std::filesystem::permissions(
+      cfg, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // Two secret operations a second: the deliveries' listings need more than one window.
+  sandbox::InfisicalRateLimits limits;
+  limits.secret = 2;
+  limits.window = std::chrono::milliseconds(1000);
+  sb_->infisical().set_rate_limits(limits);
+  auto r = run_agent({"--config", cfg.string(), "run", "--once"},
+                     {{"!CREDENTIALS_DIRECTORY", ""}, {"ECA_ROTATOR_TEST_RATE_WINDOW_MS", "1000"}});
+  remember(r);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sb_->infisical().rate_limited_count(), 0) << r.err;
+  for (int n = 1; n <= apps; ++n) {
+    auto env = parse_env(slurp(dir_ / "out" / ("app-" + std::to_string(n) + ".env")));
+    ASSERT_TRUE(published(n).has_value()) << n;
+    EXPECT_EQ(env["SALESFORCE_CONSUMER_KEY"], published(n)->key) << "app-" << n << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace eca::e2e
