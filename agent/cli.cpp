@@ -16,6 +16,8 @@
 
 #include "agent/config.h"
 #include "agent/daemon.h"
+#include "agent/delivery.h"
+#include "agent/delivery_clients.h"
 #include "agent/exec_command.h"
 #include "agent/exit_codes.h"
 #include "agent/logger.h"
@@ -78,7 +80,9 @@ Commands:
                            --online also logs in to Infisical and each connection, finds
                            each app and consumer, refuses self-rotation, checks that the
                            Infisical project and environment exist, reads each secret
-                           folder, and reports per rotation (changes nothing).
+                           folder, and reports per rotation; per [[deliver]], the
+                           generation that opens with its key, or why nothing would be
+                           written (changes and writes nothing).
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused (exit 1) unless there is a previous credential
@@ -183,6 +187,19 @@ std::optional<Config> load_or_report(const std::string& path, Logger& log) {
   return std::move(*res.config);
 }
 
+// The client's errors name the [infisical] keys; a delivery may set its own place.
+std::string for_delivery(const Config& cfg, const DeliverySettings& d, std::string message) {
+  auto point = [&](const std::string& key, const std::string& own, const std::string& base) {
+    const std::string from = "[infisical] " + key;
+    if (own == base) return;
+    for (auto at = message.find(from); at != std::string::npos; at = message.find(from, at + 1))
+      message.replace(at, from.size(), key + " of [[deliver]] \"" + d.name + "\"");
+  };
+  point("environment", d.environment, cfg.infisical.environment);
+  point("project_id", d.project_id, cfg.infisical.project_id);
+  return message;
+}
+
 // validate --online: everything a rotation needs, checked without changing anything.
 int validate_online(const Config& cfg, const Args& a, Logger& log) {
   Runtime rt(cfg, log);
@@ -191,7 +208,7 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
     return 1;
   }
   ProgressScope progress(log, cfg, a, "checking",
-                         1 + cfg.connections.size() + cfg.rotations.size());
+                         1 + cfg.connections.size() + cfg.rotations.size() + cfg.deliveries.size());
   int problems = 0;
   std::string checking;  // what the progress line shows as current
   auto begin = [&](const std::string& what) {
@@ -259,6 +276,31 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
       continue;
     }
     report(what, note + ", secrets at " + r.secret_path + " readable", true);
+  }
+  // What each delivery would write now: its place exists, its pair is there and opens
+  // with this VM's key. Nothing is written.
+  DeliveryClients clients(cfg, rt);
+  for (const auto& d : cfg.deliveries) {
+    const std::string what = "delivery " + d.name;
+    begin(what);
+    if (!inf_login) {
+      report(what, "not checked (Infisical login failed)", false);
+      continue;
+    }
+    InfisicalApi& infisical = clients.get(d.project_id, d.environment);
+    if (auto st = infisical.probe_environment(); !st) {
+      report(what, for_delivery(cfg, d, st.error().describe()), false);
+      continue;
+    }
+    auto pair = fetch_pair(infisical, d);
+    report(what,
+           pair ? "generation " + std::to_string(pair->generation) + " (key " +
+                      short_fingerprint(pair->fingerprint) + ") at " + d.environment + ":" +
+                      d.secret_path +
+                      (d.sealed ? " opens with " + d.private_key_source : " (plain values)") +
+                      "; writes " + d.path.string()
+                : pair.error().describe(),
+           pair.ok());
   }
   return problems == 0 ? 0 : 1;
 }

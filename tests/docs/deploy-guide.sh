@@ -374,6 +374,10 @@ rot=$work/rotator con=$work/consumer
 v=$(block_output rotator 'validate --online')
 grep -q '^rotation billing .* ok ' <<<"$v" || fail "validate --online did not report rotation billing ok"
 grep -q 'FAIL' <<<"$v" && fail "validate --online reported a FAIL"
+c=$(block_output consumer 'validate --online')
+grep -q '^delivery billing .* ok .*generation 1 ' <<<"$c" ||
+  fail "validate --online on the consumer did not report delivery billing ok at generation 1"
+grep -q 'FAIL' <<<"$c" && fail "validate --online on the consumer reported a FAIL"
 
 s=$(block_output rotator 'eca-rotator status')
 grep -q '^billing .* ok ' <<<"$s" || fail "status does not show billing as ok after the first rotation"

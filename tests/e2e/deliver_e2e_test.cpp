@@ -306,5 +306,38 @@ TEST_F(DeliverE2e, DeliveriesFromAnotherPlacePaceWithinTheRateLimits) {
   }
 }
 
+// `validate --online` on a consumer VM says, per delivery, what `run` would write: the
+// generation that opens with this VM's key, or why nothing would be written. Nothing is
+// written by it.
+TEST_F(DeliverE2e, ValidateOnlineSaysWhatEachDeliveryWouldWrite) {
+  rotate_app1();
+  const auto file = dir_ / "out" / "app-1.env";
+  auto cfg = consumer_config(
+      "path = \"" + file.string() +
+      "\"\n\n[[deliver]]\nname = \"app-2\"\nsecret_path = \"/salesforce/app-2\"\n"
+      "private_key_file = \"" +
+      (dir_ / "recipient.key").string() + "\"\npath = \"" + (dir_ / "out" / "app-2.env").string() +
+      "\"\n\n[[deliver]]\nname = \"app-1-staging\"\nenvironment = \"staging\"\n"
+      "secret_path = \"/salesforce/app-1\"\nprivate_key_file = \"" +
+      (dir_ / "recipient.key").string() + "\"\npath = \"" +
+      (dir_ / "out" / "staging.env").string() + "\"\n");
+  auto r = run_agent({"--config", cfg.string(), "validate", "--online"},
+                     {{"!CREDENTIALS_DIRECTORY", ""}});
+  remember(r);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("delivery app-1 +ok +generation 1 \\(key [0-9a-f]+\\) "
+                                       "at prod:/salesforce/app-1 opens with "))
+      << r.out;
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("delivery app-2 +FAIL +no SALESFORCE_CONSUMER_KEY in "
+                                              "prod:/salesforce/app-2 yet"))
+      << r.out;
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("delivery app-1-staging +FAIL .*\"staging\": check "
+                                       "environment of \\[\\[deliver\\]\\] \"app-1-staging\""))
+      << r.out;
+  EXPECT_FALSE(std::filesystem::exists(file)) << "validate writes nothing";
+}
+
 }  // namespace
 }  // namespace eca::e2e
