@@ -191,11 +191,14 @@ Secret render_delivery(const DeliverySettings& d, const OpenedPair& p) {
 
 namespace {
 
-std::string errno_text(const std::string& what, const std::filesystem::path& p) {
+// `p` is a file, or with `is_dir` the directory the file goes to: the hint names the
+// directory either way (the one ReadWritePaths= must list).
+std::string errno_text(const std::string& what, const std::filesystem::path& p,
+                       bool is_dir = false) {
   std::string s = what + " " + p.string() + ": " + std::strerror(errno);
   if (errno == EACCES || errno == EROFS || errno == EPERM)
     s += " (outside the runtime directory the service needs a drop-in with ReadWritePaths=" +
-         p.parent_path().string() + "; see the README)";
+         (is_dir ? p : p.parent_path()).string() + "; see the README)";
   return s;
 }
 
@@ -257,7 +260,7 @@ Result<bool> write_delivery_file(const DeliverySettings& d, const Secret& conten
   const std::filesystem::path dir = d.path.parent_path();
   std::string tmp = (dir / ("." + d.path.filename().string() + ".XXXXXX")).string();
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Error::permanent(errno_text("cannot create a file in", dir));
+  if (fd < 0) return Error::permanent(errno_text("cannot create a file in", dir, true));
   Status s = set_attributes(fd, d, d.path);
   if (s) s = write_all(fd, content.view());
   if (s && ::fsync(fd) != 0) s = Error::permanent(errno_text("cannot fsync", tmp));

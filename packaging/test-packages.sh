@@ -54,6 +54,10 @@ bg_pid=""
 cleanup() {
 	local rc=$?
 	stop_rootfs_job
+	if [ -n "${sandbox_pid:-}" ]; then
+		kill "$sandbox_pid" 2>/dev/null || true
+		wait "$sandbox_pid" 2>/dev/null || true
+	fi
 	local i
 	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do # innermost first
 		umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null || true
@@ -387,6 +391,25 @@ systemd-analyze verify --man=no --root="$rA" /usr/lib/systemd/system/eca-rotator
 	>"$work/verify.txt" 2>&1 || { cat "$work/verify.txt"; fail "systemd-analyze verify"; }
 [ ! -s "$work/verify.txt" ] || { cat "$work/verify.txt"; fail "systemd-analyze verify complained"; }
 ok "systemd-analyze verify of the installed unit"
+# README's drop-in for a [[deliver]] path outside /run/eca-rotator, as `systemctl edit`
+# would write it: systemd must read it with the unit and accept it; a misspelt key in the
+# same place must be reported (so the check above really reads the drop-in).
+dropin_dir="$rA/etc/systemd/system/eca-rotator.service.d"
+mkdir -p "$dropin_dir"
+sed -n '/Another directory needs a drop-in/,/^  ```$/p' "$repo/README.md" | sed -n '/^  ```ini$/,/^  ```$/p' |
+	sed -e '1d' -e '$d' -e 's/^  //' >"$dropin_dir/override.conf"
+grep -q '^ReadWritePaths=/' "$dropin_dir/override.conf" ||
+	{ cat "$dropin_dir/override.conf"; fail "README's ReadWritePaths= drop-in was not found"; }
+systemd-analyze verify --man=no --root="$rA" /usr/lib/systemd/system/eca-rotator.service \
+	>"$work/verify-dropin.txt" 2>&1 || { cat "$work/verify-dropin.txt"; fail "systemd-analyze verify with the drop-in"; }
+[ ! -s "$work/verify-dropin.txt" ] || { cat "$work/verify-dropin.txt"; fail "systemd-analyze verify complained about README's drop-in"; }
+sed 's/^ReadWritePaths=/ReadWritePath=/' "$dropin_dir/override.conf" >"$dropin_dir/zz-typo.conf"
+systemd-analyze verify --man=no --root="$rA" /usr/lib/systemd/system/eca-rotator.service \
+	>"$work/verify-typo.txt" 2>&1 || true
+grep -q 'ReadWritePath' "$work/verify-typo.txt" ||
+	{ cat "$work/verify-typo.txt"; fail "systemd-analyze verify did not read the drop-in directory"; }
+rm -r "$dropin_dir"
+ok "README's ReadWritePaths= drop-in is read and accepted with the unit"
 echo "# edited" >>"$rA/etc/eca-rotator/agent.toml"
 echo marker >"$rA/var/lib/eca-rotator/marker"
 in_root "$rA" dpkg -i "/tmp/$(basename "$deb")" >"$work/dpkg-reinstall.txt" 2>&1 ||
@@ -444,6 +467,73 @@ else
 WatchdogSec=2s
 LoadCredential=journal-key:/etc/credstore/eca-rotator-journal-key
 EOF2
+	# A [[deliver]] file outside /run/eca-rotator, written only with README's
+	# ReadWritePaths= drop-in. Its source is a pair published to the sandbox, which
+	# runs on the host's loopback (the container shares the host's network).
+	sandbox_bin=${ECA_SANDBOX_BIN:-$repo/build/tests/eca-sandbox}
+	[ -x "$sandbox_bin" ] ||
+		fail "no sandbox at $sandbox_bin: build it (cmake --build build --target eca-sandbox) or set ECA_SANDBOX_BIN"
+	"$sandbox_bin" --apps 1 --env-file "$work/sandbox.env" >"$work/sandbox.out" 2>"$work/sandbox.log" &
+	sandbox_pid=$!
+	for _ in $(seq 100); do [ -s "$work/sandbox.env" ] && break; sleep 0.1; done
+	[ -s "$work/sandbox.env" ] || { cat "$work/sandbox.log"; fail "the sandbox did not start"; }
+	# shellcheck disable=SC1091 # written just above
+	. "$work/sandbox.env"
+	printf '%s' "$SANDBOX_INFISICAL_CLIENT_SECRET" >"$rD/root/inf-secret"
+	printf '%s' "$SANDBOX_CONNECTION_CLIENT_SECRET" >"$rD/root/sf-secret"
+	cat >"$rD/root/rotator.toml" <<EOF2
+[agent]
+state_dir = "/root/rotator-state"
+[infisical]
+url = "$SANDBOX_INFISICAL_URL"
+project_id = "$SANDBOX_PROJECT_ID"
+environment = "prod"
+[infisical.auth]
+client_id = "$SANDBOX_INFISICAL_CLIENT_ID"
+client_secret_file = "/root/inf-secret"
+[encryption]
+mode = "sealed-box"
+recipient_public_key = "$(cat "$rD/root/recipient.key.pub")"
+[connections.sandbox]
+my_domain_url = "$SANDBOX_SALESFORCE_URL"
+client_id = "$SANDBOX_CONNECTION_CLIENT_ID"
+client_secret_file = "/root/sf-secret"
+[[rotation]]
+name = "billing"
+connection = "sandbox"
+app_id = "$SANDBOX_APP_IDS"
+interval_days = 30
+secret_path = "/salesforce/billing"
+EOF2
+	chmod 0600 "$rD/root/rotator.toml" "$rD/root/inf-secret" "$rD/root/sf-secret"
+	in_root "$rD" eca-rotator --config /root/rotator.toml rotate billing >"$work/rotate.txt" 2>&1 ||
+		{ cat "$work/rotate.txt"; fail "publishing a pair to the sandbox for the delivery"; }
+	# The service reads it as the consumer: the sandbox's identity, the key of this root.
+	printf '%s\n' "$SANDBOX_INFISICAL_CLIENT_SECRET" >"$rD/etc/eca-rotator/infisical-client-secret"
+	echo "INFISICAL_CLIENT_ID=$SANDBOX_INFISICAL_CLIENT_ID" >>"$rD/etc/default/eca-rotator"
+	install -m 0600 "$rD/root/recipient.key" "$rD/etc/eca-rotator/consumer.key"
+	chroot "$rD" chown eca-rotator:eca-rotator /etc/eca-rotator/consumer.key
+	mkdir -p "$rD/etc/billing-sync"
+	chroot "$rD" chown eca-rotator:eca-rotator /etc/billing-sync
+	cat >"$rD/etc/eca-rotator/conf.d/50-deliver.toml" <<EOF2
+[infisical]
+url = "$SANDBOX_INFISICAL_URL"
+project_id = "$SANDBOX_PROJECT_ID"
+environment = "prod"
+
+[[deliver]]
+name = "billing"
+secret_path = "/salesforce/billing"
+source_interval_days = 30
+private_key_file = "/etc/eca-rotator/consumer.key"
+path = "/etc/billing-sync/salesforce.env"
+EOF2
+	chmod 0640 "$rD/etc/eca-rotator/conf.d/50-deliver.toml"
+	chroot "$rD" chown root:eca-rotator /etc/eca-rotator/conf.d/50-deliver.toml
+	sed -n '/Another directory needs a drop-in/,/^  ```$/p' "$repo/README.md" | sed -n '/^  ```ini$/,/^  ```$/p' |
+		sed -e '1d' -e '$d' -e 's/^  //' >"$rD/root/readme-dropin.conf"
+	grep -qx 'ReadWritePaths=/etc/billing-sync' "$rD/root/readme-dropin.conf" ||
+		fail "README's drop-in no longer names /etc/billing-sync; update this test with it"
 	cat >"$rD/usr/local/sbin/eca-boot-test" <<'EOF2'
 #!/bin/sh
 exec >/boot-test.txt 2>&1
@@ -459,6 +549,14 @@ stat -c 'runtime-dir: %a %U:%G' /run/eca-rotator
 systemctl stop eca-rotator.service && echo "stop: ok"
 systemctl show -p ActiveState -p Result -p ExecMainStatus eca-rotator.service | sed 's/^/after-stop-/'
 journalctl -u eca-rotator.service --no-pager -o cat | sed 's/^/journal: /'
+[ -e /etc/billing-sync/salesforce.env ] && echo "deliver: written without the drop-in"
+cp /root/readme-dropin.conf /etc/systemd/system/eca-rotator.service.d/deliver.conf
+systemctl daemon-reload
+systemctl start eca-rotator.service && echo "start-with-dropin: ok"
+for i in $(seq 30); do [ -s /etc/billing-sync/salesforce.env ] && break; sleep 1; done
+stat -c 'deliver-file: %a %U:%G' /etc/billing-sync/salesforce.env
+cut -d= -f1 /etc/billing-sync/salesforce.env | sed 's/^/deliver-var: /'
+systemctl stop eca-rotator.service && echo "stop-with-dropin: ok"
 echo "done"
 systemctl poweroff
 EOF2
@@ -487,6 +585,21 @@ EOF2
 		grep -qxF -- "$want" "$bt" || fail "service under systemd: expected '$want'"
 	done
 	grep -qx 'state: journal.key' "$bt" && fail "the daemon ignored the journal-key credential"
+	grep -q '^journal: .*/etc/billing-sync: .*drop-in with ReadWritePaths=/etc/billing-sync;' "$bt" ||
+		fail "without the drop-in, the delivery's error does not name ReadWritePaths=/etc/billing-sync"
+	grep -qx 'deliver: written without the drop-in' "$bt" && fail "the delivery wrote to /etc without ReadWritePaths="
+	for want in "start-with-dropin: ok" "deliver-file: 600 eca-rotator:eca-rotator" \
+		"deliver-var: SALESFORCE_CONSUMER_KEY" "deliver-var: SALESFORCE_CONSUMER_SECRET" "stop-with-dropin: ok"; do
+		grep -qxF -- "$want" "$bt" || fail "[[deliver]] outside the runtime directory: expected '$want'"
+	done
+	# The pair authenticates at the sandbox org (client credentials), without printing it.
+	(
+		# shellcheck disable=SC1091 # the delivered env file: NAME='value' lines
+		. "$rD/etc/billing-sync/salesforce.env"
+		curl -fsS -o /dev/null "$SANDBOX_SALESFORCE_URL/services/oauth2/token" -d grant_type=client_credentials \
+			--data-urlencode "client_id=$SALESFORCE_CONSUMER_KEY" --data-urlencode "client_secret=$SALESFORCE_CONSUMER_SECRET"
+	) || fail "the delivered pair does not authenticate at the sandbox org"
+	ok "[[deliver]] to /etc/billing-sync: refused by the unit's sandbox with a ReadWritePaths= hint, delivered (0600) with README's drop-in"
 	ok "started (notify), watchdog 2s kept, reloaded, journal key from LoadCredential=, [[deliver]] runtime directory 0750, stopped with status 0"
 fi
 
