@@ -60,6 +60,9 @@ Commands:
                            --max-wait: the longest single wait for them (default 30); a
                            rotation that would wait longer fails before staging. The
                            progress line shows each wait and how long it lasts.
+                           Reads each org's daily API requests first: rotations that
+                           would dip into the connection's api_reserve_percent reserve
+                           are deferred (exit 75) until the daily reset.
   status [--json] [--online] [--no-progress]
                            One row per rotation: app, key fingerprint, last rotated,
                            next due, state, last error. Reads the state directory only;
@@ -82,7 +85,9 @@ Commands:
                            Infisical project and environment exist, reads each secret
                            folder, and reports per rotation; per [[deliver]], the
                            generation that opens with its key, or why nothing would be
-                           written (changes and writes nothing).
+                           written (changes and writes nothing). Prints each org's daily
+                           API requests left and the connection's api_reserve_percent
+                           reserve.
   revoke-previous NAME [--yes]
                            Delete the previous (still valid) credential now, e.g. after a
                            leak. Refused (exit 1) unless there is a previous credential
@@ -93,7 +98,8 @@ Commands:
                            (app id, developer name, consumer count, label); --snippet
                            prints a ready [[rotation]] entry for each instead (none for
                            the connection's own app; consumer_id and the choices for
-                           apps with several consumers).
+                           apps with several consumers). Ends with the org's daily API
+                           requests left and the reserve.
   keygen --out FILE        Create an X25519 key pair for sealed values: FILE (private,
                            0600) and FILE.pub. Put the public key in [encryption].
   open --private-key-file FILE [ENVELOPE]
@@ -121,7 +127,9 @@ Exit codes: 0  success
             2  usage or configuration error (nothing contacted)
             3  status --online: at least one row shows a problem
             75 rotate, run --once: nothing failed, but a rotation was deferred because
-               another agent is mid-rotation; run it again later
+               another agent is mid-rotation, or because the Salesforce org's daily API
+               requests left would dip into the connection's api_reserve_percent
+               reserve; run it again later (after the daily reset)
 )";
 
 struct Args {
@@ -200,6 +208,14 @@ std::string for_delivery(const Config& cfg, const DeliverySettings& d, std::stri
   return message;
 }
 
+// The connection's daily API requests as validate --online and apps show them.
+std::string budget_line(Runtime& rt, const std::string& connection) {
+  auto b = rt.salesforce_budget(connection);
+  if (b) return b->line();
+  return "salesforce org " + connection + ": daily API requests unknown (" + b.error().describe() +
+         "); rotations go ahead without the budget check";
+}
+
 // validate --online: everything a rotation needs, checked without changing anything.
 int validate_online(const Config& cfg, const Args& a, Logger& log) {
   Runtime rt(cfg, log);
@@ -246,6 +262,13 @@ int validate_online(const Config& cfg, const Args& a, Logger& log) {
         st ? "token obtained from " + c.my_domain_url + " by " + rt.salesforce(name)->auth_summary()
            : st.error().describe(),
         st.ok());
+    if (st) {
+      const std::string line = budget_line(rt, name);
+      progress->interject([&] {
+        std::printf("%s\n", line.c_str());
+        std::fflush(stdout);
+      });
+    }
   }
   for (const auto& r : cfg.rotations) {
     std::string what = "rotation " + r.name;
@@ -367,9 +390,11 @@ int cmd_rotate(const Args& a) {
                " new connections for " + std::to_string(outcomes.size()) + " rotation(s)");
   int failed = 0;
   int deferred = 0;
+  int over_budget = 0;  // deferred for the org's daily API requests
   for (const auto& o : outcomes) {
     failed += o.result == RotationResult::Failed ? 1 : 0;
     deferred += o.result == RotationResult::Deferred ? 1 : 0;
+    over_budget += o.result == RotationResult::Deferred && o.not_before ? 1 : 0;
     std::printf("%-24s %-10s %s\n", o.name.c_str(), result_name(o.result), o.detail.c_str());
   }
   if (failed > 0) {
@@ -380,10 +405,14 @@ int cmd_rotate(const Args& a) {
   if (deferred > 0) {
     // Not a success (nothing new was published) and not a failure (nothing is wrong):
     // cron can tell "run me again later" from both.
-    std::fprintf(stderr,
-                 "%d of %zu rotation%s deferred: another agent is mid-rotation; run "
-                 "the command again later (exit code %d)\n",
-                 deferred, outcomes.size(), outcomes.size() == 1 ? "" : "s", kExitDeferred);
+    const char* why =
+        over_budget == deferred ? "the Salesforce org's daily API requests are kept for its other "
+                                  "integrations; run the command again after the daily reset"
+        : over_budget > 0       ? "for the Salesforce org's daily API requests or another agent "
+                                  "mid-rotation; run the command again later"
+                                : "another agent is mid-rotation; run the command again later";
+    std::fprintf(stderr, "%d of %zu rotation%s deferred: %s (exit code %d)\n", deferred,
+                 outcomes.size(), outcomes.size() == 1 ? "" : "s", why, kExitDeferred);
     return kExitDeferred;
   }
   return 0;
@@ -665,6 +694,7 @@ int cmd_apps(const Args& a) {
       std::printf("interval_days = 30\nrotate_at = \"03:00\"\nsecret_path = \"/salesforce/%s\"\n\n",
                   slug.c_str());
     }
+    std::printf("# %s\n", budget_line(rt, a.connection).c_str());
     return 0;
   }
   std::printf("%-20s  %-40s  %-9s  %s\n", "APP ID", "DEVELOPER NAME", "CONSUMERS", "LABEL");
@@ -680,6 +710,7 @@ int cmd_apps(const Args& a) {
     std::printf("%-20s  %-40s  %-9s  %s%s\n", app.id.c_str(), app.developer_name.c_str(),
                 count.c_str(), app.label.c_str(), note.c_str());
   }
+  std::printf("\n%s\n", budget_line(rt, a.connection).c_str());
   return 0;
 }
 

@@ -841,7 +841,7 @@ void Loader::load_connections(const Section& root) {
     Section s{&member, prefix, false};
     check_keys(s, {"my_domain_url", "api_version", "client_id", "auth", "client_secret",
                    "client_secret_file", "username", "private_key_file", "audience", "ca_file",
-                   "ca_dir", "pinned_public_key", "insecure_skip_verify"});
+                   "ca_dir", "pinned_public_key", "insecure_skip_verify", "api_reserve_percent"});
     ConnectionSettings c;
     c.name = name;
     if (auto v = str(s, "my_domain_url", Need::Required)) {
@@ -869,6 +869,8 @@ void Loader::load_connections(const Section& root) {
       else
         c.client_id = *v;
     }
+    if (auto v = integer(s, "api_reserve_percent", 0, 90))
+      c.api_reserve_percent = static_cast<int>(*v);
     load_connection_auth(s, c);
     load_tls(s, c.my_domain_url, c.ca_file, c.ca_dir, c.pinned_public_key, c.insecure_skip_verify);
     cfg_.connections.emplace(name, std::move(c));

@@ -89,6 +89,9 @@ struct ConnectionSettings {
   std::string ca_dir;
   std::string pinned_public_key;
   bool insecure_skip_verify = false;  // accepted only for a loopback my_domain_url
+  // The share (0..90 %) of the org's daily API request maximum (DailyApiRequests) the agent
+  // leaves to the org's other integrations: rotations that would dip into it wait a day.
+  int api_reserve_percent = 10;
 };
 
 struct RotationSettings {

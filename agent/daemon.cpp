@@ -297,6 +297,13 @@ void Daemon::finish_batch() {
         break;
       case RotationResult::Deferred:
         ++deferrals_;
+        if (o.not_before) {  // the org's daily API budget: after its reset
+          p.next = std::max(*o.not_before, now + kDeferredRetry);
+          log_.info(o.name, "schedule",
+                    "deferred for the org's daily API requests; next try " + format_local(p.next) +
+                        (opts_.once ? " (this pass exits 75)" : ""));
+          break;
+        }
         p.next = now + kDeferredRetry;
         log_.info(o.name, "schedule",
                   opts_.once ? "deferred to the agent mid-rotation; the next `eca-rotator run "

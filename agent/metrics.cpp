@@ -55,6 +55,17 @@ void Metrics::count_request(const std::string& endpoint, int status, long new_co
   if (new_connections > 0) connections_[service_of(endpoint)] += new_connections;
 }
 
+void Metrics::count_salesforce_rest(const std::string& connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++salesforce_rest_[connection];
+}
+
+void Metrics::set_salesforce_daily_api(const std::string& connection, long long remaining,
+                                       long long max) {
+  std::lock_guard<std::mutex> lock(mu_);
+  daily_api_[connection] = {remaining, max};
+}
+
 void Metrics::observe_duration(const std::string&, double seconds, bool ok) {
   std::lock_guard<std::mutex> lock(mu_);
   for (std::size_t i = 0; i < kBuckets.size(); ++i) {
@@ -107,6 +118,27 @@ std::string Metrics::render(TimePoint now) const {
        "# TYPE eca_rotator_connections_opened_total counter\n";
   for (const auto& [k, v] : connections_) {
     o += "eca_rotator_connections_opened_total{service=\"" + k + "\"} " + std::to_string(v) + "\n";
+  }
+  o += "# HELP eca_rotator_salesforce_rest_calls_total REST requests the agent sent to each "
+       "connection's org (each counts against the org's daily API requests).\n"
+       "# TYPE eca_rotator_salesforce_rest_calls_total counter\n";
+  for (const auto& [k, v] : salesforce_rest_) {
+    o += "eca_rotator_salesforce_rest_calls_total{connection=\"" + k + "\"} " + std::to_string(v) +
+         "\n";
+  }
+  o += "# HELP eca_rotator_salesforce_daily_api_remaining The org's DailyApiRequests.Remaining "
+       "when the agent last read its limits.\n"
+       "# TYPE eca_rotator_salesforce_daily_api_remaining gauge\n";
+  for (const auto& [k, v] : daily_api_) {
+    o += "eca_rotator_salesforce_daily_api_remaining{connection=\"" + k + "\"} " +
+         std::to_string(v.first) + "\n";
+  }
+  o += "# HELP eca_rotator_salesforce_daily_api_max The org's DailyApiRequests.Max when the agent "
+       "last read its limits.\n"
+       "# TYPE eca_rotator_salesforce_daily_api_max gauge\n";
+  for (const auto& [k, v] : daily_api_) {
+    o += "eca_rotator_salesforce_daily_api_max{connection=\"" + k + "\"} " +
+         std::to_string(v.second) + "\n";
   }
   o += "# HELP eca_rotator_rotations_total Rotation attempts by outcome.\n"
        "# TYPE eca_rotator_rotations_total counter\n";

@@ -44,6 +44,10 @@ class Metrics {
   // status 0 = no answer; new_connections: connections (TCP + TLS handshakes) it opened.
   void count_request(const std::string& endpoint, int status, long new_connections = 0);
   void observe_duration(const std::string& name, double seconds, bool ok);
+  // One REST request the agent sent to a connection's org (what counts against its daily
+  // API requests), and the org's DailyApiRequests when last read.
+  void count_salesforce_rest(const std::string& connection);
+  void set_salesforce_daily_api(const std::string& connection, long long remaining, long long max);
 
   std::string render(TimePoint now) const;
   // "" when healthy, else why not (an overdue or failing rotation).
@@ -56,8 +60,10 @@ class Metrics {
   // Under mu_ (delivery_metrics.cpp): the delivery series, and why one lags ("" if none).
   void render_deliveries(std::string& out, TimePoint now) const;
   std::string delivery_lag_locked(TimePoint now) const;
-  std::map<std::pair<std::string, std::string>, long> requests_;  // (endpoint, class) -> n
-  std::map<std::string, long> connections_;                       // service -> opened
+  std::map<std::pair<std::string, std::string>, long> requests_;      // (endpoint, class) -> n
+  std::map<std::string, long> connections_;                           // service -> opened
+  std::map<std::string, long> salesforce_rest_;                       // connection -> sent
+  std::map<std::string, std::pair<long long, long long>> daily_api_;  // -> (remaining, max)
   static constexpr std::array<double, 8> kBuckets{0.5, 1, 2, 5, 10, 30, 60, 300};
   std::array<long, kBuckets.size()> bucket_counts_{};
   long duration_count_ = 0;

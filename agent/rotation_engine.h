@@ -51,6 +51,9 @@ struct RotationOutcome {
   std::string next;
   long generation = 0;
   std::string fingerprint;
+  // When Deferred for a reason with a known end (the org's daily API budget): the earliest
+  // instant worth trying again.
+  std::optional<TimePoint> not_before;
 };
 
 // The secret the engine writes, before it changes anything at Salesforce, to prove that

@@ -226,6 +226,8 @@ Status Runtime::build_clients() {
                                                      [clock] { return clock->now(); });
     Logger& log = log_;
     client->on_notice([&log](const std::string& note) { log.warn("", "login", note); });
+    Metrics* m = metrics_;
+    client->on_rest_call([m, name = name] { m->count_salesforce_rest(name); });
     salesforce_[name] = std::move(client);
   }
   // A consumer-only config has no recipient: it opens, it never seals.
@@ -299,18 +301,99 @@ void Runtime::write_metrics_file() {
   }
 }
 
+Result<ApiBudget> Runtime::salesforce_budget(const std::string& connection) {
+  SalesforceClient* client = salesforce(connection);
+  auto it = config_.connections.find(connection);
+  if (client == nullptr || it == config_.connections.end()) {
+    return Error::permanent("no connection named " + connection);
+  }
+  ApiBudget b;
+  b.connection = connection;
+  b.reserve_percent = it->second.api_reserve_percent;
+  auto limits = client->limits();
+  if (!limits) {
+    // An exhausted budget may refuse the limits call itself: that answer is the reading.
+    if (limits.error().code != "REQUEST_LIMIT_EXCEEDED") return limits.error();
+    b.exhausted = true;
+    metrics_->set_salesforce_daily_api(connection, 0, 0);
+    return b;
+  }
+  b.max = limits->max;
+  b.remaining = limits->remaining;
+  metrics_->set_salesforce_daily_api(connection, b.remaining, b.max);
+  return b;
+}
+
+std::vector<bool> Runtime::admit_within_salesforce_budget(
+    const std::vector<const RotationSettings*>& todo, std::vector<RotationOutcome>& outcomes) {
+  std::vector<bool> admitted(todo.size(), true);
+  std::map<std::string, std::vector<std::size_t>> by_connection;
+  for (std::size_t i = 0; i < todo.size(); ++i) by_connection[todo[i]->connection].push_back(i);
+  const TimePoint reset = next_utc_midnight(clock_->now());
+  for (const auto& [connection, indexes] : by_connection) {
+    auto budget = salesforce_budget(connection);
+    if (!budget) {
+      // A courtesy to the org, never a reason to leave a credential unrotated.
+      log_.warn("", "budget",
+                "could not read the daily API requests of Salesforce org " + connection + " (" +
+                    budget.error().describe() + "); rotating without the budget check");
+      continue;
+    }
+    std::size_t fit = budget->rotations_that_fit();
+    // A rotation with a journal entry already changed Salesforce: rolling it forward is
+    // never put off (and it is counted against what fits).
+    std::vector<std::size_t> fresh;
+    for (std::size_t i : indexes) {
+      auto entry = journal_.read(todo[i]->name);
+      if (entry && entry->has_value()) {
+        fit = fit > 0 ? fit - 1 : 0;
+      } else {
+        fresh.push_back(i);
+      }
+    }
+    const std::size_t started = std::min(fit, fresh.size());
+    if (started == fresh.size()) continue;
+    const std::string detail = budget->deferral(started);
+    for (std::size_t k = started; k < fresh.size(); ++k) {
+      const std::size_t i = fresh[k];
+      admitted[i] = false;
+      outcomes[i].name = todo[i]->name;
+      outcomes[i].result = RotationResult::Deferred;
+      outcomes[i].detail = detail;
+      outcomes[i].not_before = reset;
+      log_.warn(todo[i]->name, "deferred", detail);
+    }
+  }
+  // The budget gauges as read, even when nothing is started (no rotation reports them).
+  write_metrics_file();
+  return admitted;
+}
+
 std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
                                                    const std::vector<const RotationSettings*>& todo,
                                                    const BatchOptions& options) {
+  std::vector<RotationOutcome> outcomes(todo.size());
+  // Salesforce's daily API requests: what does not fit above the reserve waits a day.
+  const std::vector<bool> admitted = admit_within_salesforce_budget(todo, outcomes);
+  std::vector<const RotationSettings*> to_start;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (admitted[i]) to_start.push_back(todo[i]);
+  }
   // Before any worker runs: parallel folder creation duplicates folders on Infisical.
-  prepare_folders(*infisical_, todo, log_);
+  prepare_folders(*infisical_, to_start, log_);
   // While this batch runs, its progress line also shows the rate-limit waits.
   WaitsOnProgress waits_shown(*infisical_budget_, pacing_, options.progress);
-  std::vector<RotationOutcome> outcomes(todo.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
     for (std::size_t i = next++; i < todo.size(); i = next++) {
       const RotationSettings& r = *todo[i];
+      if (!admitted[i]) {
+        if (options.progress != nullptr) {
+          options.progress->begin(r.name);
+          options.progress->end(r.name, false);
+        }
+        continue;
+      }
       if (options.stop != nullptr && options.stop->load()) {
         outcomes[i].name = r.name;
         outcomes[i].result = RotationResult::Deferred;

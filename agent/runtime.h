@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "agent/api_budget.h"
 #include "agent/config.h"
 #include "agent/file_journal.h"
 #include "agent/logger.h"
@@ -89,6 +90,9 @@ class Runtime {
   std::vector<RotationOutcome> rotate_batch(RotationEngine& engine,
                                             const std::vector<const RotationSettings*>& todo,
                                             const BatchOptions& options);
+  // The connection's daily API requests, read now (one REST call), with its reserve; the
+  // metrics gauge is updated. A REQUEST_LIMIT_EXCEEDED answer reads as nothing left.
+  Result<ApiBudget> salesforce_budget(const std::string& connection);
   // Refreshes every rotation's gauges from the state store (start, reload).
   void refresh_metrics();
   // Refreshes one rotation's gauges (after each attempt: O(1), not O(rotations)).
@@ -96,6 +100,11 @@ class Runtime {
   void write_metrics_file();
 
  private:
+  // Reads each connection's budget once and marks the rotations that do not fit above its
+  // reserve Deferred in `outcomes` (false in the answer); a failed read admits them all.
+  std::vector<bool> admit_within_salesforce_budget(const std::vector<const RotationSettings*>& todo,
+                                                   std::vector<RotationOutcome>& outcomes);
+
   const Config& config_;
   InfisicalEndpoint infisical_endpoint(const std::string& project_id,
                                        const std::string& environment) const;

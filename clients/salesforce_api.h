@@ -38,6 +38,12 @@ struct SfStaged {
   std::string expiration_date;  // may be empty
 };
 
+// DailyApiRequests of the org's /limits answer.
+struct SfDailyApi {
+  long long max = 0;
+  long long remaining = 0;
+};
+
 struct SfPair {
   Secret key;
   Secret secret;

@@ -292,6 +292,7 @@ Error SalesforceClient::rest_error(const HttpResponse& response, const std::stri
 Result<HttpResponse> SalesforceClient::call_once(const char* method, const std::string& path,
                                                  const char* endpoint, const Secret& body,
                                                  bool is_write, const Secret& token) {
+  if (on_rest_call_) on_rest_call_();
   HttpRequest req;
   req.method = method;
   req.url = path.rfind("/services/", 0) == 0 ? ep_.my_domain_url + path : base() + path;
@@ -380,6 +381,35 @@ Result<std::vector<SfConsumer>> SalesforceClient::consumers(const std::string& a
     path = *next;
   }
   return out;
+}
+
+Result<SfDailyApi> SalesforceClient::limits() {
+  auto res = call("GET", "/limits", "sf.limits");
+  if (!res) return res.error();
+  if (res->status != 200) return rest_error(*res, "reading the org's limits");
+  rapidjson::Document doc;
+  auto p = json::parse_in_place(res->body, doc, "Salesforce limits answer");
+  if (!p) return p.error();
+  if (!doc.IsObject()) return Error::permanent("Salesforce limits answer is not a JSON object");
+  const rapidjson::Value* daily = json::object(doc, "DailyApiRequests");
+  if (daily == nullptr) {
+    return Error::permanent(
+        "Salesforce limits answer has no \"DailyApiRequests\" object (does the connection's "
+        "user have the \"View Setup and Configuration\" permission?)");
+  }
+  auto max = json::integer(*daily, "Max");
+  auto remaining = json::integer(*daily, "Remaining");
+  if (!max || !remaining) {
+    return Error::permanent(std::string("Salesforce limits answer: DailyApiRequests lacks a "
+                                        "numeric \"") +
+                            (!max ? "Max" : "Remaining") + "\"");
+  }
+  if (*max < 0 || *remaining < 0 || *remaining > *max) {
+    return Error::permanent("Salesforce limits answer: DailyApiRequests has Remaining " +
+                            std::to_string(*remaining) + " of Max " + std::to_string(*max) +
+                            ", which cannot be");
+  }
+  return SfDailyApi{*max, *remaining};
 }
 
 Result<SfPair> SalesforceClient::read_primary(const std::string& app_id,

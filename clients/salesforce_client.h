@@ -44,6 +44,10 @@ class SalesforceClient : public SalesforceApi {
   Status revoke(const std::string& app_id, const std::string& consumer_id,
                 const std::string& staged_id) override;  // R8
 
+  // The org's daily API requests (DailyApiRequests of GET /limits): a REST call itself.
+  // A missing or malformed entry is a Permanent error naming what was wrong.
+  Result<SfDailyApi> limits();
+
   // Requests a token with the given pair: ok when Salesforce accepts it. Auth error when
   // refused; Transient on network trouble.
   Status verify(const Secret& key, const Secret& secret) override;
@@ -56,6 +60,9 @@ class SalesforceClient : public SalesforceApi {
   std::string auth_summary() const;
   // Called with a one-line note worth logging (which JWT audience worked after a retry).
   void on_notice(std::function<void(const std::string&)> notice) { notice_ = std::move(notice); }
+  // Called once per REST request sent (under /services/data/: what counts against the org's
+  // daily API requests; token requests do not). Set before the client is shared.
+  void on_rest_call(std::function<void()> counter) { on_rest_call_ = std::move(counter); }
 
  private:
   Result<Secret> token_for(const std::string& client_id, const Secret& secret,
@@ -76,6 +83,7 @@ class SalesforceClient : public SalesforceApi {
   SalesforceEndpoint ep_;
   Now now_;
   std::function<void(const std::string&)> notice_;
+  std::function<void()> on_rest_call_;
   mutable std::mutex jwt_mu_;        // signer_ and jwt_audience_
   std::optional<RsaSigner> signer_;  // parsed on the first JWT login
   std::string jwt_audience_;         // the audience that worked last

@@ -193,6 +193,7 @@ TEST_F(ConfigTest, DefaultsApplied) {
   EXPECT_EQ(c.infisical.auth_method, "universal-auth");
   EXPECT_EQ(c.encryption.mode, eca::EncryptionMode::SealedBox);
   EXPECT_EQ(c.connections.at("acme").api_version, "v65.0");
+  EXPECT_EQ(c.connections.at("acme").api_reserve_percent, 10);
   const auto& r = c.rotations.at(0);
   EXPECT_EQ(r.interval_days, 30);
   EXPECT_EQ(r.rotate_at.text(), "00:00");

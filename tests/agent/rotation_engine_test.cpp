@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "agent/api_budget.h"
 #include "agent/file_journal.h"
 #include "agent/state_store.h"
 #include "clients/curl_transport.h"
@@ -211,7 +212,11 @@ TEST_P(RotationEngineTest, SecondRotationRevokesNMinus1AndKeepsN) {
 // the steady-state rotation makes exactly the requests of the protocol, and the first
 // one into a new folder creates the folder instead of learning from a failed upsert.
 TEST_P(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
+  const long long rest_before_first = sf_->rest_requests();
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  // The daily API budget (agent/api_budget.h) counts on this many REST calls: the first
+  // rotation has no Rotated credential to revoke (R8).
+  EXPECT_EQ(sf_->rest_requests() - rest_before_first, kRestCallsPerRotation - 1);
   EXPECT_EQ(inf_->request_count("inf.folder_list"), 1) << "the environment probe";
   EXPECT_EQ(inf_->request_count("inf.folder_create"), 1);
   EXPECT_EQ(inf_->request_count("inf.upsert"), 2) << "write check + publish, none into a "
@@ -220,8 +225,12 @@ TEST_P(RotationEngineTest, RotationsMakeOnlyTheProtocolsRequests) {
 
   sf_->clear_log();
   inf_->clear_log();
+  const long long rest_before = sf_->rest_requests();
   ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
-  // R2, R4, R8 (two rotations ago), R2 again right before R5, R5, the verify token, R7.
+  // R2, R4, R8 (two rotations ago), R2 again right before R5, R5, the verify token, R7:
+  // every one but the token request counts against the org's daily API requests, and the
+  // budget's estimate is exactly that.
+  EXPECT_EQ(sf_->rest_requests() - rest_before, kRestCallsPerRotation);
   EXPECT_EQ(sf_->request_count("sf.consumers"), 2);
   EXPECT_EQ(sf_->request_count("sf.staged_list"), 1);
   EXPECT_EQ(sf_->request_count("sf.revoke"), 1);

@@ -296,7 +296,11 @@ TEST_F(RotateE2e, AppsListsEveryEcaWithConsumersAndASnippet) {
   EXPECT_THAT(r.out, ::testing::HasSubstr("(this connection's own app)"));
   // 124 apps in pages of 50: three pages, then the empty page the quirky nextPageUrl leads to.
   EXPECT_EQ(sb_->salesforce().request_count("sf.usage"), 4);
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 125) << "header + 124 apps, no repeats";
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 127)
+      << "header + 124 apps (no repeats), then a blank line and the org's daily API budget";
+  EXPECT_THAT(r.out, ::testing::ContainsRegex(
+                         "\n\nsalesforce org sandbox: daily API requests [0-9]+ of [0-9]+ left "
+                         "\\(reserve 10% = [0-9]+\\)\n$"));
   auto s = run({"apps", "--connection", "sandbox", "--snippet"});
   ASSERT_EQ(s.exit_code, 0);
   EXPECT_THAT(s.out, ::testing::HasSubstr("[[rotation]]\nname = \"extra-119\""));

@@ -347,8 +347,6 @@ FakeSalesforce::Route FakeSalesforce::route_of(const std::string& method, const 
     at = slash + 1;
   }
   if (!seg.empty() && seg.back().empty()) seg.pop_back();  // tolerate a trailing slash
-  if (seg.size() < 3 || seg[0] != "apps" || seg[1] != "oauth") return route;
-
   auto pick = [&](const char* allowed,
                   std::initializer_list<std::pair<const char*, const char*>> methods) {
     for (const auto& [verb, endpoint] : methods) {
@@ -359,6 +357,11 @@ FakeSalesforce::Route FakeSalesforce::route_of(const std::string& method, const 
     }
     route.allowed = allowed;
   };
+  if (seg.size() == 1 && seg[0] == "limits") {
+    pick("GET", {{"GET", "sf.limits"}});
+    return route;
+  }
+  if (seg.size() < 3 || seg[0] != "apps" || seg[1] != "oauth") return route;
   if (seg.size() == 3 && seg[2] == "usage") {
     pick("GET", {{"GET", "sf.usage"}});
     return route;
@@ -409,7 +412,41 @@ void FakeSalesforce::handle(const HttpRequest& request, HttpResponse& response) 
     return response.set_json(401, rest_error("INVALID_SESSION_ID", "Session expired or invalid"));
   }
   if (!route.version_ok) return not_found(response);
+  roll_daily_api();
+  if (api_used_today_ >= options_.daily_api_max) {
+    return response.set_json(403,
+                             rest_error("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
+  }
+  ++api_used_today_;
+  ++rest_requests_;
   handle_rest(request, route, response);
+}
+
+void FakeSalesforce::roll_daily_api() const {
+  const auto days =
+      std::chrono::duration_cast<std::chrono::hours>(clock().now().time_since_epoch()).count() / 24;
+  if (days != api_day_) {
+    api_day_ = days;
+    api_used_today_ = 0;
+  }
+}
+
+DailyApiUsage FakeSalesforce::daily_api() const {
+  std::lock_guard lock(state_mutex());
+  roll_daily_api();
+  return {options_.daily_api_max, std::max(0LL, options_.daily_api_max - api_used_today_)};
+}
+
+void FakeSalesforce::set_daily_api(long long max, long long remaining) {
+  std::lock_guard lock(state_mutex());
+  roll_daily_api();
+  options_.daily_api_max = std::max(0LL, max);
+  api_used_today_ = options_.daily_api_max - std::clamp(remaining, 0LL, options_.daily_api_max);
+}
+
+long long FakeSalesforce::rest_requests() const {
+  std::lock_guard lock(state_mutex());
+  return rest_requests_;
 }
 
 void FakeSalesforce::handle_token(const HttpRequest& request, HttpResponse& response) {
@@ -550,6 +587,29 @@ void FakeSalesforce::handle_rest(const HttpRequest& request, const Route& route,
     return response.set_json(
         405, rest_error("METHOD_NOT_ALLOWED", "HTTP Method '" + request.method +
                                                   "' not allowed. Allowed are " + route.allowed));
+  }
+  if (route.endpoint == "sf.limits") {
+    // Real orgs list dozens of limits; two others stand for them here.
+    const long long remaining = options_.daily_api_max - api_used_today_;
+    JsonBuilder json;
+    json.begin_object()
+        .key("ConcurrentAsyncGetReportInstances")
+        .begin_object()
+        .field_int("Max", 200)
+        .field_int("Remaining", 200)
+        .end_object()
+        .key("DailyApiRequests")
+        .begin_object()
+        .field_int("Max", options_.daily_api_max)
+        .field_int("Remaining", remaining)
+        .end_object()
+        .key("DailyBulkApiBatches")
+        .begin_object()
+        .field_int("Max", 15000)
+        .field_int("Remaining", 15000)
+        .end_object()
+        .end_object();
+    return response.set_json(200, json.str());
   }
   const std::string base = "/services/data/v" + route.version + "/apps/oauth";
 
@@ -705,6 +765,7 @@ void FakeSalesforce::handle_rest(const HttpRequest& request, const Route& route,
 
 void FakeSalesforce::handle_admin(const HttpRequest& request, HttpResponse& response) {
   if (handle_clock_route(clock(), request, response)) return;
+  if (request.path == "/__sandbox/limits") return handle_limits_admin(request, response);
   if (request.path != "/__sandbox/credentials" || request.method != "GET") {
     return response.set_json(404, R"({"error":"no such sandbox route"})");
   }
@@ -745,6 +806,34 @@ void FakeSalesforce::handle_admin(const HttpRequest& request, HttpResponse& resp
     json.end_array().end_object();
   }
   json.end_array().field_int("liveTokens", live_token_count()).end_object();
+  response.set_json(200, json.str());
+}
+
+void FakeSalesforce::handle_limits_admin(const HttpRequest& request, HttpResponse& response) {
+  if (request.method == "POST") {
+    rapidjson::Document doc;
+    doc.Parse(request.body.c_str(), request.body.size());
+    auto number = [&doc](const char* key) -> std::optional<long long> {
+      if (!doc.HasMember(key) || !doc[key].IsInt64() || doc[key].GetInt64() < 0) return {};
+      return doc[key].GetInt64();
+    };
+    if (doc.HasParseError() || !doc.IsObject() || (doc.HasMember("max") && !number("max")) ||
+        (doc.HasMember("remaining") && !number("remaining"))) {
+      return response.set_json(400, R"({"error":"expected {\"max\": N, \"remaining\": M}"})");
+    }
+    const DailyApiUsage now = daily_api();
+    const long long max = number("max").value_or(now.max);
+    set_daily_api(max, number("remaining").value_or(std::min(now.remaining, max)));
+  } else if (request.method != "GET") {
+    return response.set_json(405, R"({"error":"use GET or POST"})");
+  }
+  const DailyApiUsage usage = daily_api();
+  JsonBuilder json;
+  json.begin_object()
+      .field_int("max", usage.max)
+      .field_int("remaining", usage.remaining)
+      .field_int("restRequests", rest_requests())
+      .end_object();
   response.set_json(200, json.str());
 }
 

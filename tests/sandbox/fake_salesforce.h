@@ -12,9 +12,20 @@
 //   sf.staged_get    R6 GET  .../staged/{stagedId}
 //   sf.promote       R7 PATCH .../staged/{stagedId}  {"command":"rotate"}
 //   sf.revoke        R8 DELETE .../staged/{stagedId}
+//   sf.limits        GET  /services/data/vXX.X/limits (DailyApiRequests and two others)
 //   sf.other         anything else (answered 404 NOT_FOUND)
 // Admin routes (never faulted or logged): GET /__sandbox/credentials (key
-// fingerprints and slot states only), POST /__sandbox/clock {"advance_seconds":N}.
+// fingerprints and slot states only), POST /__sandbox/clock {"advance_seconds":N},
+// GET/POST /__sandbox/limits {"max":N,"remaining":M} (either key optional).
+//
+// Daily API requests: every authenticated REST request (/services/data/...) takes one from
+// DailyApiRequests.Remaining, /limits included (Salesforce's documentation does not say
+// the limits resource is free, so the fake counts it: the stricter choice; the Remaining it
+// answers is taken after that call). OAuth token requests (/services/oauth2/token: logins
+// and the agent's verify step) do not count, as at Salesforce. At 0 a REST request
+// answers 403 REQUEST_LIMIT_EXCEEDED and is not served. The count resets at the fake
+// clock's next UTC midnight ([guess]: Salesforce documents a rolling 24-hour window; a
+// midnight reset is what the agent's "next try after the daily reset" assumes).
 //
 // JWT bearer (spec/identity.md §1), once set_jwt() enabled it on an app: the assertion
 // must be RS256 over {"alg":"RS256"} and claims, signed by the key of the app's
@@ -105,7 +116,13 @@ struct FakeSalesforceOptions {
   std::chrono::seconds rotated_lifetime = std::chrono::hours(24 * 30);
   SlotPolicy slot_policy = SlotPolicy::Reject;
   bool rest_secret_access = true;
-  int default_page_size = 25;  // R1
+  int default_page_size = 25;       // R1
+  long long daily_api_max = 15000;  // DailyApiRequests.Max (a Developer Edition org's)
+};
+
+struct DailyApiUsage {
+  long long max = 0;
+  long long remaining = 0;
 };
 
 class FakeSalesforce : public FakeServer {
@@ -152,6 +169,12 @@ class FakeSalesforce : public FakeServer {
   void set_token_lifetime(std::chrono::seconds lifetime);
   void set_stage_hang(std::chrono::milliseconds hang);
   void expire_all_tokens();
+  // DailyApiRequests as of the fake clock's now; set_daily_api sets Max and Remaining (for
+  // today: the next UTC midnight resets Remaining to Max).
+  DailyApiUsage daily_api() const;
+  void set_daily_api(long long max, long long remaining);
+  // REST requests counted against the daily budget since the fake started.
+  long long rest_requests() const;
   int live_token_count() const;
 
   void on_credential_change(std::function<void(const CredentialChange&)> observer);
@@ -202,6 +225,9 @@ class FakeSalesforce : public FakeServer {
   void issue_token(HttpResponse& response);
   void handle_rest(const HttpRequest& request, const Route& route, HttpResponse& response);
   void handle_admin(const HttpRequest& request, HttpResponse& response);
+  void handle_limits_admin(const HttpRequest& request, HttpResponse& response);
+  // Under the state lock: starts a new day's budget when the fake clock passed midnight.
+  void roll_daily_api() const;
   std::string staged_json(const StagedCredential& staged, const std::string& consumer_url) const;
   std::string slot_json(const Consumer& consumer, const std::string& consumer_url) const;
 
@@ -211,6 +237,9 @@ class FakeSalesforce : public FakeServer {
   std::vector<App> apps_;
   std::map<std::string, FakeClock::time_point> tokens_;  // access token -> expiry
   int jwt_logins_ = 0;
+  mutable long long api_used_today_ = 0;
+  mutable long long api_day_ = -1;  // UTC days since the epoch of api_used_today_
+  long long rest_requests_ = 0;
   std::vector<std::function<void(const CredentialChange&)>> observers_;
 };
 

@@ -128,6 +128,59 @@ TEST_F(FakeSalesforceTest, OldApiVersionsAndUnknownRoutesAre404) {
   EXPECT_EQ(error_code(reply), "METHOD_NOT_ALLOWED");
 }
 
+TEST_F(FakeSalesforceTest, LimitsCountEveryRestCallButNotTokenRequests) {
+  const DailyApiUsage fresh = sf_->daily_api();
+  EXPECT_EQ(fresh.max, 15000);
+  EXPECT_EQ(fresh.remaining, 15000);
+  login();
+  login();  // token requests are free
+  EXPECT_EQ(sf_->daily_api().remaining, 15000);
+  EXPECT_EQ(http_->get(std::string(kApi) + "/usage").status, 200);
+  EXPECT_EQ(http_->get(std::string(kApi) + "/nothing").status, 404);  // counted too
+  const Reply reply = http_->get("/services/data/v65.0/limits");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const auto doc = reply.json();
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_EQ(doc["DailyApiRequests"]["Max"].GetInt64(), 15000);
+  EXPECT_EQ(doc["DailyApiRequests"]["Remaining"].GetInt64(), 15000 - 3);  // /limits counts
+  EXPECT_TRUE(doc.HasMember("DailyBulkApiBatches"));
+  EXPECT_EQ(sf_->rest_requests(), 3);
+  EXPECT_EQ(http_->post("/services/data/v65.0/limits", "{}").status, 405);
+}
+
+TEST_F(FakeSalesforceTest, AnExhaustedBudgetAnswers403UntilTheNextUtcMidnight) {
+  login();
+  sf_->set_daily_api(100, 1);
+  EXPECT_EQ(http_->get(std::string(kApi) + "/usage").status, 200);
+  const Reply refused = http_->get(std::string(kApi) + "/usage");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(error_code(refused), "REQUEST_LIMIT_EXCEEDED");
+  EXPECT_EQ(http_->get("/services/data/v65.0/limits").status, 403);
+  EXPECT_EQ(sf_->daily_api().remaining, 0);
+  EXPECT_EQ(sf_->rest_requests(), 1);  // refused calls are not served
+  // Midnight UTC of the fake clock's day, plus a second.
+  const auto now = sf_->clock().now();
+  const auto day = std::chrono::floor<std::chrono::hours>(now.time_since_epoch()).count() / 24;
+  const auto midnight = FakeClock::time_point(std::chrono::hours((day + 1) * 24));
+  sf_->clock().advance(std::chrono::duration_cast<std::chrono::milliseconds>(midnight - now) + 1s);
+  login();
+  EXPECT_EQ(sf_->daily_api().remaining, 100);
+  EXPECT_EQ(http_->get(std::string(kApi) + "/usage").status, 200);
+  EXPECT_EQ(sf_->daily_api().remaining, 99);
+}
+
+TEST_F(FakeSalesforceTest, LimitsAdminRouteSetsMaxAndRemaining) {
+  Reply reply = http_->post("/__sandbox/limits", R"({"max":2000,"remaining":150})");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.json()["remaining"].GetInt64(), 150);
+  EXPECT_EQ(sf_->daily_api().max, 2000);
+  EXPECT_EQ(http_->post("/__sandbox/limits", R"({"max":-1})").status, 400);
+  EXPECT_EQ(http_->post("/__sandbox/limits", R"({"remaining":"x"})").status, 400);
+  reply = http_->get("/__sandbox/limits");
+  EXPECT_EQ(reply.json()["max"].GetInt64(), 2000);
+  EXPECT_EQ(reply.json()["remaining"].GetInt64(), 150);
+}
+
 TEST_F(FakeSalesforceTest, UsagePagingKeepsANextPageUrlOnTheLastPage) {
   sf_->add_app("Never_Used", "", 1, /*never_used=*/true);
   login();

@@ -29,6 +29,7 @@ Sandbox::Sandbox(SandboxOptions options)
   sf.server = server;
   sf.server.port = options.salesforce_port;
   sf.stage_hang = options.stage_hang;
+  sf.daily_api_max = options.salesforce_daily_api_max;
   FakeInfisicalOptions inf;
   inf.server = server;
   inf.server.port = options.infisical_port;

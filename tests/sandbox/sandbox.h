@@ -33,6 +33,8 @@ struct SandboxOptions {
   int infisical_port = 0;
   int target_apps = 3;  // "Target_App_1".. "Target_App_N"
   std::chrono::milliseconds stage_hang = std::chrono::seconds(30);
+  // The fake org's DailyApiRequests.Max (its Remaining starts full each UTC day).
+  long long salesforce_daily_api_max = 15000;
   // Infisical as the recorded mid-2025 build: no /api/v4/secrets, no /api/v2/folders.
   bool infisical_legacy_routes_only = false;
   // Infisical Cloud's per-minute limits in front of the fake (off by default, like a

@@ -44,6 +44,8 @@ Serves a fake Salesforce org, a fake Infisical and the fake clouds' metadata ser
   --tls-dir DIR          server.pem, server.key, ca.pem (default: tests/data/tls)
   --latency-ms N         added to every request (default 0)
   --stage-hang-ms N      how long a body-less R5 POST hangs (default 30000)
+  --daily-api-max N      the org's DailyApiRequests.Max (default 15000); every REST
+                         call counts, POST /__sandbox/limits sets what is left
   --port-salesforce P    0 = ephemeral (default)
   --port-infisical P     0 = ephemeral (default)
   --env-file FILE        write SANDBOX_* variables (shell-sourceable, mode 0600)
@@ -129,6 +131,8 @@ Args parse(int argc, char** argv) {
       args.options.latency = std::chrono::milliseconds(to_int(flag, value()));
     } else if (flag == "--stage-hang-ms") {
       args.options.stage_hang = std::chrono::milliseconds(to_int(flag, value()));
+    } else if (flag == "--daily-api-max") {
+      args.options.salesforce_daily_api_max = to_int(flag, value());
     } else if (flag == "--port-salesforce") {
       args.options.salesforce_port = to_int(flag, value());
     } else if (flag == "--port-infisical") {
