@@ -388,19 +388,34 @@ void DeliveryService::run_hook_if_due(std::size_t i, TimePoint now) {
   if (!s.hook_due || *s.hook_due > now) return;
   s.hook_due.reset();
   const DeliverySettings& d = deliveries_[i];
-  std::map<std::string, std::string> env = {
-      {"ECA_DELIVERY", d.name},
-      {"ECA_DELIVERY_PATH", d.path.string()},
-      {"ECA_GENERATION", std::to_string(s.generation)},
-      {"ECA_KEY_FINGERPRINT", s.fingerprint},
-  };
-  std::string err = run_argv_hook(d.on_change, env, options_.hook_timeout);
+  HookJob job{d.name,
+              d.on_change,
+              {
+                  {"ECA_DELIVERY", d.name},
+                  {"ECA_DELIVERY_PATH", d.path.string()},
+                  {"ECA_GENERATION", std::to_string(s.generation)},
+                  {"ECA_KEY_FINGERPRINT", s.fingerprint},
+              },
+              s.generation};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hooks_on_thread_) {
+      hooks_.push_back(std::move(job));
+      hooks_cv_.notify_one();
+      return;
+    }
+  }
+  run_hook(job);
+}
+
+void DeliveryService::run_hook(const HookJob& job) {
+  std::string err = run_argv_hook(job.argv, job.env, options_.hook_timeout);
   if (!err.empty()) {
-    log_.warn(d.name, "hook", "on_change " + d.on_change.front() + ": " + err);
+    log_.warn(job.delivery, "hook", "on_change " + job.argv.front() + ": " + err);
   } else {
     log_.info(
-        d.name, "hook",
-        "on_change " + d.on_change.front() + " ran for generation " + std::to_string(s.generation));
+        job.delivery, "hook",
+        "on_change " + job.argv.front() + " ran for generation " + std::to_string(job.generation));
   }
 }
 
@@ -425,6 +440,28 @@ int DeliveryService::failing() const {
 }
 
 void DeliveryService::start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hooks_on_thread_ = true;
+  }
+  hook_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      hooks_cv_.wait(lock, [this] { return stop_ || !hooks_.empty(); });
+      if (stop_) break;
+      HookJob job = std::move(hooks_.front());
+      hooks_.pop_front();
+      lock.unlock();
+      run_hook(job);  // bounded by hook_timeout; stop() waits for it
+      lock.lock();
+    }
+    for (const auto& job : hooks_) {
+      log_.warn(job.delivery, "hook",
+                "on_change " + job.argv.front() + " for generation " +
+                    std::to_string(job.generation) + " not run: the agent is stopping");
+    }
+    hooks_.clear();
+  });
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
@@ -446,7 +483,9 @@ void DeliveryService::stop() {
     stop_ = true;
   }
   cv_.notify_all();
+  hooks_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (hook_thread_.joinable()) hook_thread_.join();
 }
 
 }  // namespace eca

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -73,7 +74,9 @@ class DeliveryService {
   TimePoint tick();
   // Deliveries whose last attempt failed (`run --once` exits 1 then).
   int failing() const;
-  // Runs tick() on a thread until stop().
+  // Runs tick() on a thread until stop(). on_change hooks then run on a second thread,
+  // one after the other, so a slow hook (a service restart) never holds the polls.
+  // Without start() (`run --once`), tick() runs them itself.
   void start();
   void stop();
 
@@ -92,7 +95,14 @@ class DeliveryService {
   void poll_place(const std::vector<std::size_t>& group, TimePoint now);
   void deliver(std::size_t i, const std::vector<StoredSecret>& folder, TimePoint now);
   void fail(std::size_t i, const std::string& stage, const std::string& message);
+  struct HookJob {
+    std::string delivery;
+    std::vector<std::string> argv;
+    std::map<std::string, std::string> env;
+    long generation = 0;
+  };
   void run_hook_if_due(std::size_t i, TimePoint now);
+  void run_hook(const HookJob& job);
   void publish_metrics(std::size_t i);
 
   const std::vector<DeliverySettings>& deliveries_;
@@ -106,6 +116,11 @@ class DeliveryService {
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
+  // Hooks waiting for the hook thread (guarded by mu_); empty when hooks run inline.
+  std::deque<HookJob> hooks_;
+  bool hooks_on_thread_ = false;
+  std::condition_variable hooks_cv_;
+  std::thread hook_thread_;
 };
 
 }  // namespace eca

@@ -16,10 +16,15 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ECA_TSAN_BUILD_DIR:-$root/build-tsan}
 jobs=${ECA_JOBS:-2}
-default_tests='^((RotateE2e|DaemonE2e|CrashE2e|OperationsE2e|EveryStep/CrashMatrix|RotationEngineTest'
+# A parametrised suite's tests are named Prefix/Suite.Test: the prefix is optional.
+default_tests='^(([A-Za-z]+/)?(RotateE2e|DaemonE2e|CrashE2e|OperationsE2e|CrashMatrix|RotationEngineTest'
 default_tests+='|CurlTransport|CurlTransportProxy|ScrubClients|SalesforceClientTest|InfisicalClientTest'
 default_tests+='|InfisicalFaultTest|FakeSalesforceTest|FakeSalesforceHttps|FakeInfisicalTest|FaultTest'
-default_tests+='|SandboxTest|HttpsSandboxTest|HttpsFaultTest|TranscriptReplay)\.|bench_smoke$)'
+default_tests+='|SandboxTest|HttpsSandboxTest|HttpsFaultTest|TranscriptReplay'
+# Threads of their own: the shared session and request budget, the delivery poller and
+# its hook runner, the limit-paced bursts.
+default_tests+='|AuthSessionTest|RequestBudgetTest|BudgetedTransportTest|DeliveryServiceTest'
+default_tests+='|LimitsE2e|DeliverE2e|FolderBurstE2e)\.|bench_smoke$)'
 tests=${ECA_TSAN_TESTS:-$default_tests}
 
 # Stop at the first report, with both stacks. Child processes (the agent binary run by

@@ -11,8 +11,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "agent/config.h"
 #include "agent/logger.h"
@@ -58,6 +61,7 @@ class FolderFake final : public InfisicalApi {
   Status login() override { return ok_status(); }
   Status renew() override { return ok_status(); }
   Result<std::vector<StoredSecret>> list(const std::string& path) override {
+    std::lock_guard<std::mutex> lock(mu);
     ++lists;
     if (down) return Error::transient("HTTP 503 from the fake");
     std::vector<StoredSecret> out;
@@ -78,6 +82,7 @@ class FolderFake final : public InfisicalApi {
     std::map<std::string, std::string> md = {{meta::kFingerprint, fingerprint(key)},
                                              {meta::kGeneration, std::to_string(generation)},
                                              {meta::kRotatedAt, "2027-01-15T03:00:00Z"}};
+    std::lock_guard<std::mutex> lock(mu);
     auto& f = folders[path];
     f.clear();
     f.push_back({"SALESFORCE_CONSUMER_KEY", Secret(sealer ? sealer->seal(key) : key), 1, md});
@@ -87,6 +92,7 @@ class FolderFake final : public InfisicalApi {
   std::map<std::string, std::vector<StoredSecret>> folders;
   int lists = 0;
   bool down = false;
+  std::mutex mu;  // a started service lists from its own thread
 };
 
 class DeliveryTest : public ::testing::Test {
@@ -348,13 +354,14 @@ class DeliveryServiceTest : public DeliveryTest {
     std::fclose(log_file_);
     DeliveryTest::TearDown();
   }
-  std::unique_ptr<DeliveryService> service(const Config& c) {
+  std::unique_ptr<DeliveryService> service(const Config& c, const Clock* clock = nullptr) {
     DeliveryService::Options o;
     o.splay = [](int) { return 0; };
+    o.hook_timeout = std::chrono::seconds(120);
     return std::make_unique<DeliveryService>(
         c.deliveries,
-        [this](const std::string&, const std::string&) -> InfisicalApi& { return inf_; }, clock_,
-        *log_, &metrics_, o);
+        [this](const std::string&, const std::string&) -> InfisicalApi& { return inf_; },
+        clock != nullptr ? *clock : clock_, *log_, &metrics_, o);
   }
   std::string log_text() {
     std::fflush(log_file_);
@@ -497,6 +504,44 @@ TEST_F(DeliveryServiceTest, UnreachableInfisicalKeepsTheFile) {
   EXPECT_EQ(slurp(dir_ / "run" / "billing.env"), first);
   EXPECT_NE(log_text().find("cannot read prod:/billing from Infisical"), std::string::npos)
       << log_text();
+}
+
+// A started service (the daemon) runs on_change on a thread of its own: a hook that takes
+// long (a service restart) does not hold the polls, so another delivery still gets its
+// new pair. The slow hook here waits for a file the test creates only at the end.
+TEST_F(DeliveryServiceTest, ASlowHookDoesNotHoldThePollsOfOtherDeliveries) {
+  const fs::path gate = dir_ / "gate";
+  const fs::path hook_log = dir_ / "slow-hook.log";
+  auto r = load(deliver("slow",
+                        "poll_seconds = 1\non_change_debounce_seconds = 0\n"
+                        "on_change = [\"/bin/sh\", \"-c\", \"while [ ! -e " +
+                            gate.string() + " ]; do sleep 0.05; done; echo done >> " +
+                            hook_log.string() + "\"]\n") +
+                "[[deliver]]\nname = \"fast\"\nsecret_path = \"/other\"\npoll_seconds = 1\n"
+                "private_key_file = \"" +
+                key_file_.string() + "\"\n");
+  ASSERT_TRUE(r.config) << errors_of(r);
+  inf_.publish("/billing", kKeyCanary, kSecretCanary, 1, &*sealer_);
+  inf_.publish("/other", "3MVG9first", "S1", 1, &*sealer_);
+  SystemClock clock;
+  auto svc = service(*r.config, &clock);
+  svc->start();
+  auto eventually = [](const std::function<bool()>& pred) {
+    for (int i = 0; i < 200 && !pred(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return pred();
+  };
+  const fs::path fast = dir_ / "run" / "fast.env";
+  EXPECT_TRUE(eventually([&] { return slurp(fast).find("'3MVG9first'") != std::string::npos; }));
+  // The slow hook has started (first render) and is waiting; a new pair for "fast":
+  inf_.publish("/other", "3MVG9second", "S2", 2, &*sealer_);
+  EXPECT_TRUE(eventually([&] { return slurp(fast).find("'3MVG9second'") != std::string::npos; }))
+      << "the polls waited for the slow hook";
+  EXPECT_FALSE(fs::exists(hook_log)) << "the slow hook finished early: the test proves nothing";
+  std::ofstream(gate) << "open";
+  EXPECT_TRUE(eventually([&] { return fs::exists(hook_log); }));
+  svc->stop();
+  EXPECT_EQ(slurp(hook_log), "done\n") << "the hook ran once, for the first render";
 }
 
 }  // namespace
