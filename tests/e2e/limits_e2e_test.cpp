@@ -99,3 +99,42 @@ TEST_F(FolderBurstE2e, AFirstBurstCreatesEachFolderExactlyOnce) {
 
 }  // namespace
 }  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// Fewer Infisical requests: a burst under one parent lists its secrets once, recursively,
+// instead of once per rotation (each rotation that agrees with it skips its own list).
+class SharedListingE2e : public E2eFixture {
+ protected:
+  sandbox::SandboxOptions sandbox_options() const override {
+    sandbox::SandboxOptions options;
+    options.target_apps = 6;
+    return options;
+  }
+};
+
+TEST_F(SharedListingE2e, ABurstUnderOneParentListsTheSecretsOnce) {
+  write_config();  // app-N at /salesforce/app-N
+  ASSERT_EQ(run({"rotate", "--all"}).exit_code, 0);
+  sb_->infisical().clear_log();
+  auto r = run({"rotate", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 1) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("served the first look of 6 of 6 rotations")) << r.err;
+  for (int n = 1; n <= 6; ++n) {
+    const auto& app = sb_->target_apps()[static_cast<std::size_t>(n - 1)];
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << "app-" << n;
+    EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key) << "app-" << n;
+  }
+  // One rotation alone keeps its own list.
+  sb_->infisical().clear_log();
+  ASSERT_EQ(run({"rotate", "app-3"}).exit_code, 0);
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 0);
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 1);
+}
+
+}  // namespace
+}  // namespace eca::e2e
