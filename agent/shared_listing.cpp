@@ -63,8 +63,10 @@ std::optional<HeldPair> SharedListing::first_look(const RotationSettings& r) {
   if (waiting_.count(r.name) == 0) return std::nullopt;
   const auto age = clock_.now() - taken_at_;
   if (!failed_ && listings_ > 0 && (age < std::chrono::seconds(0) || age > kMaxAge)) {
-    // Too old to trust. Listing again pays when it serves this rotation and another.
-    if (waiting_.size() >= 2) {
+    // Too old to trust. Listing again pays when it may serve this rotation and another:
+    // when the last one could (a first burst's listing shows nothing anyone can use, and
+    // listing again would only add requests).
+    if (waiting_.size() >= 2 && held_.size() >= 2) {
       list_locked();
     } else {
       held_.clear();

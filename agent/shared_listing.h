@@ -34,8 +34,8 @@ class SharedListing {
   // limits lasts minutes and another agent may publish meanwhile; a minute keeps the window
   // in which a hand edit could go unseen about as short as a rotation's own steps take
   // under the limits (one rate-limit window), while a paced burst needs one listing a
-  // minute instead of one per rotation. Older listings are taken again (one request) when
-  // at least two rotations still wait for their first look.
+  // minute instead of one per rotation. An older listing is taken again (one request) when
+  // at least two rotations still wait for their first look and it could serve them.
   static constexpr std::chrono::seconds kMaxAge{60};
 
   // Rotations of one Infisical project and environment (an agent's client has one of

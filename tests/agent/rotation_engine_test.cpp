@@ -555,6 +555,16 @@ TEST_P(SharedListingTest, AStaleListingIsTakenAgain) {
   EXPECT_EQ(inf_->request_count("inf.list"), 0);
 }
 
+// A first burst's listing shows nothing any rotation can use: once stale it is not taken
+// again (that would only add requests).
+TEST_P(SharedListingTest, AListingThatServesNobodyIsNotTakenAgain) {
+  add_rotations(3);
+  auto out = burst(true, false, [&] { clock_->advance(std::chrono::seconds(61)); });
+  for (const auto& o : out) EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 3);
+}
+
 // Refused (403): every rotation looks itself, and rotates as without the listing.
 TEST_P(SharedListingTest, ARefusedListingFallsBackToEachRotationsOwnList) {
   add_rotations(4);
