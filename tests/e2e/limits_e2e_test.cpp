@@ -1,5 +1,8 @@
 // Issue 14, pacing: the agent against the fake Infisical enforcing per-category limits on a
 // shortened window (the agent's minute shortened to match, ECA_ROTATOR_TEST_RATE_WINDOW_MS).
+#include <chrono>
+#include <thread>
+
 #include "tests/e2e/e2e_fixture.h"
 
 namespace eca::e2e {
@@ -53,6 +56,28 @@ TEST_F(LimitsE2e, ABudgetMatchingTheServerRotatesABurstWithoutA429) {
   expect_every_pair_published();
   // The wait was said, once.
   EXPECT_THAT(r.err, HasSubstr("to stay within Infisical's rate limits")) << r.err;
+}
+
+// A steady burst's one recursive listing is paced by the same budget as every request:
+// one secret operation, no 429.
+TEST_F(LimitsE2e, ASteadyBurstsSharedListingStaysWithinTheBudget) {
+  write_config();
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20,
+            "environment = \"prod\"\nrate_limits = { secret = 8, write = 4 }");
+  std::ofstream(config_) << t;
+  ASSERT_EQ(rotate_all().exit_code, 0);
+  // A new process starts with an empty budget while the server's window still counts the
+  // last one's requests (a 429 with or without the listing): start in a fresh window.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kWindowMs + 200));
+  sb_->infisical().clear_log();
+  const int refused_before = sb_->infisical().rate_limited_count();
+  auto r = rotate_all();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(sb_->infisical().rate_limited_count(), refused_before) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 1) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 0) << r.err;
+  expect_every_pair_published();
 }
 
 TEST_F(LimitsE2e, LimitsTheAgentDoesNotKnowPauseEveryWorkerAndNothingIsLeftUnpublished) {
