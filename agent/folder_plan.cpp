@@ -14,7 +14,7 @@ bool below(const std::string& path, const std::string& parent) {
 
 }  // namespace
 
-std::string common_parent(const std::vector<std::string>& paths) {
+std::string common_folder(const std::vector<std::string>& paths) {
   if (paths.empty()) return "/";
   std::string prefix = paths.front();
   for (const auto& p : paths) {
@@ -23,6 +23,11 @@ std::string common_parent(const std::vector<std::string>& paths) {
       prefix = slash == 0 ? "/" : prefix.substr(0, slash);
     }
   }
+  return prefix;
+}
+
+std::string common_parent(const std::vector<std::string>& paths) {
+  std::string prefix = common_folder(paths);
   // A folder the rotations use itself may not exist either: list from its parent.
   if (prefix != "/" && std::find(paths.begin(), paths.end(), prefix) != paths.end()) {
     const auto slash = prefix.rfind('/');

@@ -16,6 +16,9 @@ namespace eca {
 
 // The deepest folder all `paths` share ("/" when none).
 std::string common_parent(const std::vector<std::string>& paths);
+// The same, except that it may be one of `paths` itself ("/a" for "/a" and "/a/b"): the
+// folder whose recursive listing holds them all.
+std::string common_folder(const std::vector<std::string>& paths);
 
 // The folders to create, in order, before the workers start: the missing folders above
 // the wanted ones (what their parallel creates would share and duplicate), deepest only

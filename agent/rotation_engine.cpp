@@ -6,6 +6,7 @@
 
 #include "agent/infisical_limits.h"
 #include "agent/schedule.h"
+#include "agent/shared_listing.h"
 #include "crypto/fingerprint.h"
 
 namespace eca {
@@ -26,6 +27,8 @@ struct RotationEngine::Context {
   // rotation itself failed; an operator command that is refused or fails leaves the
   // credentials as they were, and so the rotation's health too.
   bool books_failures = true;
+  // Rolling a journal entry forward: every look at Infisical is the rotation's own.
+  bool recovering = false;
   SalesforceApi* sf = nullptr;
   std::string consumer_id;
   bool held_exists = false;  // a mapped secret was seen or the proof wrote: the folder exists
@@ -375,6 +378,7 @@ RotationOutcome RotationEngine::rotate(const RotationSettings& r, bool manual, b
                  "settings it was written for is impossible, so it is checked against "
                  "Salesforce as it is now");
   }
+  c.recovering = true;
   return resume(c, **entry);
 }
 
@@ -406,9 +410,13 @@ RotationEngine::Stop RotationEngine::inspect(Context& c, Inspection& in) {
   if (!slot) return fail(c, "inspect", slot.error(), Impact::NothingChanged);
   in.slot = std::move(slot.value());
 
-  auto held = d_.infisical->list(r.secret_path);
-  if (!held) return fail(c, "inspect", held.error(), Impact::NothingChanged);
-  in.held = held_pair(r, *held);
+  if (auto listed = first_look(c, in)) {
+    in.held = std::move(*listed);
+  } else {
+    auto held = d_.infisical->list(r.secret_path);
+    if (!held) return fail(c, "inspect", held.error(), Impact::NothingChanged);
+    in.held = held_pair(r, *held);
+  }
   c.held_exists = in.held.exists;
   if (in.held.exists && !in.held.ours && !r.adopt) {
     return fail(c, "inspect",
@@ -420,6 +428,34 @@ RotationEngine::Stop RotationEngine::inspect(Context& c, Inspection& in) {
                 Impact::NothingChanged);
   }
   return std::nullopt;
+}
+
+// What the burst's shared listing shows for this rotation, when it can stand in for the
+// rotation's own list: only if it can lead to no other decision than a fresh list would.
+//  - fresh: younger than SharedListing::kMaxAge, both mapped secrets there once;
+//  - it shows the pair this agent last published or adopted: the local record's
+//    fingerprint, generation and recipients. A first rotation, a rebuilt VM (no record), a
+//    record that failed to save, or another agent's publish since, all disagree;
+//  - that pair is Salesforce's primary right now (read after the listing): a rotation by
+//    another agent promotes before it publishes, so a publish the listing missed shows here.
+// Anything else, and a rotation rolling a journal entry forward, lists its own folder.
+std::optional<HeldPair> RotationEngine::first_look(Context& c, const Inspection& in) {
+  if (listing_ == nullptr || c.recovering) return std::nullopt;
+  auto held = listing_->first_look(c.r);
+  if (!held || !held->ours || !held->holds(in.primary_fp)) return std::nullopt;
+  auto rec = d_.state->load(c.r.name);
+  if (!rec || !rec->has_value()) return std::nullopt;
+  const RotationRecord& mine = **rec;
+  std::string sealed_to = held->sealed_to.empty() ? "none" : "x25519-sealedbox:";
+  for (std::size_t i = 0; i < held->sealed_to.size(); ++i) {
+    sealed_to += (i ? "," : "") + held->sealed_to[i];
+  }
+  if (mine.fingerprint != held->fingerprint || mine.generation != held->generation ||
+      mine.sealed_for != sealed_to) {
+    return std::nullopt;
+  }
+  listing_->used();
+  return held;
 }
 
 // The shared record of when this ECA was last rotated lives with the secrets, so an agent
@@ -863,6 +899,7 @@ RotationOutcome RotationEngine::resume(Context& c, JournalEntry& entry) {
     if (auto stop = discard_intent(c, entry)) return std::move(*stop);
     Context fresh(c.r, c.manual, c.only_if_due);
     fresh.sf = c.sf;
+    fresh.recovering = true;
     return rotate_fresh(fresh);
   }
   const bool promoted = con->key.equals(entry.key.view());

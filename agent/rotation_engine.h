@@ -135,6 +135,8 @@ struct Survey {
 // The consumer with this id (15- or 18-character form), or null.
 const SfConsumer* find_consumer(const std::vector<SfConsumer>& consumers, std::string_view id);
 
+class SharedListing;
+
 class RotationEngine {
  public:
   // How far a failed rotation got, which says what the failure means for the credentials
@@ -158,6 +160,11 @@ class RotationEngine {
   // Infisical provably holds the current primary pair.
   RotationOutcome revoke_previous(const RotationSettings& r);
 
+  // A burst's shared listing (see shared_listing.h), offered to each rotation's first look;
+  // null (the default) lists each rotation's folder. Set before the workers start and
+  // cleared after they end; it must outlive the rotations that use it.
+  void use_listing(SharedListing* listing) { listing_ = listing; }
+
  private:
   struct Context;
   struct Inspection;
@@ -167,6 +174,7 @@ class RotationEngine {
   // DESIGN.md §3, one function per step.
   RotationOutcome rotate_fresh(Context& c);  // steps 1-8, no journal entry
   Stop inspect(Context& c, Inspection& in);  // 1
+  std::optional<HeldPair> first_look(Context& c, const Inspection& in);
   Stop not_due_yet(Context& c, const Inspection& in);
   Stop reconcile(Context& c, const Inspection& in);                                      // 2
   Stop stage_and_journal(Context& c, const Inspection& in, JournalEntry& entry);         // 3, 4
@@ -204,6 +212,7 @@ class RotationEngine {
   RotationOutcome deferred(Context& c, const char* step, std::string detail);
 
   EngineDeps d_;
+  SharedListing* listing_ = nullptr;
 };
 
 // Picks the consumer a rotation targets: the configured consumer_id, else the first (with

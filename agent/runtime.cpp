@@ -16,6 +16,7 @@
 #include "agent/folder_plan.h"
 #include "agent/hooks.h"
 #include "agent/schedule.h"
+#include "agent/shared_listing.h"
 #include "crypto/fingerprint.h"
 
 namespace eca {
@@ -381,6 +382,24 @@ std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
   }
   // Before any worker runs: parallel folder creation duplicates folders on Infisical.
   prepare_folders(*infisical_, to_start, log_);
+  // Then one listing of the secrets under them all, for each rotation's first look. A
+  // rotation with a journal entry rolls it forward with its own lists: not counted in.
+  std::vector<const RotationSettings*> fresh;
+  for (const auto* r : to_start) {
+    auto entry = journal_.read(r->name);
+    if (entry && !entry->has_value()) fresh.push_back(r);
+  }
+  // Test seam: the benchmark's "before" figures, and the tests that show what it saves.
+  if (const char* off = std::getenv("ECA_ROTATOR_TEST_NO_SHARED_LISTING"); off && *off == '1') {
+    fresh.clear();
+  }
+  SharedListing listing(*infisical_, *clock_, log_, fresh);
+  listing.take();
+  engine.use_listing(&listing);
+  struct Unset {
+    RotationEngine& e;
+    ~Unset() { e.use_listing(nullptr); }
+  } unset{engine};
   // While this batch runs, its progress line also shows the rate-limit waits.
   WaitsOnProgress waits_shown(*infisical_budget_, pacing_, options.progress);
   std::atomic<std::size_t> next{0};
@@ -416,6 +435,13 @@ std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
   for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
   worker();
   for (auto& t : threads) t.join();
+  if (listing.listings() > 0) {
+    log_.info("", "inspect",
+              std::to_string(listing.listings()) + " listing(s) of the Infisical secrets below " +
+                  listing.parent() + " served the first look of " +
+                  std::to_string(listing.served()) + " of " + std::to_string(fresh.size()) +
+                  " rotations; the others listed their own folder");
+  }
   return outcomes;
 }
 

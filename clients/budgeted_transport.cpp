@@ -9,8 +9,8 @@ namespace eca {
 
 RequestCategory infisical_category(const HttpRequest& request) {
   static const std::set<std::string> kSecretRoutes = {
-      "inf.list",   "inf.get",          "inf.create", "inf.update",
-      "inf.delete", "inf.batch_create", "inf.upsert", "inf.batch_delete"};
+      "inf.list",   "inf.list_recursive", "inf.get",          "inf.create",      "inf.update",
+      "inf.delete", "inf.upsert",         "inf.batch_create", "inf.batch_delete"};
   if (kSecretRoutes.count(request.endpoint) != 0) return RequestCategory::Secret;
   return request.method == "GET" ? RequestCategory::Read : RequestCategory::Write;
 }

@@ -14,6 +14,7 @@
 namespace eca {
 
 struct StoredSecret;
+struct ListedSecret;
 struct SecretWrite;
 
 class InfisicalApi {
@@ -34,6 +35,11 @@ class InfisicalApi {
   // (a secrets list cannot tell: it answers 200 with no secrets for an unknown environment).
   // An unknown environment or project is a permanent error naming the config key to fix.
   virtual Status probe_environment() = 0;
+  // Secrets in `path` and every folder below it, each with its folder (one request; see
+  // InfisicalClient::list_recursive); a client that cannot answers an error and callers
+  // list each folder on their own.
+  // (Defined in infisical_client.cpp, where ListedSecret is complete.)
+  virtual Result<std::vector<ListedSecret>> list_recursive(const std::string& path);
   // Every folder below `path`, recursively, as absolute paths (one request); a client that
   // cannot tell answers an error and callers go on without it.
   virtual Result<std::vector<std::string>> list_folders_recursive(const std::string& path) {

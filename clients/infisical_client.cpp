@@ -190,6 +190,21 @@ InfisicalLoginRequest InfisicalClient::universal_login_request() const {
 
 namespace {
 
+StoredSecret parse_secret(const rapidjson::Value& s, std::string_view name) {
+  StoredSecret st;
+  st.name = std::string(name);
+  if (auto v = json::str(s, "secretValue")) st.value = Secret(*v);
+  if (auto ver = json::integer(s, "version")) st.version = static_cast<long>(*ver);
+  if (const auto* md = json::array(s, "secretMetadata")) {
+    for (const auto& kv : md->GetArray()) {
+      auto k = json::str(kv, "key");
+      auto v = json::str(kv, "value");
+      if (k && v) st.metadata.emplace(std::string(*k), std::string(*v));
+    }
+  }
+  return st;
+}
+
 // Secret objects as list, get and batch answers carry them; only shared secrets at
 // exactly `path` (a recursive answer would carry others, with their secretPath).
 std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const std::string& path) {
@@ -199,18 +214,22 @@ std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const s
     if (!name) continue;
     if (auto sp = json::str(s, "secretPath"); sp && *sp != path) continue;
     if (auto t = json::str(s, "type"); t && *t != "shared") continue;
-    StoredSecret st;
-    st.name = std::string(*name);
-    if (auto v = json::str(s, "secretValue")) st.value = Secret(*v);
-    if (auto ver = json::integer(s, "version")) st.version = static_cast<long>(*ver);
-    if (const auto* md = json::array(s, "secretMetadata")) {
-      for (const auto& kv : md->GetArray()) {
-        auto k = json::str(kv, "key");
-        auto v = json::str(kv, "value");
-        if (k && v) st.metadata.emplace(std::string(*k), std::string(*v));
-      }
-    }
-    out.push_back(std::move(st));
+    out.push_back(parse_secret(s, *name));
+  }
+  return out;
+}
+
+// A recursive answer: every shared secret, placed by its secretPath.
+Result<std::vector<ListedSecret>> parse_listed(const rapidjson::Value& secrets) {
+  std::vector<ListedSecret> out;
+  for (const auto& s : secrets.GetArray()) {
+    auto name = json::str(s, "secretKey");
+    if (!name) continue;
+    auto sp = json::str(s, "secretPath");
+    // A build that ignores `recursive` answers without it: the answer cannot be placed.
+    if (!sp) return Error::permanent("Infisical recursive list answer has no secretPath");
+    if (auto t = json::str(s, "type"); t && *t != "shared") continue;
+    out.push_back(ListedSecret{std::string(*sp), parse_secret(s, *name)});
   }
   return out;
 }
@@ -356,6 +375,31 @@ Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path)
   const auto* secrets = json::array(doc, "secrets");
   if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
   return parse_secrets(*secrets, path);
+}
+
+Result<std::vector<ListedSecret>> InfisicalApi::list_recursive(const std::string& path) {
+  (void)path;
+  return Error::permanent("this Infisical client cannot list secrets recursively");
+}
+
+Result<std::vector<ListedSecret>> InfisicalClient::list_recursive(const std::string& path) {
+  auto res = routed("GET", "inf.list_recursive", false, [&](bool legacy) {
+    return Route{std::string(legacy ? "/v3/secrets/raw?workspaceId=" : "/v4/secrets?projectId=") +
+                     json::url_encode(ep_.project_id) + "&environment=" +
+                     json::url_encode(ep_.environment) + "&secretPath=" + json::url_encode(path) +
+                     "&recursive=true&include_imports=false&expandSecretReferences=false",
+                 Secret()};
+  });
+  if (!res) return res.error();
+  if (res->status != 200) {
+    return api_error(res.value(), "listing Infisical secrets below " + path);
+  }
+  rapidjson::Document doc;
+  auto p = json::parse_in_place(res->body, doc, "Infisical list answer");
+  if (!p) return p.error();
+  const auto* secrets = json::array(doc, "secrets");
+  if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
+  return parse_listed(*secrets);
 }
 
 Status InfisicalClient::create_folder(const std::string& path) {

@@ -44,6 +44,12 @@ struct StoredSecret {
   std::map<std::string, std::string> metadata;
 };
 
+// A secret of a recursive list, with the folder it is in (its secretPath).
+struct ListedSecret {
+  std::string path;
+  StoredSecret secret;
+};
+
 struct SecretWrite {
   std::string name;
   Secret value;
@@ -61,6 +67,11 @@ class InfisicalClient : public InfisicalApi {
 
   // Secrets in one folder (not recursive). A missing folder is an empty list.
   Result<std::vector<StoredSecret>> list(const std::string& path) override;
+
+  // Secrets in `path` and every folder below it (recursive=true), each with its folder. A missing
+  // folder is an empty list; folders the identity may not read are left out without a word
+  // (Infisical filters them).
+  Result<std::vector<ListedSecret>> list_recursive(const std::string& path) override;
 
   // One batch upsert of all `writes` (so a key and its secret change together); creates
   // the folder on "Folder not found" and retries once. An approval answer is an error:

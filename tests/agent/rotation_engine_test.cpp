@@ -10,6 +10,7 @@
 
 #include "agent/api_budget.h"
 #include "agent/file_journal.h"
+#include "agent/shared_listing.h"
 #include "agent/state_store.h"
 #include "clients/curl_transport.h"
 #include "clients/infisical_client.h"
@@ -425,6 +426,209 @@ TEST_P(RotationEngineTest, PromotedButUnpublishedIsPublishedBeforeAnythingIsRevo
   EXPECT_EQ(published()->key, sf_->primary(app_.id)->key);
   EXPECT_TRUE(sf_->authenticates(gen1.key, gen1.secret)) << "the pair consumers held stays valid";
 }
+
+// --- one listing for a burst (shared_listing.h) ---
+
+// Rotations "billing" and app-2..app-N, all under /salesforce.
+class SharedListingTest : public RotationEngineTest {
+ protected:
+  void add_rotations(int n) {
+    for (int i = 2; i <= n; ++i) {
+      RotationSettings r = config_.rotations.front();
+      r.name = "app-" + std::to_string(i);
+      r.app_id = sf_->add_app("App_" + std::to_string(i)).id;
+      r.secret_path = "/salesforce/app-" + std::to_string(i);
+      config_.rotations.push_back(r);
+    }
+  }
+  std::vector<const RotationSettings*> all() {
+    std::vector<const RotationSettings*> todo;
+    for (const auto& r : config_.rotations) todo.push_back(&r);
+    return todo;
+  }
+  // What Runtime::rotate_batch does, on one thread: the listing, then each rotation.
+  // `meanwhile` runs between the listing and the rotations.
+  std::vector<RotationOutcome> burst(bool shared, bool only_if_due = false,
+                                     const std::function<void()>& meanwhile = {}) {
+    SharedListing listing(*infc_, time_, log_,
+                          shared ? all() : std::vector<const RotationSettings*>{});
+    listing.take();
+    if (meanwhile) meanwhile();
+    RotationEngine e = engine();
+    e.use_listing(&listing);
+    std::vector<RotationOutcome> out;
+    for (const auto& r : config_.rotations) out.push_back(e.rotate(r, !only_if_due, only_if_due));
+    return out;
+  }
+  // The engine of another agent sharing the config: its own state directory.
+  RotationOutcome other_agent_rotates(const RotationSettings& r) {
+    StateStore store(dir_ / "other");
+    EXPECT_TRUE(store.init().ok());
+    FileJournal journal(dir_ / "other");
+    EXPECT_TRUE(journal.open().ok());
+    EngineDeps d = deps();
+    d.state = &store;
+    d.journal = &journal;
+    return RotationEngine(d).rotate(r, false);
+  }
+  void clear_logs() {
+    sf_->clear_log();
+    inf_->clear_log();
+  }
+};
+
+// A burst under one parent folder costs one list of Infisical's secret category, not one
+// per rotation (each rotation's proof and publish still write).
+TEST_P(SharedListingTest, ABurstUnderOneParentListsTheSecretsOnce) {
+  add_rotations(6);
+  for (const auto& o : burst(true)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  // First rotations: nothing published yet and no local record, so each looked itself.
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 6);
+
+  clear_logs();
+  for (const auto& o : burst(true)) {
+    EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+    EXPECT_EQ(o.generation, 2) << o.name;
+  }
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 0) << "every first look came from the listing";
+  EXPECT_EQ(inf_->request_count("inf.upsert"), 12) << "write check + publish each";
+  const auto pub = published();
+  ASSERT_TRUE(pub.has_value());
+  EXPECT_TRUE(sf_->authenticates(pub->key, pub->secret));
+}
+
+// A single rotation keeps its own look: a listing would cost the same request.
+TEST_P(SharedListingTest, ASingleRotationMakesNoSharedListing) {
+  ASSERT_EQ(engine().rotate(rotation(), true).result, RotationResult::Rotated);
+  clear_logs();
+  for (const auto& o : burst(true)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 0);
+  EXPECT_EQ(inf_->request_count("inf.list"), 1);
+}
+
+// Another agent rotates one app between the listing and this agent's look: the listing
+// shows the pair before (it agrees with the local record), but Salesforce's primary no
+// longer does, so that rotation lists its own folder and sees the other agent's pair
+// (not due), as without the listing; the others go on from the listing.
+TEST_P(SharedListingTest, AnotherAgentsRotationAfterTheListingIsSeen) {
+  add_rotations(3);
+  for (const auto& o : burst(false)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  clock_->advance(std::chrono::hours(24 * 31));  // all due again
+  ASSERT_TRUE(infc_->login().ok()) << "the token expired meanwhile";
+  clear_logs();
+  RotationOutcome theirs;
+  auto ours = burst(true, /*only_if_due=*/true,
+                    [&] { theirs = other_agent_rotates(config_.rotations[1]); });
+  ASSERT_EQ(theirs.result, RotationResult::Rotated) << theirs.detail;
+  EXPECT_EQ(ours[1].result, RotationResult::NotDue) << ours[1].detail;
+  EXPECT_EQ(ours[1].fingerprint, theirs.fingerprint);
+  EXPECT_EQ(ours[1].generation, 2);
+  EXPECT_EQ(ours[0].result, RotationResult::Rotated) << ours[0].detail;
+  EXPECT_EQ(ours[2].result, RotationResult::Rotated) << ours[2].detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  // The other agent's own look, and ours at app-2.
+  EXPECT_EQ(inf_->request_count("inf.list"), 2);
+  EXPECT_EQ(sf_->request_count("sf.promote"), 3) << "theirs and our two: app-2 rotated once";
+}
+
+// The local record expects another generation than the listing shows (here: edited, as
+// after a restore of the state directory): that rotation lists its own folder and
+// decides from it, as without the listing.
+TEST_P(SharedListingTest, ARecordThatDisagreesWithTheListingLooksItself) {
+  add_rotations(3);
+  for (const auto& o : burst(false)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  auto rec = store_->load("app-3");
+  ASSERT_TRUE(rec.ok() && rec->has_value());
+  RotationRecord edited = **rec;
+  edited.generation = 7;
+  ASSERT_TRUE(store_->save(edited).ok());
+  clear_logs();
+  auto out = burst(true);
+  for (const auto& o : out) EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(out[2].generation, 2) << "from what Infisical holds, as always";
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 1) << "app-3 only";
+}
+
+// A listing older than SharedListing::kMaxAge is not used: it is taken again while at
+// least two rotations still wait for their look.
+TEST_P(SharedListingTest, AStaleListingIsTakenAgain) {
+  add_rotations(3);
+  for (const auto& o : burst(false)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  clear_logs();
+  auto out = burst(true, false, [&] { clock_->advance(std::chrono::seconds(61)); });
+  for (const auto& o : out) EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 2) << "taken, then again when stale";
+  EXPECT_EQ(inf_->request_count("inf.list"), 0);
+}
+
+// A first burst's listing shows nothing any rotation can use: once stale it is not taken
+// again (that would only add requests).
+TEST_P(SharedListingTest, AListingThatServesNobodyIsNotTakenAgain) {
+  add_rotations(3);
+  auto out = burst(true, false, [&] { clock_->advance(std::chrono::seconds(61)); });
+  for (const auto& o : out) EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 3);
+}
+
+// Refused (403): every rotation looks itself, and rotates as without the listing.
+TEST_P(SharedListingTest, ARefusedListingFallsBackToEachRotationsOwnList) {
+  add_rotations(4);
+  for (const auto& o : burst(false)) ASSERT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  clear_logs();
+  inf_->inject(answer("inf.list_recursive", 403,
+                      R"({"reqId":"req-1","statusCode":403,"message":"You are not allowed )"
+                      R"(to read on secrets","error":"PermissionDenied"})"));
+  for (const auto& o : burst(true)) EXPECT_EQ(o.result, RotationResult::Rotated) << o.detail;
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1) << "not asked again";
+  EXPECT_EQ(inf_->request_count("inf.list"), 4);
+}
+
+// A role scoped to some of the folders: the listing leaves the others out without a word
+// (transcript 128). Those rotations look themselves and fail as they would without it;
+// the readable ones go on from the listing.
+TEST_P(SharedListingTest, AFilteredListingLeavesTheHiddenFoldersToTheirOwnList) {
+  add_rotations(4);
+  sandbox::ProjectRole scoped;
+  scoped.kind = sandbox::ProjectRole::Kind::Custom;
+  // "/salesforce" itself: folder creates there (answered with the existing folder).
+  scoped.rules = {
+      {"prod", "/salesforce"}, {"prod", "/salesforce/billing"}, {"prod", "/salesforce/app-2"}};
+  inf_->add_identity("identity-2", "identity-secret-2");
+  inf_->add_member("proj-1", "identity-2", scoped);
+  for (const auto& r : config_.rotations) inf_->put_folder("proj-1", "prod", r.secret_path);
+  InfisicalEndpoint ie;
+  ie.url = inf_->base_url();
+  ie.project_id = "proj-1";
+  ie.environment = "prod";
+  ie.client_id = "identity-2";
+  ie.client_secret = Secret("identity-secret-2");
+  infc_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+  auto first = burst(false);
+  ASSERT_EQ(first[0].result, RotationResult::Rotated) << first[0].detail;
+  ASSERT_EQ(first[1].result, RotationResult::Rotated) << first[1].detail;
+  ASSERT_EQ(first[2].result, RotationResult::Failed) << first[2].detail;
+  ASSERT_EQ(first[3].result, RotationResult::Failed) << first[3].detail;
+  clear_logs();
+  auto out = burst(true);
+  EXPECT_EQ(out[0].result, RotationResult::Rotated) << out[0].detail;
+  EXPECT_EQ(out[1].result, RotationResult::Rotated) << out[1].detail;
+  for (int i : {2, 3}) {
+    EXPECT_EQ(out[i].result, RotationResult::Failed) << out[i].detail;
+    EXPECT_EQ(out[i].impact, first[i].impact);
+    EXPECT_NE(out[i].detail.find("not allowed"), std::string::npos) << out[i].detail;
+  }
+  EXPECT_EQ(inf_->request_count("inf.list_recursive"), 1);
+  EXPECT_EQ(inf_->request_count("inf.list"), 2) << "app-3 and app-4, which the listing hid";
+}
+
+INSTANTIATE_TEST_SUITE_P(InfisicalGenerations, SharedListingTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "LegacyInfisical" : "CurrentInfisical";
+                         });
 
 INSTANTIATE_TEST_SUITE_P(InfisicalGenerations, RotationEngineTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param_info) {

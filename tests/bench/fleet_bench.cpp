@@ -992,9 +992,9 @@ void Bench::print_limit_table(const std::vector<BurstRow>& rows) const {
   std::printf("%-13s %7s %6s %6s %7s %8s %8s %6s %5s %11s %8s %9s\n", "scenario", "global", "read",
               "write", "secret", "bound_s", "wall_s", "ratio", "429s", "unpublished", "next_day",
               "max_p2p_s");
-  static const std::set<std::string> kSecret = {"inf.list",         "inf.get",         "inf.create",
-                                                "inf.update",       "inf.delete",      "inf.upsert",
-                                                "inf.batch_create", "inf.batch_delete"};
+  static const std::set<std::string> kSecret = {
+      "inf.list",   "inf.list_recursive", "inf.get",          "inf.create",      "inf.update",
+      "inf.delete", "inf.upsert",         "inf.batch_create", "inf.batch_delete"};
   for (const auto& r : rows) {
     int read = 0;
     int write = 0;

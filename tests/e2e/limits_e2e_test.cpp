@@ -1,5 +1,8 @@
 // Issue 14, pacing: the agent against the fake Infisical enforcing per-category limits on a
 // shortened window (the agent's minute shortened to match, ECA_ROTATOR_TEST_RATE_WINDOW_MS).
+#include <chrono>
+#include <thread>
+
 #include "tests/e2e/e2e_fixture.h"
 
 namespace eca::e2e {
@@ -72,6 +75,28 @@ TEST_F(LimitsE2e, AtATerminalTheProgressLineSaysHowLongRotationsWaitForTheLimits
   expect_every_pair_published();
 }
 
+// A steady burst's one recursive listing is paced by the same budget as every request:
+// one secret operation, no 429.
+TEST_F(LimitsE2e, ASteadyBurstsSharedListingStaysWithinTheBudget) {
+  write_config();
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20,
+            "environment = \"prod\"\nrate_limits = { secret = 8, write = 4 }");
+  std::ofstream(config_) << t;
+  ASSERT_EQ(rotate_all().exit_code, 0);
+  // A new process starts with an empty budget while the server's window still counts the
+  // last one's requests (a 429 with or without the listing): start in a fresh window.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kWindowMs + 200));
+  sb_->infisical().clear_log();
+  const int refused_before = sb_->infisical().rate_limited_count();
+  auto r = rotate_all();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(sb_->infisical().rate_limited_count(), refused_before) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 1) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 0) << r.err;
+  expect_every_pair_published();
+}
+
 TEST_F(LimitsE2e, LimitsTheAgentDoesNotKnowPauseEveryWorkerAndNothingIsLeftUnpublished) {
   write_config();  // rate_limits: none (a loopback, self-hosted URL)
   auto r = rotate_all();
@@ -112,6 +137,45 @@ TEST_F(FolderBurstE2e, AFirstBurstCreatesEachFolderExactlyOnce) {
   sb_->infisical().clear_log();
   ASSERT_EQ(run({"rotate", "--all"}).exit_code, 0);
   EXPECT_EQ(sb_->infisical().log().count("inf.folder_create"), 0);
+}
+
+}  // namespace
+}  // namespace eca::e2e
+
+namespace eca::e2e {
+namespace {
+
+// Fewer Infisical requests: a burst under one parent lists its secrets once, recursively,
+// instead of once per rotation (each rotation that agrees with it skips its own list).
+class SharedListingE2e : public E2eFixture {
+ protected:
+  sandbox::SandboxOptions sandbox_options() const override {
+    sandbox::SandboxOptions options;
+    options.target_apps = 6;
+    return options;
+  }
+};
+
+TEST_F(SharedListingE2e, ABurstUnderOneParentListsTheSecretsOnce) {
+  write_config();  // app-N at /salesforce/app-N
+  ASSERT_EQ(run({"rotate", "--all"}).exit_code, 0);
+  sb_->infisical().clear_log();
+  auto r = run({"rotate", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 1) << r.err;
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("served the first look of 6 of 6 rotations")) << r.err;
+  for (int n = 1; n <= 6; ++n) {
+    const auto& app = sb_->target_apps()[static_cast<std::size_t>(n - 1)];
+    auto pub = published(n);
+    ASSERT_TRUE(pub.has_value()) << "app-" << n;
+    EXPECT_EQ(pub->key, sb_->salesforce().primary(app.id)->key) << "app-" << n;
+  }
+  // One rotation alone keeps its own list.
+  sb_->infisical().clear_log();
+  ASSERT_EQ(run({"rotate", "app-3"}).exit_code, 0);
+  EXPECT_EQ(sb_->infisical().log().count("inf.list_recursive"), 0);
+  EXPECT_EQ(sb_->infisical().log().count("inf.list"), 1);
 }
 
 }  // namespace

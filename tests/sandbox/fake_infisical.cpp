@@ -1195,8 +1195,8 @@ struct FakeInfisical::Impl {
   // Which limit besides the global one a request counts against (see InfisicalRateLimits).
   static const char* rate_category(const std::string& endpoint, const std::string& method) {
     static const std::set<std::string> kSecretRoutes = {
-        "inf.list",   "inf.get",          "inf.create", "inf.update",
-        "inf.delete", "inf.batch_create", "inf.upsert", "inf.batch_delete"};
+        "inf.list",   "inf.list_recursive", "inf.get",          "inf.create",      "inf.update",
+        "inf.delete", "inf.upsert",         "inf.batch_create", "inf.batch_delete"};
     if (kSecretRoutes.count(endpoint) != 0) return "secret";
     return method == "GET" ? "read" : "write";
   }
@@ -1456,7 +1456,10 @@ std::string FakeInfisical::classify(const HttpRequest& request) const {
     if (m == "PATCH") return "inf.upsert";
     if (m == "DELETE") return "inf.batch_delete";
   }
-  if (m == "GET" && p == secrets) return "inf.list";
+  if (m == "GET" && p == secrets) {
+    return request.param("recursive").value_or("false") == "true" ? "inf.list_recursive"
+                                                                  : "inf.list";
+  }
   if (p.size() > secrets.size() + 1 && p.rfind(secrets + "/", 0) == 0 &&
       p.find('/', secrets.size() + 1) == std::string::npos && p != batch) {
     if (m == "GET") return "inf.get";
@@ -1561,7 +1564,9 @@ void FakeInfisical::handle(const HttpRequest& request, HttpResponse& response) {
   const auto client_id = impl_->authenticate(request, response);
   if (!client_id) return;
   const std::string name = request.path.substr(request.path.rfind('/') + 1);
-  if (endpoint == "inf.list") return impl_->list(*client_id, request, response);
+  if (endpoint == "inf.list" || endpoint == "inf.list_recursive") {
+    return impl_->list(*client_id, request, response);
+  }
   if (endpoint == "inf.get") return impl_->get(*client_id, name, request, response);
   if (endpoint == "inf.folder_list") return impl_->folder_list(*client_id, request, response);
   if (!body.IsObject()) {

@@ -10,6 +10,8 @@
 //   inf.renew          POST /api/v1/auth/token/renew
 //   inf.revoke         POST /api/v1/auth/token/revoke
 //   inf.list           GET  /api/v3/secrets/raw
+//   inf.list_recursive GET  /api/v3/secrets/raw?…&recursive=true (counted apart, so tests
+//                      can tell one listing for many rotations from each rotation's own)
 //   inf.get / inf.create / inf.update / inf.delete
 //                      GET / POST / PATCH / DELETE /api/v3/secrets/raw/{name}
 //   inf.batch_create / inf.upsert / inf.batch_delete
