@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "agent/atomic_file.h"
@@ -125,7 +128,62 @@ std::unique_ptr<Clock> make_clock(bool* is_test_clock) {
   return std::make_unique<SystemClock>();
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  save_request_window();
+}
+
+namespace {
+
+const char* const kRequestWindowFile = "infisical-requests";
+
+// "CATEGORY MS" per send, "paused MS": what RequestBudget::carry holds. A line that does
+// not parse is skipped: the file only makes the first requests of a process more careful.
+RequestBudget::Carry parse_request_window(const std::string& text, int& bad_lines) {
+  RequestBudget::Carry c;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string what;
+    long long ms = 0;
+    if (!(words >> what >> ms) || ms <= 0) {
+      ++bad_lines;
+      continue;
+    }
+    bool known = what == "paused";
+    if (known) c.paused_until_ms = ms;
+    for (std::size_t i = 0; i < kRequestCategories && !known; ++i) {
+      if (what == to_string(static_cast<RequestCategory>(i))) {
+        c.sent_ms[i].push_back(ms);
+        known = true;
+      }
+    }
+    if (!known) ++bad_lines;
+  }
+  return c;
+}
+
+}  // namespace
+
+void Runtime::save_request_window() {
+  if (!infisical_budget_ || !infisical_budget_->limits().any() || !lock_.held()) return;
+  const RequestBudget::Carry c = infisical_budget_->carry();
+  std::string text =
+      "# eca-rotator: Infisical requests of the last rate-limit window (wall-clock ms), "
+      "counted by the next agent process\n";
+  for (std::size_t i = 0; i < kRequestCategories; ++i) {
+    for (std::int64_t ms : c.sent_ms[i]) {
+      text +=
+          std::string(to_string(static_cast<RequestCategory>(i))) + " " + std::to_string(ms) + "\n";
+    }
+  }
+  if (c.paused_until_ms > 0) text += "paused " + std::to_string(c.paused_until_ms) + "\n";
+  // A hint for the next process, not a record: losing it on a power cut costs nothing.
+  const auto path = std::filesystem::path(config_.agent.state_dir) / kRequestWindowFile;
+  if (auto st = write_file_atomically(path, text, Durability::None); !st) {
+    log_.warn("", "pacing", "cannot keep the last rate-limit window: " + st.error().message);
+  }
+}
 
 long Runtime::infisical_rate_limited() const {
   return infisical_transport_ ? infisical_transport_->rate_limited() : 0;
@@ -200,6 +258,22 @@ Status Runtime::build_clients() {
     limits.window = std::chrono::milliseconds(std::max(1L, std::atol(w)));
   }
   infisical_budget_ = std::make_unique<RequestBudget>(limits);
+  if (limits.any()) {
+    const auto path = std::filesystem::path(config_.agent.state_dir) / kRequestWindowFile;
+    std::ifstream in(path);
+    if (in) {
+      std::stringstream text;
+      text << in.rdbuf();
+      int bad = 0;
+      infisical_budget_->take_over(parse_request_window(text.str(), bad));
+      if (bad > 0) {
+        log_.warn("", "pacing",
+                  path.string() + ": " + std::to_string(bad) +
+                      " line(s) not understood and skipped (the file only carries the last "
+                      "rate-limit window over to this process)");
+      }
+    }
+  }
   pacing_ = pacing_notice(log_);
   infisical_budget_->on_wait(pacing_);
   infisical_transport_ = std::make_unique<BudgetedTransport>(transport_, *infisical_budget_);

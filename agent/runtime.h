@@ -35,6 +35,7 @@ class StateDirLock {
   StateDirLock(const StateDirLock&) = delete;
   StateDirLock& operator=(const StateDirLock&) = delete;
   Status acquire(const std::filesystem::path& state_dir);
+  bool held() const { return fd_ >= 0; }
 
  private:
   int fd_ = -1;
@@ -98,6 +99,10 @@ class Runtime {
   // Refreshes one rotation's gauges (after each attempt: O(1), not O(rotations)).
   void refresh_metrics(const RotationSettings& r);
   void write_metrics_file();
+  // The Infisical requests of the last rate-limit window, kept in the state directory for
+  // the next process on this VM (see RequestBudget::carry). Only the agent holding the
+  // state directory's lock writes it; build_clients() reads it.
+  void save_request_window();
 
  private:
   // Reads each connection's budget once and marks the rotations that do not fit above its

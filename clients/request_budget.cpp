@@ -242,6 +242,56 @@ void RequestBudget::pause_until(TimePoint until) {
   paused_until_ = std::max(paused_until_, until);
 }
 
+namespace {
+
+std::int64_t to_wall_ms(RequestBudget::TimePoint t, RequestBudget::TimePoint steady_now,
+                        std::chrono::system_clock::time_point wall_now) {
+  const auto wall =
+      wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(t - steady_now);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count();
+}
+
+}  // namespace
+
+RequestBudget::Carry RequestBudget::carry() const {
+  std::lock_guard lock(mu_);
+  const TimePoint n = now();
+  const auto wall = std::chrono::system_clock::now();
+  Carry c;
+  for (std::size_t i = 0; i < kRequestCategories; ++i) {
+    for (TimePoint t : lanes_[i].sent) {
+      if (t + span() > n) c.sent_ms[i].push_back(to_wall_ms(t, n, wall));
+    }
+  }
+  if (paused_until_ > n) c.paused_until_ms = to_wall_ms(paused_until_, n, wall);
+  return c;
+}
+
+void RequestBudget::take_over(const Carry& c) {
+  {
+    std::lock_guard lock(mu_);
+    const TimePoint n = now();
+    const std::int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+    auto steady = [&](std::int64_t ms) { return n + std::chrono::milliseconds(ms - wall_ms); };
+    for (std::size_t i = 0; i < kRequestCategories; ++i) {
+      if (limits_.of(static_cast<RequestCategory>(i)) <= 0) continue;
+      std::vector<TimePoint> merged(lanes_[i].sent.begin(), lanes_[i].sent.end());
+      for (std::int64_t ms : c.sent_ms[i]) {
+        // A clock set back would put a send in the future: count it as sent now.
+        const TimePoint t = std::min(steady(ms), n);
+        if (t + span() > n) merged.push_back(t);
+      }
+      std::sort(merged.begin(), merged.end());
+      lanes_[i].sent.assign(merged.begin(), merged.end());
+    }
+    if (c.paused_until_ms > wall_ms)
+      paused_until_ = std::max(paused_until_, steady(c.paused_until_ms));
+  }
+  cv_.notify_all();
+}
+
 int RequestBudget::recent(RequestCategory category) {
   std::lock_guard lock(mu_);
   forget_old(now());

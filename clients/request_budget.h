@@ -19,10 +19,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -111,6 +113,18 @@ class RequestBudget {
   const RateLimits& limits() const { return limits_; }
   // Requests admitted in the last window per category (for tests and the benchmark).
   int recent(RequestCategory category);
+
+  // What the server may still count from this process: per category the send times of
+  // the last window, and a pause it asked for, in wall-clock milliseconds since the epoch.
+  // The next process on the VM takes them over (the server's window does not restart with
+  // the agent), so a `rotate` right after a burst does not run into the same window.
+  struct Carry {
+    std::array<std::vector<std::int64_t>, kRequestCategories> sent_ms;
+    std::int64_t paused_until_ms = 0;
+  };
+  Carry carry() const;
+  // Counts what `c` holds that is still inside the window (older entries are dropped).
+  void take_over(const Carry& c);
 
  private:
   struct Lane {

@@ -135,6 +135,32 @@ TEST_F(RequestBudgetTest, APauseStopsEveryRequestReservedOrNot) {
   EXPECT_EQ(elapsed(), 10000ms);
 }
 
+// The server's window does not restart with the agent: what one process sent (and a pause
+// the server asked for) is carried to the next one, which waits as the first would have.
+TEST_F(RequestBudgetTest, TheNextProcessCountsTheLastWindowsRequestsAndPause) {
+  auto first = make(limits(0, 0, 2, 0));
+  ASSERT_TRUE(first->acquire(RequestCategory::Write).ok());
+  now_ += 10s;
+  ASSERT_TRUE(first->acquire(RequestCategory::Write).ok());
+  first->pause_for(20s);  // until 30 s
+  const RequestBudget::Carry carried = first->carry();
+  const auto write = static_cast<std::size_t>(RequestCategory::Write);
+  EXPECT_EQ(carried.sent_ms[write].size(), 2u);
+  EXPECT_TRUE(carried.sent_ms[static_cast<std::size_t>(RequestCategory::Read)].empty());
+  EXPECT_GT(carried.paused_until_ms, carried.sent_ms[write].back());
+
+  auto next = make(limits(0, 0, 2, 0));
+  next->take_over(carried);
+  EXPECT_EQ(next->recent(RequestCategory::Write), 2);
+  ASSERT_TRUE(next->acquire(RequestCategory::Read).ok());
+  EXPECT_NEAR(static_cast<double>(elapsed().count()), 30000, 5) << "the pause was carried";
+  ASSERT_TRUE(next->acquire(RequestCategory::Write).ok());
+  EXPECT_NEAR(static_cast<double>(elapsed().count()), 61200, 5)
+      << "the first process's first write had to leave the window";
+  now_ += 62s;
+  EXPECT_TRUE(next->carry().sent_ms[write].empty()) << "nothing older than a window is kept";
+}
+
 TEST(InfisicalCategoryTest, SecretRoutesAreSecretOtherReadsReadTheRestWrite) {
   HttpRequest r;
   r.endpoint = "inf.upsert";

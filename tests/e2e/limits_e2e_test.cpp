@@ -97,6 +97,24 @@ TEST_F(LimitsE2e, ASteadyBurstsSharedListingStaysWithinTheBudget) {
   expect_every_pair_published();
 }
 
+// A second `rotate --all` right after the first: the server's window still counts the
+// first process's requests, and so does the second process (the state directory carries
+// the last window over). Without that, it started with an empty budget and got a 429.
+TEST_F(LimitsE2e, ABurstRightAfterAnotherStaysWithinTheServersWindow) {
+  write_config();
+  std::string t = slurp_config();
+  t.replace(t.find("environment = \"prod\""), 20,
+            "environment = \"prod\"\nrate_limits = { secret = 8, write = 4 }");
+  std::ofstream(config_) << t;
+  for (int burst = 1; burst <= 3; ++burst) {
+    auto r = rotate_all();
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(sb_->infisical().rate_limited_count(), 0) << "burst " << burst << ": " << r.err;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "state" / "infisical-requests"));
+  expect_every_pair_published();
+}
+
 TEST_F(LimitsE2e, LimitsTheAgentDoesNotKnowPauseEveryWorkerAndNothingIsLeftUnpublished) {
   write_config();  // rate_limits: none (a loopback, self-hosted URL)
   auto r = rotate_all();
