@@ -447,7 +447,9 @@ void DeliveryService::start() {
   hook_thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      hooks_cv_.wait(lock, [this] { return stop_ || !hooks_.empty(); });
+      // wait_for, not wait: std::condition_variable::wait(unique_lock&) is versioned
+      // GLIBCXX_3.4.30, newer than RHEL 9's libstdc++ (packaging/check-deps.sh).
+      while (!stop_ && hooks_.empty()) hooks_cv_.wait_for(lock, std::chrono::seconds(1));
       if (stop_) break;
       HookJob job = std::move(hooks_.front());
       hooks_.pop_front();
