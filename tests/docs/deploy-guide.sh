@@ -86,11 +86,19 @@ for _ in $(seq 100); do [ -s "$work/sandbox.env" ] && break; sleep 0.1; done
 . "$work/sandbox.env"
 read -r -a app_ids <<<"$SANDBOX_APP_IDS"
 
+# A port for a daemon's metrics: below the kernel's ephemeral range, where the servers
+# other tests open on port 0 (ctest runs them in parallel) cannot take it between the
+# pick and the daemon's start; never one picked before.
+picked_ports=" "
 free_port() {
-  local p
+  local p low
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+  [ "$low" -gt 11000 ] || fail "the ephemeral port range starts at $low: no room below it"
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
+    case "$picked_ports" in *" $p "*) continue ;; esac
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      picked_ports+="$p "
       echo "$p"
       return
     fi
