@@ -359,22 +359,44 @@ Result<HttpResponse> InfisicalClient::routed(const char* method, const char* end
   return call(method, route.path_and_query, endpoint, route.body, is_write);
 }
 
-Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {
-  auto res = routed("GET", "inf.list", false, [&](bool legacy) {
-    return Route{std::string(legacy ? "/v3/secrets/raw?workspaceId=" : "/v4/secrets?projectId=") +
-                     json::url_encode(ep_.project_id) + "&environment=" +
-                     json::url_encode(ep_.environment) + "&secretPath=" + json::url_encode(path) +
-                     "&include_imports=false&expandSecretReferences=false",
-                 Secret()};
+Result<HttpResponse> InfisicalClient::get_secrets(const std::string& path, bool recursive) {
+  auto res = routed("GET", recursive ? "inf.list_recursive" : "inf.list", false, [&](bool legacy) {
+    return Route{
+        std::string(legacy ? "/v3/secrets/raw?workspaceId=" : "/v4/secrets?projectId=") +
+            json::url_encode(ep_.project_id) + "&environment=" + json::url_encode(ep_.environment) +
+            "&secretPath=" + json::url_encode(path) + (recursive ? "&recursive=true" : "") +
+            "&include_imports=false&expandSecretReferences=false",
+        Secret()};
   });
   if (!res) return res.error();
-  if (res->status != 200) return api_error(res.value(), "listing Infisical secrets at " + path);
-  rapidjson::Document doc;
-  auto p = json::parse_in_place(res->body, doc, "Infisical list answer");
+  if (res->status != 200) {
+    return api_error(res.value(), std::string("listing Infisical secrets ") +
+                                      (recursive ? "below " : "at ") + path);
+  }
+  return res;
+}
+
+namespace {
+
+// The "secrets" list of a list answer, parsed in place into `doc` (which the strings then
+// point into: it and the response outlive the list's use).
+Result<const rapidjson::Value*> secrets_of(HttpResponse& res, rapidjson::Document& doc) {
+  auto p = json::parse_in_place(res.body, doc, "Infisical list answer");
   if (!p) return p.error();
   const auto* secrets = json::array(doc, "secrets");
   if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
-  return parse_secrets(*secrets, path);
+  return secrets;
+}
+
+}  // namespace
+
+Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {
+  auto res = get_secrets(path, false);
+  if (!res) return res.error();
+  rapidjson::Document doc;
+  auto secrets = secrets_of(res.value(), doc);
+  if (!secrets) return secrets.error();
+  return parse_secrets(*secrets.value(), path);
 }
 
 Result<std::vector<ListedSecret>> InfisicalApi::list_recursive(const std::string& path) {
@@ -383,23 +405,12 @@ Result<std::vector<ListedSecret>> InfisicalApi::list_recursive(const std::string
 }
 
 Result<std::vector<ListedSecret>> InfisicalClient::list_recursive(const std::string& path) {
-  auto res = routed("GET", "inf.list_recursive", false, [&](bool legacy) {
-    return Route{std::string(legacy ? "/v3/secrets/raw?workspaceId=" : "/v4/secrets?projectId=") +
-                     json::url_encode(ep_.project_id) + "&environment=" +
-                     json::url_encode(ep_.environment) + "&secretPath=" + json::url_encode(path) +
-                     "&recursive=true&include_imports=false&expandSecretReferences=false",
-                 Secret()};
-  });
+  auto res = get_secrets(path, true);
   if (!res) return res.error();
-  if (res->status != 200) {
-    return api_error(res.value(), "listing Infisical secrets below " + path);
-  }
   rapidjson::Document doc;
-  auto p = json::parse_in_place(res->body, doc, "Infisical list answer");
-  if (!p) return p.error();
-  const auto* secrets = json::array(doc, "secrets");
-  if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
-  return parse_listed(*secrets);
+  auto secrets = secrets_of(res.value(), doc);
+  if (!secrets) return secrets.error();
+  return parse_listed(*secrets.value());
 }
 
 Status InfisicalClient::create_folder(const std::string& path) {

@@ -117,6 +117,8 @@ class InfisicalClient : public InfisicalApi {
   };
   Result<HttpResponse> routed(const char* method, const char* endpoint, bool is_write,
                               const std::function<Route(bool legacy)>& build);
+  // GET the secrets at `path` (with `recursive`, below it too): a 200 answer, or the error.
+  Result<HttpResponse> get_secrets(const std::string& path, bool recursive);
   std::string api() const { return api_base_; }
 
   enum Generation : int { kUnknown = 0, kCurrent = 1, kLegacy = 2 };
