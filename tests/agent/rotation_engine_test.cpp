@@ -77,6 +77,18 @@ class FlakyJournal final : public Journal {
 // legacy-only server the client falls back from).
 class RotationEngineTest : public ::testing::TestWithParam<bool> {
  protected:
+  // A client of the fake's project proj-1, environment prod, as the given identity.
+  std::unique_ptr<InfisicalClient> infisical_client(const std::string& id,
+                                                    const std::string& secret) {
+    InfisicalEndpoint ie;
+    ie.url = inf_->base_url();
+    ie.project_id = "proj-1";
+    ie.environment = "prod";
+    ie.client_id = id;
+    ie.client_secret = Secret(secret);
+    return std::make_unique<InfisicalClient>(transport_, std::move(ie));
+  }
+
   void SetUp() override {
     char tmpl[] = "/tmp/eca-engine-XXXXXX";
     dir_ = mkdtemp(tmpl);
@@ -106,13 +118,7 @@ class RotationEngineTest : public ::testing::TestWithParam<bool> {
     se.client_id = conn_.primary().key;
     se.client_secret = Secret(conn_.primary().secret);
     sfc_ = std::make_unique<SalesforceClient>(transport_, std::move(se));
-    InfisicalEndpoint ie;
-    ie.url = inf_->base_url();
-    ie.project_id = "proj-1";
-    ie.environment = "prod";
-    ie.client_id = "identity-1";
-    ie.client_secret = Secret("identity-secret-1");
-    infc_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+    infc_ = infisical_client("identity-1", "identity-secret-1");
     kp_ = generate_key_pair();
     sealer_ = std::make_unique<Sealer>(Sealer::from_public_key(kp_.public_key_b64).value());
     store_ = std::make_unique<StateStore>(config_.agent.state_dir);
@@ -600,13 +606,7 @@ TEST_P(SharedListingTest, AFilteredListingLeavesTheHiddenFoldersToTheirOwnList) 
   inf_->add_identity("identity-2", "identity-secret-2");
   inf_->add_member("proj-1", "identity-2", scoped);
   for (const auto& r : config_.rotations) inf_->put_folder("proj-1", "prod", r.secret_path);
-  InfisicalEndpoint ie;
-  ie.url = inf_->base_url();
-  ie.project_id = "proj-1";
-  ie.environment = "prod";
-  ie.client_id = "identity-2";
-  ie.client_secret = Secret("identity-secret-2");
-  infc_ = std::make_unique<InfisicalClient>(transport_, std::move(ie));
+  infc_ = infisical_client("identity-2", "identity-secret-2");
   auto first = burst(false);
   ASSERT_EQ(first[0].result, RotationResult::Rotated) << first[0].detail;
   ASSERT_EQ(first[1].result, RotationResult::Rotated) << first[1].detail;
