@@ -400,7 +400,8 @@ Result<ApiBudget> Runtime::salesforce_budget(const std::string& connection) {
 }
 
 std::vector<bool> Runtime::admit_within_salesforce_budget(
-    const std::vector<const RotationSettings*>& todo, std::vector<RotationOutcome>& outcomes) {
+    const std::vector<const RotationSettings*>& todo, const std::vector<InFlight>& in_flight,
+    std::vector<RotationOutcome>& outcomes) {
   std::vector<bool> admitted(todo.size(), true);
   std::map<std::string, std::vector<std::size_t>> by_connection;
   for (std::size_t i = 0; i < todo.size(); ++i) by_connection[todo[i]->connection].push_back(i);
@@ -419,8 +420,7 @@ std::vector<bool> Runtime::admit_within_salesforce_budget(
     // never put off (and it is counted against what fits).
     std::vector<std::size_t> fresh;
     for (std::size_t i : indexes) {
-      auto entry = journal_.read(todo[i]->name);
-      if (entry && entry->has_value()) {
+      if (in_flight[i] == InFlight::Yes) {
         fit = fit > 0 ? fit - 1 : 0;
       } else {
         fresh.push_back(i);
@@ -448,21 +448,25 @@ std::vector<RotationOutcome> Runtime::rotate_batch(RotationEngine& engine,
                                                    const std::vector<const RotationSettings*>& todo,
                                                    const BatchOptions& options) {
   std::vector<RotationOutcome> outcomes(todo.size());
-  // Salesforce's daily API requests: what does not fit above the reserve waits a day.
-  const std::vector<bool> admitted = admit_within_salesforce_budget(todo, outcomes);
-  std::vector<const RotationSettings*> to_start;
+  // Which rotations have a journal entry, read once for the budget and the listing.
+  std::vector<InFlight> in_flight(todo.size());
   for (std::size_t i = 0; i < todo.size(); ++i) {
-    if (admitted[i]) to_start.push_back(todo[i]);
+    auto entry = journal_.read(todo[i]->name);
+    in_flight[i] = !entry ? InFlight::Unknown : entry->has_value() ? InFlight::Yes : InFlight::No;
+  }
+  // Salesforce's daily API requests: what does not fit above the reserve waits a day.
+  const std::vector<bool> admitted = admit_within_salesforce_budget(todo, in_flight, outcomes);
+  std::vector<const RotationSettings*> to_start;
+  // One listing of the secrets under them all, for each rotation's first look. A rotation
+  // with a journal entry (or one that cannot be read) looks for itself: not counted in.
+  std::vector<const RotationSettings*> fresh;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (!admitted[i]) continue;
+    to_start.push_back(todo[i]);
+    if (in_flight[i] == InFlight::No) fresh.push_back(todo[i]);
   }
   // Before any worker runs: parallel folder creation duplicates folders on Infisical.
   prepare_folders(*infisical_, to_start, log_);
-  // Then one listing of the secrets under them all, for each rotation's first look. A
-  // rotation with a journal entry rolls it forward with its own lists: not counted in.
-  std::vector<const RotationSettings*> fresh;
-  for (const auto* r : to_start) {
-    auto entry = journal_.read(r->name);
-    if (entry && !entry->has_value()) fresh.push_back(r);
-  }
   // Test seam: the benchmark's "before" figures, and the tests that show what it saves.
   if (const char* off = std::getenv("ECA_ROTATOR_TEST_NO_SHARED_LISTING"); off && *off == '1') {
     fresh.clear();

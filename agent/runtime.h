@@ -105,9 +105,14 @@ class Runtime {
   void save_request_window();
 
  private:
+  // Whether a rotation has a journal entry (a rotation in flight): Unknown when the
+  // journal cannot be read.
+  enum class InFlight { No, Yes, Unknown };
   // Reads each connection's budget once and marks the rotations that do not fit above its
   // reserve Deferred in `outcomes` (false in the answer); a failed read admits them all.
+  // Rotations in flight are always admitted.
   std::vector<bool> admit_within_salesforce_budget(const std::vector<const RotationSettings*>& todo,
+                                                   const std::vector<InFlight>& in_flight,
                                                    std::vector<RotationOutcome>& outcomes);
 
   const Config& config_;
