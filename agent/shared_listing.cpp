@@ -33,13 +33,19 @@ void SharedListing::list_locked() {
     return;
   }
   taken_at_ = clock_.now();
+  // By folder, once: a burst of N rotations would otherwise scan all N folders' secrets N
+  // times.
+  std::map<std::string, std::vector<const StoredSecret*>> by_path;
+  for (const auto& l : *listed) by_path[l.path].push_back(&l.secret);
   for (const auto* r : todo_) {
     if (waiting_.count(r->name) == 0) continue;
+    auto here = by_path.find(r->secret_path);
+    if (here == by_path.end()) continue;
     std::vector<StoredSecret> mine;
     int keys = 0;
     int secrets = 0;
-    for (const auto& [path, s] : *listed) {
-      if (path != r->secret_path) continue;
+    for (const StoredSecret* sp : here->second) {
+      const StoredSecret& s = *sp;
       if (s.name == r->consumer_key_secret) ++keys;
       if (s.name == r->consumer_secret_secret) ++secrets;
       if (s.name == r->consumer_key_secret || s.name == r->consumer_secret_secret) {
