@@ -136,7 +136,7 @@ namespace {
 
 const char* const kRequestWindowFile = "infisical-requests";
 
-// "CATEGORY MS" per send, "paused MS": what RequestBudget::carry holds. A line that does
+// "CATEGORY MS" per answer, "paused MS": what RequestBudget::carry holds. A line that does
 // not parse is skipped: the file only makes the first requests of a process more careful.
 RequestBudget::Carry parse_request_window(const std::string& text, int& bad_lines) {
   RequestBudget::Carry c;
@@ -154,7 +154,7 @@ RequestBudget::Carry parse_request_window(const std::string& text, int& bad_line
     if (known) c.paused_until_ms = ms;
     for (std::size_t i = 0; i < kRequestCategories && !known; ++i) {
       if (what == to_string(static_cast<RequestCategory>(i))) {
-        c.sent_ms[i].push_back(ms);
+        c.answered_ms[i].push_back(ms);
         known = true;
       }
     }
@@ -172,7 +172,7 @@ void Runtime::save_request_window() {
       "# eca-rotator: Infisical requests of the last rate-limit window (wall-clock ms), "
       "counted by the next agent process\n";
   for (std::size_t i = 0; i < kRequestCategories; ++i) {
-    for (std::int64_t ms : c.sent_ms[i]) {
+    for (std::int64_t ms : c.answered_ms[i]) {
       text +=
           std::string(to_string(static_cast<RequestCategory>(i))) + " " + std::to_string(ms) + "\n";
     }

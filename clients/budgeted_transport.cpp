@@ -25,9 +25,11 @@ Result<HttpResponse> BudgetedTransport::send(HttpRequest& request) {
   Secret body = request.body.clone();
   const auto first = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
-    if (auto st = budget_.acquire(category); !st) return st.error();
+    auto ticket = budget_.acquire(category);
+    if (!ticket) return ticket.error();
     if (attempt > 0) request.body = body.clone();
     auto res = inner_.send(request);
+    ticket->done();  // the window counts from the answer
     if (!res || res->status != 429) return res;
     ++rate_limited_;
     // A wait longer than one window is not a per-minute limit running over: the caller

@@ -112,15 +112,18 @@ void RequestBudget::on_wait(OnWait observer) {
   on_wait_ = std::move(observer);
 }
 
-// A fiftieth of the window (1.2 s of a minute): room for a request sent just before the
-// oldest one expired here to reach the server after a later one.
+// The window plus a two-hundredth (0.3 s of a minute) for the rounding of the server's
+// timers. Nothing has to be added for the time requests take to reach the server: the
+// window counts from the answers (see the header).
 std::chrono::milliseconds RequestBudget::span() const {
-  return limits_.window + limits_.window / 50;
+  return limits_.window + limits_.window / 200;
 }
 
 void RequestBudget::forget_old(TimePoint now) {
   for (Lane& lane : lanes_) {
-    while (!lane.sent.empty() && lane.sent.front() + span() <= now) lane.sent.pop_front();
+    while (!lane.answered.empty() && lane.answered.front() + span() <= now) {
+      lane.answered.pop_front();
+    }
   }
 }
 
@@ -137,8 +140,16 @@ RequestBudget::TimePoint RequestBudget::admissible_at(const RequestCost& cost,
       if (cost.units[c] > limit) return TimePoint::max();
       continue;  // a release wakes us; see wait_for_room
     }
-    const long excess = static_cast<long>(lane.sent.size()) + lane.reserved + cost.units[c] - limit;
-    if (excess > 0) at = std::max(at, lane.sent[static_cast<std::size_t>(excess - 1)] + span());
+    const long excess =
+        static_cast<long>(lane.answered.size()) + lane.in_flight + lane.reserved + cost.units[c] - limit;
+    if (excess <= 0) continue;
+    // The oldest answers leave the window first; requests in flight only once answered
+    // (finish wakes us, and the wait looks again then).
+    if (excess > static_cast<long>(lane.answered.size())) {
+      at = std::max(at, now + span());
+    } else {
+      at = std::max(at, lane.answered[static_cast<std::size_t>(excess - 1)] + span());
+    }
   }
   return at;
 }
@@ -191,7 +202,37 @@ Status RequestBudget::wait_for_room(std::unique_lock<std::mutex>& lock, const Re
   }
 }
 
-Status RequestBudget::acquire(RequestCategory category) {
+RequestBudget::Ticket::Ticket(Ticket&& other) noexcept
+    : budget_(std::exchange(other.budget_, nullptr)), category_(other.category_) {}
+
+RequestBudget::Ticket& RequestBudget::Ticket::operator=(Ticket&& other) noexcept {
+  if (this != &other) {
+    done();
+    budget_ = std::exchange(other.budget_, nullptr);
+    category_ = other.category_;
+  }
+  return *this;
+}
+
+void RequestBudget::Ticket::done() {
+  if (RequestBudget* b = std::exchange(budget_, nullptr)) b->finish(category_);
+}
+
+void RequestBudget::finish(RequestCategory category) {
+  {
+    std::lock_guard lock(mu_);
+    const TimePoint n = now();
+    for (RequestCategory c : {RequestCategory::Global, category}) {
+      Lane& lane = lanes_[index(c)];
+      if (limits_.of(c) <= 0) continue;
+      --lane.in_flight;
+      lane.answered.push_back(n);  // now() is monotonic: the deque stays ordered
+    }
+  }
+  cv_.notify_all();
+}
+
+Result<RequestBudget::Ticket> RequestBudget::acquire(RequestCategory category) {
   RequestCost cost;
   cost.add(RequestCategory::Global).add(category);
   std::unique_lock lock(mu_);
@@ -201,17 +242,19 @@ Status RequestBudget::acquire(RequestCategory category) {
       r->left_.units[index(category)] > 0) {
     spend = &r->left_;
   }
-  if (auto st = wait_for_room(lock, cost, spend, "a request"); !st) return st;
-  const TimePoint n = now();
+  if (auto st = wait_for_room(lock, cost, spend, "a request"); !st) return st.error();
   for (std::size_t c = 0; c < kRequestCategories; ++c) {
     if (cost.units[c] <= 0) continue;
-    if (limits_.of(static_cast<RequestCategory>(c)) > 0) lanes_[c].sent.push_back(n);
+    if (limits_.of(static_cast<RequestCategory>(c)) > 0) ++lanes_[c].in_flight;
     if (spend != nullptr) {
       spend->units[c] -= cost.units[c];
       lanes_[c].reserved -= cost.units[c];
     }
   }
-  return ok_status();
+  Ticket t;
+  t.budget_ = this;
+  t.category_ = category;
+  return t;
 }
 
 Result<RequestBudget::Reservation> RequestBudget::reserve(const RequestCost& cost) {
@@ -259,9 +302,11 @@ RequestBudget::Carry RequestBudget::carry() const {
   const auto wall = std::chrono::system_clock::now();
   Carry c;
   for (std::size_t i = 0; i < kRequestCategories; ++i) {
-    for (TimePoint t : lanes_[i].sent) {
-      if (t + span() > n) c.sent_ms[i].push_back(to_wall_ms(t, n, wall));
+    for (TimePoint t : lanes_[i].answered) {
+      if (t + span() > n) c.answered_ms[i].push_back(to_wall_ms(t, n, wall));
     }
+    // Still in flight when the process ends: the server may count it any time up to now.
+    for (int k = 0; k < lanes_[i].in_flight; ++k) c.answered_ms[i].push_back(to_wall_ms(n, n, wall));
   }
   if (paused_until_ > n) c.paused_until_ms = to_wall_ms(paused_until_, n, wall);
   return c;
@@ -277,14 +322,14 @@ void RequestBudget::take_over(const Carry& c) {
     auto steady = [&](std::int64_t ms) { return n + std::chrono::milliseconds(ms - wall_ms); };
     for (std::size_t i = 0; i < kRequestCategories; ++i) {
       if (limits_.of(static_cast<RequestCategory>(i)) <= 0) continue;
-      std::vector<TimePoint> merged(lanes_[i].sent.begin(), lanes_[i].sent.end());
-      for (std::int64_t ms : c.sent_ms[i]) {
-        // A clock set back would put a send in the future: count it as sent now.
+      std::vector<TimePoint> merged(lanes_[i].answered.begin(), lanes_[i].answered.end());
+      for (std::int64_t ms : c.answered_ms[i]) {
+        // A clock set back would put an answer in the future: count it as answered now.
         const TimePoint t = std::min(steady(ms), n);
         if (t + span() > n) merged.push_back(t);
       }
       std::sort(merged.begin(), merged.end());
-      lanes_[i].sent.assign(merged.begin(), merged.end());
+      lanes_[i].answered.assign(merged.begin(), merged.end());
     }
     if (c.paused_until_ms > wall_ms)
       paused_until_ = std::max(paused_until_, steady(c.paused_until_ms));
@@ -295,7 +340,8 @@ void RequestBudget::take_over(const Carry& c) {
 int RequestBudget::recent(RequestCategory category) {
   std::lock_guard lock(mu_);
   forget_old(now());
-  return static_cast<int>(lanes_[index(category)].sent.size());
+  const Lane& lane = lanes_[index(category)];
+  return static_cast<int>(lane.answered.size()) + lane.in_flight;
 }
 
 }  // namespace eca

@@ -3,10 +3,13 @@
 // categories). One budget is shared by every worker of the process, so a burst paces
 // itself instead of running into 429s.
 //
-// Admission keeps, per category, the send times of the last requests and admits one more
-// only while fewer than `limit` were sent in the last `window + slack`: whatever way the
-// server cuts its fixed windows, none of them can see more than the limit (the slack covers
-// requests that arrive later than they were sent).
+// Admission counts, per category, the requests still in flight and when the answers of
+// the last ones arrived, and admits one more only while fewer than `limit` of them are in
+// flight or were answered within the last `window`: the server saw each request somewhere
+// between its send and its answer, so whatever way the server cuts its windows (fixed,
+// from the first request, sliding) and however late a request reached it, none of them
+// can see more than the limit. Counting from the send instead would be wrong by however
+// long a request took to reach the server's limiter (a loaded server, a slow proxy).
 //
 // A Reservation sets units aside for later requests (a rotation's publish, which must not
 // wait once Salesforce has promoted the new pair): reserved units count as used in every
@@ -98,9 +101,28 @@ class RequestBudget {
     RequestCost left_;
   };
 
+  // One admitted request: in flight until done() (or destruction), which is when its
+  // answer arrived; the window counts from then.
+  class Ticket {
+   public:
+    Ticket() = default;
+    ~Ticket() { done(); }
+    Ticket(Ticket&& other) noexcept;
+    Ticket& operator=(Ticket&& other) noexcept;
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    void done();
+
+   private:
+    friend class RequestBudget;
+    RequestBudget* budget_ = nullptr;
+    RequestCategory category_ = RequestCategory::Global;
+  };
+
   // Blocks until one request of `category` may go, up to max_wait(); an error (Transient,
-  // with retry_after) when the wait would be longer.
-  Status acquire(RequestCategory category);
+  // with retry_after) when the wait would be longer. The request counts as in flight until
+  // the ticket is done.
+  Result<Ticket> acquire(RequestCategory category);
   // Sets `cost` aside, waiting for room up to max_wait(); an error when it cannot fit.
   Result<Reservation> reserve(const RequestCost& cost);
   // The server answered 429: nobody sends until `until`.
@@ -111,15 +133,16 @@ class RequestBudget {
   std::chrono::milliseconds max_wait() const;
   void on_wait(OnWait observer);
   const RateLimits& limits() const { return limits_; }
-  // Requests admitted in the last window per category (for tests and the benchmark).
+  // Requests in flight or answered in the last window per category (for tests).
   int recent(RequestCategory category);
 
-  // What the server may still count from this process: per category the send times of
-  // the last window, and a pause it asked for, in wall-clock milliseconds since the epoch.
+  // What the server may still count from this process: per category when the answers of
+  // the last window arrived (a request still in flight counts as answered now), and a
+  // pause it asked for, in wall-clock milliseconds since the epoch.
   // The next process on the VM takes them over (the server's window does not restart with
   // the agent), so a `rotate` right after a burst does not run into the same window.
   struct Carry {
-    std::array<std::vector<std::int64_t>, kRequestCategories> sent_ms;
+    std::array<std::vector<std::int64_t>, kRequestCategories> answered_ms;
     std::int64_t paused_until_ms = 0;
   };
   Carry carry() const;
@@ -128,7 +151,8 @@ class RequestBudget {
 
  private:
   struct Lane {
-    std::deque<TimePoint> sent;  // the last `limit` sends, oldest first
+    std::deque<TimePoint> answered;  // when the answers of the last window arrived, oldest first
+    int in_flight = 0;
     int reserved = 0;
   };
   TimePoint now() const { return now_ ? now_() : std::chrono::steady_clock::now(); }
@@ -139,6 +163,7 @@ class RequestBudget {
   Status wait_for_room(std::unique_lock<std::mutex>& lock, const RequestCost& cost,
                        const RequestCost* spend, const char* why);
   void release(RequestCost& left);
+  void finish(RequestCategory category);
 
   RateLimits limits_;
   Now now_;

@@ -54,13 +54,44 @@ TEST_F(RequestBudgetTest, TheRequestOverALimitWaitsUntilTheOldestLeavesTheWindow
   ASSERT_TRUE(b->acquire(RequestCategory::Write).ok());
   EXPECT_TRUE(waits_.empty());
   ASSERT_TRUE(b->acquire(RequestCategory::Write).ok());
-  // The first write leaves the window (60 s plus a fiftieth of slack) at 61.2 s.
-  EXPECT_EQ(elapsed(), 61200ms);
+  // The first write leaves the window (60 s plus a two-hundredth for rounding) at 60.3 s.
+  EXPECT_EQ(elapsed(), 60300ms);
   ASSERT_EQ(waits_.size(), 1u);
-  EXPECT_EQ(waits_[0], 51200ms);
+  EXPECT_EQ(waits_[0], 50300ms);
   // Other categories were never limited.
   ASSERT_TRUE(b->acquire(RequestCategory::Read).ok());
-  EXPECT_EQ(elapsed(), 61200ms);
+  EXPECT_EQ(elapsed(), 60300ms);
+}
+
+// The server counts a request when it reaches its limiter, which may be long after the
+// agent sent it (a loaded server, a slow proxy): the window counts from the answer.
+TEST_F(RequestBudgetTest, ASlowRequestCountsFromItsAnswerNotItsSend) {
+  auto b = make(limits(0, 0, 2, 0));
+  {
+    auto slow = b->acquire(RequestCategory::Write);
+    ASSERT_TRUE(slow.ok());
+    now_ += 40s;  // answered 40 s after it was sent
+  }
+  ASSERT_TRUE(b->acquire(RequestCategory::Write).ok());
+  ASSERT_TRUE(b->acquire(RequestCategory::Write).ok());
+  EXPECT_EQ(elapsed(), 40s + 60300ms) << "counted from the send, it would have left at 60.3 s";
+}
+
+TEST_F(RequestBudgetTest, RequestsInFlightCountAgainstTheLimit) {
+  auto b = make(limits(0, 2, 0, 0));
+  b->set_max_wait(5min);
+  auto first = b->acquire(RequestCategory::Read);
+  auto second = b->acquire(RequestCategory::Read);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(b->recent(RequestCategory::Read), 2);
+  // Neither has been answered: no time passing on its own frees room.
+  auto third = b->acquire(RequestCategory::Read);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().kind, ErrorKind::Transient);
+  first->done();
+  const auto answered = elapsed();
+  ASSERT_TRUE(b->acquire(RequestCategory::Read).ok());
+  EXPECT_EQ(elapsed(), answered + 60300ms);
 }
 
 TEST_F(RequestBudgetTest, TheGlobalCapCountsEveryCategory) {
@@ -68,7 +99,7 @@ TEST_F(RequestBudgetTest, TheGlobalCapCountsEveryCategory) {
   ASSERT_TRUE(b->acquire(RequestCategory::Read).ok());
   ASSERT_TRUE(b->acquire(RequestCategory::Secret).ok());
   ASSERT_TRUE(b->acquire(RequestCategory::Write).ok());
-  EXPECT_EQ(elapsed(), 61200ms);
+  EXPECT_EQ(elapsed(), 60300ms);
 }
 
 TEST_F(RequestBudgetTest, ReservedRequestsGoAtOnceAndOthersWaitForThem) {
@@ -86,7 +117,7 @@ TEST_F(RequestBudgetTest, ReservedRequestsGoAtOnceAndOthersWaitForThem) {
   EXPECT_EQ(elapsed(), 0ms);  // the reserved two did not wait although the window is full
   EXPECT_TRUE(reservation->empty());
   ASSERT_TRUE(b->acquire(RequestCategory::Secret).ok());
-  EXPECT_EQ(elapsed(), 61200ms);
+  EXPECT_EQ(elapsed(), 60300ms);
 }
 
 TEST_F(RequestBudgetTest, AReleasedReservationGivesItsRoomBack) {
@@ -110,7 +141,7 @@ TEST_F(RequestBudgetTest, AWaitLongerThanTheMaximumFailsAndSaysHowLong) {
   auto st = b->acquire(RequestCategory::Read);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().kind, ErrorKind::Transient);
-  EXPECT_EQ(st.error().retry_after, 62s);
+  EXPECT_EQ(st.error().retry_after, 61s);
   EXPECT_NE(st.error().message.find("1 read per 60 s"), std::string::npos) << st.error().message;
   EXPECT_EQ(elapsed(), 0ms);  // it failed at once rather than after the 30 s
   RequestCost too_much;
@@ -145,9 +176,9 @@ TEST_F(RequestBudgetTest, TheNextProcessCountsTheLastWindowsRequestsAndPause) {
   first->pause_for(20s);  // until 30 s
   const RequestBudget::Carry carried = first->carry();
   const auto write = static_cast<std::size_t>(RequestCategory::Write);
-  EXPECT_EQ(carried.sent_ms[write].size(), 2u);
-  EXPECT_TRUE(carried.sent_ms[static_cast<std::size_t>(RequestCategory::Read)].empty());
-  EXPECT_GT(carried.paused_until_ms, carried.sent_ms[write].back());
+  EXPECT_EQ(carried.answered_ms[write].size(), 2u);
+  EXPECT_TRUE(carried.answered_ms[static_cast<std::size_t>(RequestCategory::Read)].empty());
+  EXPECT_GT(carried.paused_until_ms, carried.answered_ms[write].back());
 
   auto next = make(limits(0, 0, 2, 0));
   next->take_over(carried);
@@ -155,10 +186,10 @@ TEST_F(RequestBudgetTest, TheNextProcessCountsTheLastWindowsRequestsAndPause) {
   ASSERT_TRUE(next->acquire(RequestCategory::Read).ok());
   EXPECT_NEAR(static_cast<double>(elapsed().count()), 30000, 5) << "the pause was carried";
   ASSERT_TRUE(next->acquire(RequestCategory::Write).ok());
-  EXPECT_NEAR(static_cast<double>(elapsed().count()), 61200, 5)
+  EXPECT_NEAR(static_cast<double>(elapsed().count()), 60300, 5)
       << "the first process's first write had to leave the window";
   now_ += 62s;
-  EXPECT_TRUE(next->carry().sent_ms[write].empty()) << "nothing older than a window is kept";
+  EXPECT_TRUE(next->carry().answered_ms[write].empty()) << "nothing older than a window is kept";
 }
 
 TEST(InfisicalCategoryTest, SecretRoutesAreSecretOtherReadsReadTheRestWrite) {
@@ -230,6 +261,38 @@ TEST_F(BudgetedTransportTest, ABudgetMatchingTheServerNeverSeesA429) {
   BudgetedTransport transport(curl_, budget);
   auto c = client(transport);
   EXPECT_EQ(list_from_threads(*c), 0);
+  EXPECT_EQ(inf_.rate_limited_count(), 0);
+  EXPECT_EQ(transport.rate_limited(), 0);
+}
+
+// One request reaches the server's limiter 600 ms after it was sent (a fault's latency),
+// in the next fixed window. The test starts 200 ms before a server window ends: the slow
+// list lands at +1.4 s, the second list right after it, and a budget counting from the
+// sends let the third go at +1.82 s, the third request of the window [1 s, 2 s): a 429.
+// Counted from the answers, the third waits until +2.4 s.
+TEST_F(BudgetedTransportTest, ARequestThatReachesTheServerLateStillCountsInTheWindowItLandsIn) {
+  sandbox::InfisicalRateLimits server;
+  server.secret = 2;
+  server.window = 1000ms;
+  inf_.set_rate_limits(server);
+  RateLimits mine;
+  mine.secret = 2;
+  mine.window = 1000ms;
+  RequestBudget budget(mine);
+  BudgetedTransport transport(curl_, budget);
+  auto c = client(transport);
+  ASSERT_TRUE(c->login().ok());
+  sandbox::Fault slow;
+  slow.endpoint = "inf.list";
+  slow.latency_ms = 600;
+  inf_.inject(slow);
+  const auto ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds((1800 - ms() % 1000) % 1000));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(c->list("/").ok()) << i;
   EXPECT_EQ(inf_.rate_limited_count(), 0);
   EXPECT_EQ(transport.rate_limited(), 0);
 }
