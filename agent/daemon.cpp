@@ -87,11 +87,13 @@ class Daemon {
   SdNotifier sd_;
   std::unique_ptr<Config> config_;
   std::unique_ptr<Config> pending_config_;
+  // Before rt_, so destroyed after it: the runtime writes the state directory (the last
+  // rate-limit window) when it goes, under the lock, and counts into metrics_ until then.
+  StateDirLock lock_;
+  Metrics metrics_;
   std::unique_ptr<Runtime> rt_;
   std::unique_ptr<DeliveryClients> delivery_clients_;
   std::unique_ptr<DeliveryService> deliveries_;
-  StateDirLock lock_;
-  Metrics metrics_;
   std::unique_ptr<Clock> metrics_clock_ = make_clock();  // survives reloads, unlike rt_
   std::unique_ptr<MetricsServer> metrics_server_;
   std::map<std::string, Plan> plan_;

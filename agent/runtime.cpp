@@ -166,7 +166,7 @@ RequestBudget::Carry parse_request_window(const std::string& text, int& bad_line
 }  // namespace
 
 void Runtime::save_request_window() {
-  if (!infisical_budget_ || !infisical_budget_->limits().any() || !lock_.held()) return;
+  if (!infisical_budget_ || !infisical_budget_->limits().any() || !state_dir_held_) return;
   const RequestBudget::Carry c = infisical_budget_->carry();
   std::string text =
       "# eca-rotator: Infisical requests of the last rate-limit window (wall-clock ms), "
@@ -222,6 +222,7 @@ Status Runtime::open_state(bool take_lock) {
   if (take_lock) {
     if (auto st = lock_.acquire(config_.agent.state_dir); !st) return st;
   }
+  state_dir_held_ = true;  // by this runtime, or by its caller (the daemon)
   if (auto st = state_.init(); !st) return st;
   return journal_.open();
 }

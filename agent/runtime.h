@@ -47,8 +47,8 @@ class Runtime {
   Runtime(const Config& config, Logger& log, Metrics* metrics = nullptr);
   ~Runtime();
 
-  // Takes the state directory lock (unless the caller holds it) and opens the journal;
-  // needed before rotating.
+  // Takes the state directory lock (unless the caller holds it: the daemon, which keeps
+  // it across reloads) and opens the journal; needed before rotating.
   Status open_state(bool take_lock = true);
   // Builds clients and the sealer; no network traffic.
   Status build_clients();
@@ -100,8 +100,9 @@ class Runtime {
   void refresh_metrics(const RotationSettings& r);
   void write_metrics_file();
   // The Infisical requests of the last rate-limit window, kept in the state directory for
-  // the next process on this VM (see RequestBudget::carry). Only the agent holding the
-  // state directory's lock writes it; build_clients() reads it.
+  // the next process on this VM, or the daemon's next runtime after a reload (see
+  // RequestBudget::carry). Only after open_state (the state directory's lock is held, by
+  // this runtime or its caller); build_clients() reads it.
   void save_request_window();
 
  private:
@@ -135,6 +136,7 @@ class Runtime {
   std::map<std::string, std::unique_ptr<SalesforceClient>> salesforce_;
   std::optional<Sealer> sealer_;
   StateDirLock lock_;
+  bool state_dir_held_ = false;  // open_state succeeded: the lock is held (maybe by the caller)
   Metrics own_metrics_;
   Metrics* metrics_;
   std::mutex file_mu_;

@@ -20,13 +20,6 @@
 namespace eca::e2e {
 namespace {
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // "NAME='value'" lines of an env file; empty when any line is not one.
 std::map<std::string, std::string> parse_env(const std::string& text) {
   std::map<std::string, std::string> out;

@@ -99,9 +99,13 @@ void E2eFixture::write_config(const std::string& extra, const std::string& state
       config_, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-std::string E2eFixture::slurp_config() const {
-  std::ifstream in(config_);
+std::string E2eFixture::slurp(const std::filesystem::path& file) {
+  std::ifstream in(file);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string E2eFixture::slurp_config() const {
+  return slurp(config_);
 }
 
 std::vector<std::string> E2eFixture::with_config(std::vector<std::string> args) const {

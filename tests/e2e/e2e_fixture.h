@@ -32,6 +32,7 @@ class E2eFixture : public ::testing::Test {
   void write_config(const std::string& extra = "", const std::string& state_dir = "state");
   std::vector<std::string> with_config(std::vector<std::string> args) const;
   std::string slurp_config() const;
+  static std::string slurp(const std::filesystem::path& file);  // "" when unreadable
 
   // Runs the agent to completion and remembers what it printed.
   ProcessResult run(const std::vector<std::string>& args, int timeout_s = 120);
