@@ -22,7 +22,45 @@ void SharedListing::take() {
 void SharedListing::list_locked() {
   held_.clear();
   ++listings_;
-  auto listed = infisical_.list_recursive(parent_);
+  // What each waiting rotation's folder shows of its two mapped secrets, read as the answer
+  // streams past: a pair is kept only until both are seen, then reduced to its HeldPair,
+  // so a burst's thousands of secrets are never held together.
+  struct Look {
+    const RotationSettings* r = nullptr;
+    int keys = 0;
+    int secrets = 0;
+    std::vector<StoredSecret> seen;  // until both are there
+    std::optional<HeldPair> held;
+  };
+  std::vector<Look> looks;
+  for (const auto* r : todo_) {
+    if (waiting_.count(r->name) != 0) looks.push_back(Look{r, 0, 0, {}, std::nullopt});
+  }
+  std::map<std::string, std::vector<Look*>> by_path;  // folder -> rotations there
+  for (Look& l : looks) by_path[l.r->secret_path].push_back(&l);
+
+  auto listed = infisical_.list_recursive(parent_, [&](ListedSecret&& s) {
+    auto here = by_path.find(s.path);
+    if (here == by_path.end()) return;
+    for (Look* l : here->second) {
+      const bool key = s.secret.name == l->r->consumer_key_secret;
+      const bool secret = s.secret.name == l->r->consumer_secret_secret;
+      if (!key && !secret) continue;
+      l->keys += key ? 1 : 0;
+      l->secrets += secret ? 1 : 0;
+      if (l->keys > 1 || l->secrets > 1) {
+        l->seen.clear();  // a name twice (duplicated folders): the rotation's own list decides
+        l->held.reset();
+        continue;
+      }
+      l->seen.push_back(StoredSecret{s.secret.name, s.secret.value.clone(), s.secret.version,
+                                     s.secret.metadata});
+      if (l->keys == 1 && l->secrets == 1) {
+        l->held = held_pair(*l->r, l->seen);
+        l->seen.clear();
+      }
+    }
+  });
   if (!listed) {
     // Refused (403), not understood, or no answer: each rotation lists its own folder, and
     // nothing asks again (the same answer would most likely come back).
@@ -33,34 +71,11 @@ void SharedListing::list_locked() {
     return;
   }
   taken_at_ = clock_.now();
-  // By folder, once: a burst of N rotations would otherwise scan all N folders' secrets N
-  // times.
-  std::map<std::string, std::vector<const StoredSecret*>> by_path;
-  for (const auto& l : *listed) by_path[l.path].push_back(&l.secret);
-  for (const auto* r : todo_) {
-    if (waiting_.count(r->name) == 0) continue;
-    auto here = by_path.find(r->secret_path);
-    if (here == by_path.end()) continue;
-    std::vector<StoredSecret> mine;
-    int keys = 0;
-    int secrets = 0;
-    for (const StoredSecret* sp : here->second) {
-      const StoredSecret& s = *sp;
-      if (s.name == r->consumer_key_secret) ++keys;
-      if (s.name == r->consumer_secret_secret) ++secrets;
-      if (s.name == r->consumer_key_secret || s.name == r->consumer_secret_secret) {
-        StoredSecret copy;
-        copy.name = s.name;
-        copy.value = s.value.clone();
-        copy.version = s.version;
-        copy.metadata = s.metadata;
-        mine.push_back(std::move(copy));
-      }
-    }
-    // Nothing there (a first rotation, a folder the role may not read, which a recursive
-    // list leaves out without a word), one of the two missing, or a name twice (duplicated
-    // folders): the rotation's own list decides.
-    if (keys == 1 && secrets == 1) held_.emplace(r->name, held_pair(*r, mine));
+  // Nothing there (a first rotation, a folder the role may not read, which a recursive list
+  // leaves out without a word), one of the two missing, or a name twice (duplicated
+  // folders): the rotation's own list decides.
+  for (Look& l : looks) {
+    if (l.keys == 1 && l.secrets == 1 && l.held) held_.emplace(l.r->name, std::move(*l.held));
   }
 }
 

@@ -6,6 +6,7 @@
 // internals (its routes change independently of what the engine asks of it).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,10 +37,13 @@ class InfisicalApi {
   // An unknown environment or project is a permanent error naming the config key to fix.
   virtual Status probe_environment() = 0;
   // Secrets in `path` and every folder below it, each with its folder (one request; see
-  // InfisicalClient::list_recursive); a client that cannot answers an error and callers
-  // list each folder on their own.
+  // InfisicalClient::list_recursive), handed to `each` one at a time as the answer is read:
+  // a burst's answer holds thousands, which are never all kept. After an error `each` may
+  // have seen part of the answer; callers drop it. A client that cannot answers an error and
+  // callers list each folder on their own.
   // (Defined in infisical_client.cpp, where ListedSecret is complete.)
-  virtual Result<std::vector<ListedSecret>> list_recursive(const std::string& path);
+  using EachListed = std::function<void(ListedSecret&&)>;
+  virtual Status list_recursive(const std::string& path, const EachListed& each);
   // Every folder below `path`, recursively, as absolute paths (one request); a client that
   // cannot tell answers an error and callers go on without it.
   virtual Result<std::vector<std::string>> list_folders_recursive(const std::string& path) {

@@ -1,7 +1,13 @@
 #include "clients/infisical_client.h"
 
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
+#include <optional>
 
 #include "clients/http_errors.h"
 #include "clients/scrub.h"
@@ -219,20 +225,112 @@ std::vector<StoredSecret> parse_secrets(const rapidjson::Value& secrets, const s
   return out;
 }
 
-// A recursive answer: every shared secret, placed by its secretPath.
-Result<std::vector<ListedSecret>> parse_listed(const rapidjson::Value& secrets) {
-  std::vector<ListedSecret> out;
-  for (const auto& s : secrets.GetArray()) {
-    auto name = json::str(s, "secretKey");
-    if (!name) continue;
-    auto sp = json::str(s, "secretPath");
-    // A build that ignores `recursive` answers without it: the answer cannot be placed.
-    if (!sp) return Error::permanent("Infisical recursive list answer has no secretPath");
-    if (auto t = json::str(s, "type"); t && *t != "shared") continue;
-    out.push_back(ListedSecret{std::string(*sp), parse_secret(s, *name)});
+// A recursive answer, {"secrets":[{...}, ...], ...}, read as a stream of parse events
+// instead of a document: a burst's answer holds thousands of secrets, and each is handed
+// on (a shared secret, placed by its secretPath) as soon as its object ends, so neither a
+// document of the whole answer nor a list of every secret is ever kept. Unknown members,
+// nested or not, are skipped.
+class ListedReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ListedReader> {
+ public:
+  explicit ListedReader(const InfisicalApi::EachListed& each) : each_(each) {}
+
+  bool StartObject() {
+    if (in_secrets_ && depth_ == 2) begin_secret();
+    if (in_metadata_ && depth_ == 4) entry_ = {};
+    ++depth_;
+    return true;
   }
-  return out;
-}
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    if (in_metadata_ && depth_ == 4 && entry_.key && entry_.value) {
+      secret_.secret.metadata.emplace(std::string(*entry_.key), std::string(*entry_.value));
+    }
+    if (in_secrets_ && depth_ == 2) return end_secret();
+    return true;
+  }
+  bool StartArray() {
+    if (depth_ == 1 && key_ == "secrets") in_secrets_ = saw_secrets_ = true;
+    if (in_secrets_ && depth_ == 3 && key_ == "secretMetadata") in_metadata_ = true;
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth_;
+    if (depth_ == 3) in_metadata_ = false;
+    if (depth_ == 1) in_secrets_ = false;
+    return true;
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool) {
+    key_ = std::string_view(str, length);
+    return true;
+  }
+  bool String(const char* str, rapidjson::SizeType length, bool) {
+    const std::string_view v(str, length);
+    if (in_metadata_ && depth_ == 5) {
+      if (key_ == "key") entry_.key = v;
+      if (key_ == "value") entry_.value = v;
+    } else if (in_secrets_ && depth_ == 3) {
+      if (key_ == "secretKey") name_ = v;
+      if (key_ == "secretPath") path_ = v;
+      if (key_ == "type") type_ = v;
+      if (key_ == "secretValue") secret_.secret.value = Secret(v);
+    }
+    return true;
+  }
+  bool Int(int i) { return integer(i); }
+  bool Uint(unsigned u) { return integer(u); }
+  bool Int64(std::int64_t i) { return integer(i); }
+  bool Uint64(std::uint64_t u) {
+    return u <= static_cast<std::uint64_t>(LONG_MAX) ? integer(static_cast<long long>(u)) : true;
+  }
+  bool Double(double d) {
+    return d >= -9e15 && d <= 9e15 ? integer(static_cast<long long>(d)) : true;
+  }
+  bool Default() { return true; }  // null, true, false
+
+  bool saw_secrets() const { return saw_secrets_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  struct Entry {
+    std::optional<std::string_view> key;
+    std::optional<std::string_view> value;
+  };
+  bool integer(long long n) {
+    if (in_secrets_ && depth_ == 3 && key_ == "version") secret_.secret.version = static_cast<long>(n);
+    return true;
+  }
+  void begin_secret() {
+    secret_ = ListedSecret{};
+    name_.reset();
+    path_.reset();
+    type_.reset();
+  }
+  bool end_secret() {
+    if (!name_) return true;
+    // A build that ignores `recursive` answers without it: the answer cannot be placed.
+    if (!path_) {
+      error_ = "Infisical recursive list answer has no secretPath";
+      return false;  // stops the parse
+    }
+    if (type_ && *type_ != "shared") return true;
+    secret_.path = std::string(*path_);
+    secret_.secret.name = std::string(*name_);
+    each_(std::move(secret_));
+    return true;
+  }
+
+  const InfisicalApi::EachListed& each_;
+  int depth_ = 0;  // containers open
+  bool in_secrets_ = false;
+  bool saw_secrets_ = false;
+  bool in_metadata_ = false;
+  std::string_view key_;  // the last member name (in-situ: points into the answer)
+  ListedSecret secret_;
+  std::optional<std::string_view> name_, path_, type_;
+  Entry entry_;
+  std::string error_;
+};
 
 }  // namespace
 
@@ -399,18 +497,34 @@ Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path)
   return parse_secrets(*secrets.value(), path);
 }
 
-Result<std::vector<ListedSecret>> InfisicalApi::list_recursive(const std::string& path) {
+Status InfisicalApi::list_recursive(const std::string& path, const EachListed& each) {
   (void)path;
+  (void)each;
   return Error::permanent("this Infisical client cannot list secrets recursively");
 }
 
-Result<std::vector<ListedSecret>> InfisicalClient::list_recursive(const std::string& path) {
+Status InfisicalClient::list_recursive(const std::string& path, const EachListed& each) {
   auto res = get_secrets(path, true);
   if (!res) return res.error();
-  rapidjson::Document doc;
-  auto secrets = secrets_of(res.value(), doc);
-  if (!secrets) return secrets.error();
-  return parse_listed(*secrets.value());
+  Secret& body = res->body;
+  if (body.empty()) return Error::permanent("Infisical list answer was empty where JSON was expected");
+  ListedReader reader(each);
+  rapidjson::Reader parser;
+  rapidjson::InsituStringStream in(body.data());
+  constexpr unsigned kFlags = rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag |
+                              rapidjson::kParseValidateEncodingFlag |
+                              rapidjson::kParseStopWhenDoneFlag;
+  const rapidjson::ParseResult ok = parser.Parse<kFlags>(in, reader);
+  if (!reader.error().empty()) return Error::permanent(reader.error());
+  if (!ok) {
+    return Error::permanent(std::string("Infisical list answer is not valid JSON (") +
+                            rapidjson::GetParseError_En(ok.Code()) + " at offset " +
+                            std::to_string(ok.Offset()) + ")");
+  }
+  if (!reader.saw_secrets()) {
+    return Error::permanent("Infisical list answer has no \"secrets\" list");
+  }
+  return ok_status();
 }
 
 Status InfisicalClient::create_folder(const std::string& path) {

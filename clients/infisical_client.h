@@ -71,7 +71,7 @@ class InfisicalClient : public InfisicalApi {
   // Secrets in `path` and every folder below it (recursive=true), each with its folder. A missing
   // folder is an empty list; folders the identity may not read are left out without a word
   // (Infisical filters them).
-  Result<std::vector<ListedSecret>> list_recursive(const std::string& path) override;
+  Status list_recursive(const std::string& path, const EachListed& each) override;
 
   // One batch upsert of all `writes` (so a key and its secret change together); creates
   // the folder on "Folder not found" and retries once. An approval answer is an error:

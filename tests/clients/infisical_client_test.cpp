@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -181,6 +182,78 @@ TEST_P(InfisicalClientTest, UpsertCreatesTheMissingFolderAndRetriesOnce) {
     } else {
       EXPECT_EQ(s.metadata.at("eca-rotator.generation"), "1");
     }
+  }
+}
+
+// The recursive listing is read as a stream: every shared secret below the folder, with
+// its folder, value, version and metadata, handed on one at a time.
+TEST_P(InfisicalClientTest, ARecursiveListHandsOnEverySecretBelowTheFolderWithItsPlace) {
+  identity(std::chrono::hours(1), std::chrono::hours(1));
+  auto c = client();
+  for (const std::string path : {"/salesforce/a", "/salesforce/a/deeper", "/other"}) {
+    std::vector<SecretWrite> w(2);
+    w[0].name = "KEY";
+    w[0].value = Secret("key at " + path);
+    w[0].metadata["eca-rotator.generation"] = "7";
+    w[1].name = "SECRET";
+    w[1].value = Secret("secret at " + path);
+    ASSERT_TRUE(c->upsert(path, w).ok()) << path;
+    ASSERT_TRUE(c->upsert(path, w).ok()) << path;  // version 2
+  }
+  std::map<std::string, StoredSecret> seen;  // by "path name"
+  ASSERT_TRUE(c->list_recursive("/salesforce", [&](ListedSecret&& l) {
+                 seen.emplace(l.path + " " + l.secret.name, std::move(l.secret));
+               }).ok());
+  ASSERT_EQ(seen.size(), 4u);
+  const StoredSecret& key = seen.at("/salesforce/a/deeper KEY");
+  EXPECT_EQ(key.value.view(), "key at /salesforce/a/deeper");
+  EXPECT_EQ(key.version, 2);
+  EXPECT_EQ(key.metadata.at("eca-rotator.generation"), "7");
+  EXPECT_EQ(seen.at("/salesforce/a SECRET").value.view(), "secret at /salesforce/a");
+  EXPECT_EQ(seen.count("/other KEY"), 0u);
+}
+
+// Answers built by hand: members the reader does not know (nested or not, before or after
+// the ones it reads) are skipped, personal secrets left out, and an answer it cannot place
+// or parse is an error that says so.
+TEST_P(InfisicalClientTest, ARecursiveAnswerIsReadWhateverElseItCarries) {
+  identity(std::chrono::hours(1), std::chrono::hours(1));
+  auto c = client();
+  ASSERT_TRUE(c->login().ok());
+  const std::string route = "inf.list_recursive";
+  inf_->inject(Fault::answer(route, 200, R"({"imports":[{"secrets":[{"secretKey":"NO"}]}],
+    "secrets":[
+      {"tags":[{"id":"t","secretKey":"NOT_THIS","version":99}],"secretKey":"A","version":3,
+       "secretMetadata":[{"key":"k","value":"v","extra":{"deep":[1,2,{"key":"x"}]}},{"key":"only"}],
+       "secretValue":"va","secretPath":"/p","type":"shared","skipMultilineEncoding":false,
+       "secretReminderNote":null,"count":1.5e3},
+      {"secretKey":"MINE","secretValue":"personal","secretPath":"/p","type":"personal"},
+      {"secretPath":"/p","secretValue":"nameless"},
+      {"secretKey":"B","secretValue":"vb","secretPath":"/p/q"}],
+    "more":{"secrets":"not this"}})"));
+  std::vector<ListedSecret> got;
+  auto st = c->list_recursive("/", [&](ListedSecret&& l) { got.push_back(std::move(l)); });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].path, "/p");
+  EXPECT_EQ(got[0].secret.name, "A");
+  EXPECT_EQ(got[0].secret.value.view(), "va");
+  EXPECT_EQ(got[0].secret.version, 3);
+  EXPECT_EQ(got[0].secret.metadata, (std::map<std::string, std::string>{{"k", "v"}}));
+  EXPECT_EQ(got[1].path, "/p/q");
+  EXPECT_EQ(got[1].secret.name, "B");
+
+  const std::pair<std::string, std::string> bad[] = {
+      {R"({"secrets":[{"secretKey":"A","secretValue":"v"}]})", "has no secretPath"},
+      {R"({"secrets":[{"secretKey":"A",)", "is not valid JSON"},
+      {R"({"folders":[]})", "has no \"secrets\" list"},
+      {R"([{"secrets":[]}])", "has no \"secrets\" list"},
+  };
+  for (const auto& [body, says] : bad) {
+    inf_->inject(Fault::answer(route, 200, body));
+    auto r = c->list_recursive("/", [](ListedSecret&&) {});
+    ASSERT_FALSE(r.ok()) << body;
+    EXPECT_NE(r.error().message.find(says), std::string::npos) << r.error().message;
   }
 }
 

@@ -111,6 +111,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (r) ECA_FUZZ_CHECK(answer.status == 200);
     }
     {
+      // The streaming reader of recursive answers: only a 200 lists anything.
+      int listed = 0;
+      auto r = c.list_recursive(kPath, [&](eca::ListedSecret&&) { ++listed; });
+      check(r);
+      if (r || listed > 0) ECA_FUZZ_CHECK(answer.status == 200);
+    }
+    {
       std::vector<eca::SecretWrite> writes(2);
       writes[0].name = "SALESFORCE_CONSUMER_KEY";
       writes[0].value = eca::Secret("ecr1:x25519-sealedbox:0123456789abcdef:AAAA");
