@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -41,7 +43,7 @@ std::atomic<bool> g_all_locked{true};
 //     through munmap'ed-but-not-zeroed memory.
 // What it gives up is the guard page after each allocation; AddressSanitizer builds poison
 // every byte outside live blocks instead, so the test suite still catches an overflow.
-// Larger buffers (rare: response bodies over 64 KiB) still use sodium_malloc.
+// Larger buffers (response bodies over 64 KiB) are LargeBlocks, below.
 class SecretArena {
  public:
   static constexpr std::size_t kSmallest = 32;
@@ -124,16 +126,70 @@ SecretArena& arena() {
   return *a;
 }
 
-// sodium_malloc already tries mlock; it reports nothing when that fails, so we
-// lock again ourselves to learn whether the limit allowed it.
-char* guarded_alloc(std::size_t capacity) {
-  if (sodium_init() < 0) std::abort();
-  void* p = sodium_malloc(capacity);
-  if (p == nullptr) std::abort();  // out of memory: nothing sensible to do with a secret
-  if (sodium_mlock(p, capacity) != 0) g_all_locked.store(false, std::memory_order_relaxed);
-  std::memset(p, 0, capacity);
-  return static_cast<char*>(p);
+// ---------------------------------------------------------------------------------------
+// LargeBlock: a buffer over the arena's largest block (a response body: a burst's recursive
+// listing is megabytes). Each has its own mapping: a guard page on either side of a span of
+// address space reserved up front, of which only the first `capacity` bytes are readable
+// and writable; growing within the span opens more pages in place. Pages become memory
+// only when written, and are locked as they are (mlock2 MLOCK_ONFAULT), excluded from core
+// dumps and wiped in a forked child. So a body is never held twice while it grows, and
+// capacity not yet written costs nothing (libsodium's guarded heap, used before, filled and
+// locked the whole capacity and copied the body at each doubling: a 2.4 MiB answer briefly
+// took 6 MiB). Released: every resident page is zeroed, then the mapping is unmapped.
+namespace large {
+
+std::size_t page() {
+  static const std::size_t p = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return p;
 }
+
+std::size_t round_up(std::size_t n) {
+  return (n + page() - 1) / page() * page();
+}
+
+// Address space reserved per block (no memory): any response the transports accept fits.
+constexpr std::size_t kSpan = 16u << 20;
+
+void lock(char* p, std::size_t n) {
+  if (mlock2(p, n, MLOCK_ONFAULT) != 0) g_all_locked.store(false, std::memory_order_relaxed);
+}
+
+// `bytes` readable and writable (rounded up to pages) in a span of at least `want`.
+char* map(std::size_t bytes, std::size_t want, std::size_t& span) {
+  span = round_up(std::max(want, kSpan));
+  void* m = mmap(nullptr, span + 2 * page(), PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) std::abort();  // out of address space: nothing sensible to do
+  char* p = static_cast<char*>(m) + page();
+  (void)madvise(p, span, MADV_DONTDUMP);
+#ifdef MADV_WIPEONFORK
+  (void)madvise(p, span, MADV_WIPEONFORK);
+#endif
+  const std::size_t open = round_up(bytes);
+  if (mprotect(p, open, PROT_READ | PROT_WRITE) != 0) std::abort();
+  lock(p, open);
+  return p;
+}
+
+// Opens [from, to) of the block at p (page multiples, within its span).
+void grow(char* p, std::size_t from, std::size_t to) {
+  if (mprotect(p + from, to - from, PROT_READ | PROT_WRITE) != 0) std::abort();
+  lock(p + from, to - from);
+}
+
+void release(char* p, std::size_t open, std::size_t span) {
+  // Only pages ever written are resident; zeroing the others would make them so.
+  const std::size_t pages = open / page();
+  std::vector<unsigned char> resident(pages);
+  if (mincore(p, open, resident.data()) != 0) resident.assign(pages, 1);
+  for (std::size_t i = 0; i < pages; ++i) {
+    if (resident[i] & 1) sodium_memzero(p + i * page(), page());
+  }
+  (void)munlock(p, open);
+  (void)munmap(p - page(), span + 2 * page());
+}
+
+}  // namespace large
 
 }  // namespace
 
@@ -157,16 +213,18 @@ void Secret::allocate(std::size_t capacity) {
   if (std::size_t block = SecretArena::block_size(capacity + 1); block != 0) {
     data_ = arena().take(block);
     capacity_ = block - 1;
+    span_ = 0;
   } else {
-    data_ = guarded_alloc(capacity + 1);
-    capacity_ = capacity;
+    data_ = large::map(capacity + 1, capacity + 1, span_);
+    capacity_ = large::round_up(capacity + 1) - 1;
   }
 }
 
 Secret::Secret(Secret&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {}
+      capacity_(std::exchange(other.capacity_, 0)),
+      span_(std::exchange(other.span_, 0)) {}
 
 Secret& Secret::operator=(Secret&& other) noexcept {
   if (this != &other) {
@@ -174,6 +232,7 @@ Secret& Secret::operator=(Secret&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     capacity_ = std::exchange(other.capacity_, 0);
+    span_ = std::exchange(other.span_, 0);
   }
   return *this;
 }
@@ -184,11 +243,10 @@ Secret::~Secret() {
 
 void Secret::wipe() {
   if (data_ != nullptr) {
-    if (capacity_ + 1 <= SecretArena::kLargest) {
+    if (span_ == 0) {
       arena().give_back(data_, capacity_ + 1);  // zeroes, then pools
     } else {
-      sodium_munlock(data_, capacity_ + 1);  // zeroes as well
-      sodium_free(data_);                    // zeroes again and releases
+      large::release(data_, capacity_ + 1, span_);  // zeroes, then unmaps
     }
   }
   data_ = nullptr;
@@ -204,6 +262,15 @@ bool Secret::equals(std::string_view other) const {
 
 void Secret::append(std::string_view more) {
   if (more.empty()) return;
+  if (span_ != 0 && size_ + more.size() + 1 > capacity_ + 1 &&
+      size_ + more.size() + 1 <= span_) {
+    // A large block grows in place, at least doubling (fewer mprotect/mlock calls).
+    const std::size_t open = capacity_ + 1;
+    const std::size_t to =
+        std::min(span_, large::round_up(std::max(size_ + more.size() + 1, 2 * open)));
+    large::grow(data_, open, to);
+    capacity_ = to - 1;
+  }
   if (data_ == nullptr || size_ + more.size() > capacity_) {
     std::size_t cap = capacity_ < 63 ? 63 : capacity_;
     while (cap < size_ + more.size()) cap = cap * 2 + 1;

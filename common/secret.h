@@ -2,8 +2,8 @@
 //
 // Backed by locked memory that never reaches a core dump: a pool of mlock'ed,
 // MADV_DONTDUMP slabs for buffers up to 64 KiB (see SecretArena in secret.cpp
-// for why not one sodium_malloc each) and libsodium's guarded heap for larger
-// ones. Zeroed on release, move-only so a copy is always an explicit `clone()`. The buffer is
+// for why not one sodium_malloc each) and, for larger ones, a mapping of their own
+// between guard pages that grows in place (LargeBlock in secret.cpp). Zeroed on release, move-only so a copy is always an explicit `clone()`. The buffer is
 // kept NUL-terminated so RapidJSON can parse it in situ: parsed strings then
 // point into this buffer instead of being copied into ordinary heap memory.
 #pragma once
@@ -57,6 +57,7 @@ class Secret {
   char* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  std::size_t span_ = 0;  // a large block's reserved bytes; 0 for an arena block
 };
 
 // Zeroes a std::string's buffer in place (for the rare unavoidable copy, such as

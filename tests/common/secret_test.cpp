@@ -92,6 +92,28 @@ TEST(Secret, LargeBuffersBeyondThePoolWork) {
   EXPECT_EQ(s.c_str()[s.size()], '\0');
 }
 
+// A large body grows where it is (no copy held beside it while an answer streams in).
+TEST(Secret, ALargeBufferGrowsInPlace) {
+  std::string big(200 * 1024, 'x');
+  Secret s(big);
+  const char* at = s.c_str();
+  std::string expect = big;
+  const std::string chunk(16 * 1024, 'y');
+  while (expect.size() < 3u * 1024 * 1024) {
+    s.append(chunk);
+    expect += chunk;
+  }
+  EXPECT_EQ(s.c_str(), at);
+  EXPECT_EQ(s.view(), expect);
+  EXPECT_EQ(s.c_str()[s.size()], '\0');
+  s.truncate(10);
+  EXPECT_EQ(s.view(), std::string(10, 'x'));
+  Secret moved = std::move(s);
+  EXPECT_EQ(moved.view(), std::string(10, 'x'));
+  moved.append(chunk);  // still the same block
+  EXPECT_EQ(moved.c_str(), at);
+}
+
 TEST(Secret, ConcurrentUseKeepsValuesApart) {
   std::vector<std::thread> threads;
   std::atomic<int> mismatches{0};
