@@ -252,6 +252,7 @@ void Secret::wipe() {
   data_ = nullptr;
   size_ = 0;
   capacity_ = 0;
+  span_ = 0;
 }
 
 bool Secret::equals(std::string_view other) const {

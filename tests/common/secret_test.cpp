@@ -112,6 +112,10 @@ TEST(Secret, ALargeBufferGrowsInPlace) {
   EXPECT_EQ(moved.view(), std::string(10, 'x'));
   moved.append(chunk);  // still the same block
   EXPECT_EQ(moved.c_str(), at);
+  moved.wipe();  // and a wiped large buffer is an empty one, ready for anything
+  EXPECT_TRUE(moved.empty());
+  moved.append(chunk);
+  EXPECT_EQ(moved.view(), chunk);
 }
 
 TEST(Secret, ConcurrentUseKeepsValuesApart) {
