@@ -492,12 +492,18 @@ class MemorySampler {
   explicit MemorySampler(pid_t pid) : pid_(pid) {
     thread_ = std::thread([this] {
       const std::string path = "/proc/" + std::to_string(pid_) + "/status";
+      const std::string self = "\n" + read_file("/proc/self/status");
+      const std::string bench_name = self.substr(0, self.find('\n', 1));  // "\nName:\t..."
       while (!stop_) {
         const std::string st = "\n" + read_file(path);
-        const long anon = status_field(st, "RssAnon");
-        if (anon > peak_anon_kib_) {
-          peak_anon_kib_ = anon;
-          file_at_peak_kib_ = status_field(st, "RssFile");
+        // Until execve the child is a copy of this process: its memory is the bench's.
+        if (st.size() > 1 && st.compare(0, bench_name.size(), bench_name) != 0) {
+          const long anon = status_field(st, "RssAnon");
+          if (anon > peak_anon_kib_) {
+            peak_anon_kib_ = anon;
+            file_at_peak_kib_ = status_field(st, "RssFile");
+          }
+          hwm_kib_ = std::max(hwm_kib_.load(), status_field(st, "VmHWM"));
         }
         std::this_thread::sleep_for(milliseconds(20));
       }
@@ -512,12 +518,15 @@ class MemorySampler {
   }
   long peak_anon_kib() const { return peak_anon_kib_; }
   long file_at_peak_kib() const { return file_at_peak_kib_; }
+  // VmHWM of the agent's own image (after execve), as of the last sample before it exited.
+  long hwm_kib() const { return hwm_kib_; }
 
  private:
   pid_t pid_;
   std::atomic<bool> stop_{false};
   long peak_anon_kib_ = 0;
   long file_at_peak_kib_ = 0;
+  std::atomic<long> hwm_kib_{0};
   std::thread thread_;
 };
 
@@ -624,6 +633,7 @@ struct BurstRow {
   long agent_requests = -1;
   long peak_anon_kib = 0;  // sampled RssAnon peak of the agent
   long file_at_peak_kib = 0;
+  long hwm_kib = 0;  // sampled VmHWM of the agent after execve
   double sandbox_cpu_s = 0;     // this process (the fakes, the sampler)
   double others_cpu_cores = 0;  // average cores used by everything else meanwhile
   int rotated = 0;
@@ -869,6 +879,7 @@ BurstRow Bench::burst_daemon() {
   mem.stop();
   row.peak_anon_kib = mem.peak_anon_kib();
   row.file_at_peak_kib = mem.file_at_peak_kib();
+  row.hwm_kib = mem.hwm_kib();
   row.new_connections = conns.total();
   row.sandbox_cpu_s = self_cpu_s() - self0;
   const CpuTimes m1 = machine_cpu();
@@ -916,6 +927,7 @@ BurstRow Bench::rotate_all(const std::string& scenario) {
   mem.stop();
   row.peak_anon_kib = mem.peak_anon_kib();
   row.file_at_peak_kib = mem.file_at_peak_kib();
+  row.hwm_kib = mem.hwm_kib();
   row.new_connections = conns.total();
   row.sandbox_cpu_s = self_cpu_s() - self0;
   const CpuTimes m1 = machine_cpu();
@@ -1187,10 +1199,11 @@ void Bench::print_burst_table(const std::vector<BurstRow>& rows) const {
       "  to the last upsert; rotate --all: second rotation of every ECA, process wall.\n");
   for (const auto& r : rows) {
     std::printf(
-        "\n  %s: %s, agent user %.2f s + sys %.2f s, %ld context switches, peak RssAnon "
-        "%.1f MiB (+ RssFile %.1f MiB); sandbox (this process) %.2f s CPU; other load on "
-        "the machine %.2f cores",
+        "\n  %s: %s, agent user %.2f s + sys %.2f s, %ld context switches, VmHWM %.1f MiB, "
+        "peak RssAnon %.1f MiB (+ RssFile %.1f MiB); sandbox (this process) %.2f s CPU; other "
+        "load on the machine %.2f cores",
         r.scenario.c_str(), r.run.how().c_str(), r.run.user_s, r.run.sys_s, r.run.ctx_switches,
+        static_cast<double>(r.hwm_kib) / 1024,
         static_cast<double>(r.peak_anon_kib) / 1024, static_cast<double>(r.file_at_peak_kib) / 1024,
         r.sandbox_cpu_s, r.others_cpu_cores);
     if (r.agent_requests >= 0) {
