@@ -474,27 +474,16 @@ Result<HttpResponse> InfisicalClient::get_secrets(const std::string& path, bool 
   return res;
 }
 
-namespace {
-
-// The "secrets" list of a list answer, parsed in place into `doc` (which the strings then
-// point into: it and the response outlive the list's use).
-Result<const rapidjson::Value*> secrets_of(HttpResponse& res, rapidjson::Document& doc) {
-  auto p = json::parse_in_place(res.body, doc, "Infisical list answer");
-  if (!p) return p.error();
-  const auto* secrets = json::array(doc, "secrets");
-  if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
-  return secrets;
-}
-
-}  // namespace
-
 Result<std::vector<StoredSecret>> InfisicalClient::list(const std::string& path) {
   auto res = get_secrets(path, false);
   if (!res) return res.error();
+  // Parsed in place: the strings point into the answer, which outlives the parse.
   rapidjson::Document doc;
-  auto secrets = secrets_of(res.value(), doc);
-  if (!secrets) return secrets.error();
-  return parse_secrets(*secrets.value(), path);
+  auto p = json::parse_in_place(res->body, doc, "Infisical list answer");
+  if (!p) return p.error();
+  const auto* secrets = json::array(doc, "secrets");
+  if (secrets == nullptr) return Error::permanent("Infisical list answer has no \"secrets\" list");
+  return parse_secrets(*secrets, path);
 }
 
 Status InfisicalApi::list_recursive(const std::string& path, const EachListed& each) {
