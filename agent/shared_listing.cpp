@@ -53,8 +53,8 @@ void SharedListing::list_locked() {
         l->held.reset();
         continue;
       }
-      l->seen.push_back(StoredSecret{s.secret.name, s.secret.value.clone(), s.secret.version,
-                                     s.secret.metadata});
+      l->seen.push_back(
+          StoredSecret{s.secret.name, s.secret.value.clone(), s.secret.version, s.secret.metadata});
       if (l->keys == 1 && l->secrets == 1) {
         l->held = held_pair(*l->r, l->seen);
         l->seen.clear();

@@ -297,7 +297,9 @@ class ListedReader : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, List
     std::optional<std::string_view> value;
   };
   bool integer(long long n) {
-    if (in_secrets_ && depth_ == 3 && key_ == "version") secret_.secret.version = static_cast<long>(n);
+    if (in_secrets_ && depth_ == 3 && key_ == "version") {
+      secret_.secret.version = static_cast<long>(n);
+    }
     return true;
   }
   void begin_secret() {
@@ -496,7 +498,9 @@ Status InfisicalClient::list_recursive(const std::string& path, const EachListed
   auto res = get_secrets(path, true);
   if (!res) return res.error();
   Secret& body = res->body;
-  if (body.empty()) return Error::permanent("Infisical list answer was empty where JSON was expected");
+  if (body.empty()) {
+    return Error::permanent("Infisical list answer was empty where JSON was expected");
+  }
   ListedReader reader(each);
   rapidjson::Reader parser;
   rapidjson::InsituStringStream in(body.data());

@@ -140,8 +140,8 @@ RequestBudget::TimePoint RequestBudget::admissible_at(const RequestCost& cost,
       if (cost.units[c] > limit) return TimePoint::max();
       continue;  // a release wakes us; see wait_for_room
     }
-    const long excess =
-        static_cast<long>(lane.answered.size()) + lane.in_flight + lane.reserved + cost.units[c] - limit;
+    const long excess = static_cast<long>(lane.answered.size()) + lane.in_flight + lane.reserved +
+                        cost.units[c] - limit;
     if (excess <= 0) continue;
     // The oldest answers leave the window first; requests in flight only once answered
     // (finish wakes us, and the wait looks again then).
@@ -306,7 +306,9 @@ RequestBudget::Carry RequestBudget::carry() const {
       if (t + span() > n) c.answered_ms[i].push_back(to_wall_ms(t, n, wall));
     }
     // Still in flight when the process ends: the server may count it any time up to now.
-    for (int k = 0; k < lanes_[i].in_flight; ++k) c.answered_ms[i].push_back(to_wall_ms(n, n, wall));
+    for (int k = 0; k < lanes_[i].in_flight; ++k) {
+      c.answered_ms[i].push_back(to_wall_ms(n, n, wall));
+    }
   }
   if (paused_until_ > n) c.paused_until_ms = to_wall_ms(paused_until_, n, wall);
   return c;

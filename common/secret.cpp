@@ -157,8 +157,8 @@ void lock(char* p, std::size_t n) {
 // `bytes` readable and writable (rounded up to pages) in a span of at least `want`.
 char* map(std::size_t bytes, std::size_t want, std::size_t& span) {
   span = round_up(std::max(want, kSpan));
-  void* m = mmap(nullptr, span + 2 * page(), PROT_NONE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* m = mmap(nullptr, span + 2 * page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
   if (m == MAP_FAILED) std::abort();  // out of address space: nothing sensible to do
   char* p = static_cast<char*>(m) + page();
   (void)madvise(p, span, MADV_DONTDUMP);
@@ -263,8 +263,7 @@ bool Secret::equals(std::string_view other) const {
 
 void Secret::append(std::string_view more) {
   if (more.empty()) return;
-  if (span_ != 0 && size_ + more.size() + 1 > capacity_ + 1 &&
-      size_ + more.size() + 1 <= span_) {
+  if (span_ != 0 && size_ + more.size() + 1 > capacity_ + 1 && size_ + more.size() + 1 <= span_) {
     // A large block grows in place, at least doubling (fewer mprotect/mlock calls).
     const std::size_t open = capacity_ + 1;
     const std::size_t to =

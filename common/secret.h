@@ -3,9 +3,10 @@
 // Backed by locked memory that never reaches a core dump: a pool of mlock'ed,
 // MADV_DONTDUMP slabs for buffers up to 64 KiB (see SecretArena in secret.cpp
 // for why not one sodium_malloc each) and, for larger ones, a mapping of their own
-// between guard pages that grows in place (LargeBlock in secret.cpp). Zeroed on release, move-only so a copy is always an explicit `clone()`. The buffer is
-// kept NUL-terminated so RapidJSON can parse it in situ: parsed strings then
-// point into this buffer instead of being copied into ordinary heap memory.
+// between guard pages that grows in place (LargeBlock in secret.cpp). Zeroed on release, move-only
+// so a copy is always an explicit `clone()`. The buffer is kept NUL-terminated so RapidJSON can
+// parse it in situ: parsed strings then point into this buffer instead of being copied into
+// ordinary heap memory.
 #pragma once
 
 #include <cstddef>

@@ -633,7 +633,7 @@ struct BurstRow {
   long agent_requests = -1;
   long peak_anon_kib = 0;  // sampled RssAnon peak of the agent
   long file_at_peak_kib = 0;
-  long hwm_kib = 0;  // sampled VmHWM of the agent after execve
+  long hwm_kib = 0;             // sampled VmHWM of the agent after execve
   double sandbox_cpu_s = 0;     // this process (the fakes, the sampler)
   double others_cpu_cores = 0;  // average cores used by everything else meanwhile
   int rotated = 0;
@@ -1205,9 +1205,8 @@ void Bench::print_burst_table(const std::vector<BurstRow>& rows) const {
         "peak RssAnon %.1f MiB (+ RssFile %.1f MiB); sandbox (this process) %.2f s CPU; other "
         "load on the machine %.2f cores",
         r.scenario.c_str(), r.run.how().c_str(), r.run.user_s, r.run.sys_s, r.run.ctx_switches,
-        static_cast<double>(r.hwm_kib) / 1024,
-        static_cast<double>(r.peak_anon_kib) / 1024, static_cast<double>(r.file_at_peak_kib) / 1024,
-        r.sandbox_cpu_s, r.others_cpu_cores);
+        static_cast<double>(r.hwm_kib) / 1024, static_cast<double>(r.peak_anon_kib) / 1024,
+        static_cast<double>(r.file_at_peak_kib) / 1024, r.sandbox_cpu_s, r.others_cpu_cores);
     if (r.agent_requests >= 0) {
       std::printf("; agent's own count: %ld requests, %ld new connections", r.agent_requests,
                   r.agent_new_connections);
