@@ -245,19 +245,25 @@ class BudgetedTransportTest : public ::testing::Test {
     return std::make_unique<InfisicalClient>(transport, std::move(ep));
   }
 
+  // The server limits secret operations to `secret` per second; the agent's limits, which
+  // are returned, match it.
+  RateLimits secret_limit_on_both_sides(int secret) {
+    sandbox::InfisicalRateLimits server;
+    server.secret = secret;
+    server.window = 1000ms;
+    inf_.set_rate_limits(server);
+    RateLimits mine;
+    mine.secret = secret;
+    mine.window = 1000ms;
+    return mine;
+  }
+
   sandbox::FakeInfisical inf_;
   CurlTransport curl_;
 };
 
 TEST_F(BudgetedTransportTest, ABudgetMatchingTheServerNeverSeesA429) {
-  sandbox::InfisicalRateLimits server;
-  server.secret = 4;
-  server.window = 1000ms;
-  inf_.set_rate_limits(server);
-  RateLimits mine;
-  mine.secret = 4;
-  mine.window = 1000ms;
-  RequestBudget budget(mine);
+  RequestBudget budget(secret_limit_on_both_sides(4));
   BudgetedTransport transport(curl_, budget);
   auto c = client(transport);
   EXPECT_EQ(list_from_threads(*c), 0);
@@ -271,14 +277,7 @@ TEST_F(BudgetedTransportTest, ABudgetMatchingTheServerNeverSeesA429) {
 // sends let the third go at +1.82 s, the third request of the window [1 s, 2 s): a 429.
 // Counted from the answers, the third waits until +2.4 s.
 TEST_F(BudgetedTransportTest, ARequestThatReachesTheServerLateStillCountsInTheWindowItLandsIn) {
-  sandbox::InfisicalRateLimits server;
-  server.secret = 2;
-  server.window = 1000ms;
-  inf_.set_rate_limits(server);
-  RateLimits mine;
-  mine.secret = 2;
-  mine.window = 1000ms;
-  RequestBudget budget(mine);
+  RequestBudget budget(secret_limit_on_both_sides(2));
   BudgetedTransport transport(curl_, budget);
   auto c = client(transport);
   ASSERT_TRUE(c->login().ok());
